@@ -1,0 +1,16 @@
+//! A constituent: a network owner the focal point is responsible for (an ISP, a university, a ministry).
+
+use ipnet::IpNet;
+
+/// One organisation of the constituency, as imported from `id,name,abuse_email,asns,netblocks,domains`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Constituent {
+    /// The stable id the organisation was imported with (e.g. `org-00012`).
+    pub id: String,
+    pub name: String,
+    pub abuse_email: String,
+    pub asns: Vec<u32>,
+    pub netblocks: Vec<IpNet>,
+    /// Domain suffixes the organisation is responsible for (`example.org` covers `www.example.org`).
+    pub domains: Vec<String>,
+}

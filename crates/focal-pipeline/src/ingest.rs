@@ -1,0 +1,361 @@
+//! Ingesting one file.
+
+use crate::dedup::IdSet;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use focal_enrich::Enricher;
+use focal_feeds::definition::CsvLayout;
+use focal_feeds::read::RecordReader;
+use focal_feeds::{Feed, Format, RecordBatch, Rejection};
+use focal_model::Event;
+use focal_store::{NewRun, QuarantineEntry, RunProgress, RunStatus, Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Records per batch (and per transaction).
+    pub batch_size: usize,
+    /// Parse workers; 0 means one per core.
+    pub workers: usize,
+    /// Read the file even if the same content was already ingested completely for this feed.
+    pub force: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions { batch_size: 8192, workers: 0, force: false }
+    }
+}
+
+/// Receives progress as the file is read (a progress bar, or structured logs).
+pub trait ProgressSink: Sync {
+    fn start(&self, _file: &str, _total_bytes: u64, _resume_at: u64) {}
+    fn advance(&self, _offset: u64, _progress: &RunProgress) {}
+    fn finish(&self) {}
+}
+
+impl ProgressSink for () {}
+
+/// What happened to one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub feed: String,
+    pub sha256: String,
+    pub run_id: i64,
+    pub status: RunStatus,
+    /// The interrupted run this one continued, if any.
+    pub resumed_from: Option<i64>,
+    pub rows_read: u64,
+    pub events_stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    /// Quarantined records of this invocation, by kind.
+    pub quarantined_by_kind: BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Layout { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("an ingest thread stopped unexpectedly: {0}")]
+    Thread(String),
+}
+
+/// SHA-256 of a file, read in 1 MiB blocks.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// A batch after parsing, on its way to the writer.
+struct Parsed {
+    seq: u64,
+    rows: u64,
+    events: Vec<Event>,
+    rejections: Vec<Rejection>,
+    end_offset: u64,
+    end_line: u64,
+}
+
+/// Ingests one file into the store: see the crate documentation for the shape.
+pub fn ingest_file(
+    store: &dyn Store,
+    enricher: &Enricher,
+    feed: &Feed,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn ProgressSink,
+) -> Result<FileSummary, IngestError> {
+    let started = Instant::now();
+    let file_name = path.display().to_string();
+    let io = |source| IngestError::Io { path: file_name.clone(), source };
+    let (sha256, size) = sha256_file(path).map_err(io)?;
+    let feed_name = feed.name.to_string();
+
+    // Decide between a fresh run, a resumed one, and nothing to do.
+    let previous = store.find_run(&sha256, &feed_name)?;
+    let mut start = RunProgress::default();
+    let mut resumed_from = None;
+    match &previous {
+        Some(prev) if prev.status == RunStatus::Completed && !options.force => {
+            let run = store.begin_run(&NewRun {
+                feed: feed_name.clone(),
+                file_name: file_name.clone(),
+                sha256: sha256.clone(),
+                size,
+                resumed_from: None,
+                progress: RunProgress::default(),
+                status: RunStatus::AlreadyIngested,
+            })?;
+            store.finish_run(run.id, &RunProgress::default(), RunStatus::AlreadyIngested)?;
+            tracing::info!(file = %file_name, earlier_run = prev.id, "File already ingested for this feed; nothing to do.");
+            return Ok(FileSummary {
+                file: file_name,
+                feed: feed_name,
+                sha256,
+                run_id: run.id,
+                status: RunStatus::AlreadyIngested,
+                resumed_from: None,
+                rows_read: 0,
+                events_stored: 0,
+                duplicates: 0,
+                quarantined: 0,
+                quarantined_by_kind: BTreeMap::new(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        Some(prev) if prev.status == RunStatus::Running && !options.force => {
+            // An interrupted run of the same content: carry its counters and continue after its
+            // last committed batch.
+            start = prev.progress;
+            resumed_from = Some(prev.id);
+            store.finish_run(prev.id, &prev.progress, RunStatus::Interrupted)?;
+            tracing::info!(file = %file_name, run = prev.id, offset = start.offset, "Resuming an interrupted run.");
+        }
+        _ => {}
+    }
+    let run = store.begin_run(&NewRun {
+        feed: feed_name.clone(),
+        file_name: file_name.clone(),
+        sha256: sha256.clone(),
+        size,
+        resumed_from,
+        progress: start,
+        status: RunStatus::Running,
+    })?;
+
+    let mut file = File::open(path).map_err(io)?;
+    let mut scratch = feed.scratch();
+    // The CSV header is always read from the top, even when resuming further down.
+    let (layout, header_end, header_line) = match feed.format() {
+        Format::Csv => {
+            let mut reader = RecordReader::new(&mut file, feed.skip_rules(), 0, 1);
+            let header = if feed.definition.csv.header {
+                match reader.read_first_record().map_err(io)? {
+                    Some((_, line)) => Some(feed.split_header(&line, &mut scratch).map_err(|m| {
+                        IngestError::Layout { path: file_name.clone(), message: format!("line 1: {m}") }
+                    })?),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let (end, line) = (reader.offset(), reader.next_line_number());
+            let layout = match (&header, feed.definition.csv.header) {
+                (None, true) => None, // An empty file: no records, nothing to lay out.
+                _ => Some(feed.csv_layout(header.as_deref()).map_err(|message| IngestError::Layout {
+                    path: file_name.clone(),
+                    message: format!("line 1: {message}"),
+                })?),
+            };
+            (layout, if header.is_some() { end } else { 0 }, if header.is_some() { line } else { 1 })
+        }
+        _ => (None, 0, 1),
+    };
+    let (offset, first_line) =
+        if start.offset > header_end { (start.offset, start.line + 1) } else { (header_end, header_line) };
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    progress.start(&file_name, size, offset);
+
+    let workers = if options.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        options.workers
+    };
+    let observed = jiff::Timestamp::now();
+    let mut state = Writer {
+        store,
+        run_id: run.id,
+        progress: RunProgress { offset, ..start },
+        seen: IdSet::default(),
+        by_kind: BTreeMap::new(),
+        pending: HashMap::new(),
+        next_seq: 0,
+        progress_sink: progress,
+    };
+
+    let outcome: Result<(), IngestError> = std::thread::scope(|scope| {
+        let (batch_tx, batch_rx) = bounded::<RecordBatch>(workers * 2);
+        let (parsed_tx, parsed_rx) = bounded::<Parsed>(workers * 2);
+        let reader_handle = scope.spawn(move || -> Result<(), std::io::Error> {
+            let mut reader = RecordReader::new(file, feed.skip_rules(), offset, first_line);
+            while let Some(batch) = reader.next_batch(options.batch_size)? {
+                if batch_tx.send(batch).is_err() {
+                    break; // The writer stopped; its error is reported there.
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..workers {
+            let (rx, tx) = (batch_rx.clone(), parsed_tx.clone());
+            let layout = layout.as_ref();
+            scope.spawn(move || parse_worker(feed, enricher, layout, observed, rx, tx));
+        }
+        drop((batch_rx, parsed_tx));
+        let written = state.write_all(parsed_rx);
+        let read = reader_handle.join().map_err(|_| IngestError::Thread("the reader panicked".into()))?;
+        written?;
+        read.map_err(io)
+    });
+    progress.finish();
+    let status = if outcome.is_ok() { RunStatus::Completed } else { RunStatus::Running };
+    outcome?;
+    store.finish_run(run.id, &state.progress, status)?;
+    let p = state.progress;
+    Ok(FileSummary {
+        file: file_name,
+        feed: feed_name,
+        sha256,
+        run_id: run.id,
+        status,
+        resumed_from,
+        rows_read: p.rows_read,
+        events_stored: p.events_stored,
+        duplicates: p.duplicates,
+        quarantined: p.quarantined,
+        quarantined_by_kind: state.by_kind,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn parse_worker(
+    feed: &Feed,
+    enricher: &Enricher,
+    layout: Option<&CsvLayout>,
+    observed: jiff::Timestamp,
+    rx: Receiver<RecordBatch>,
+    tx: Sender<Parsed>,
+) {
+    let mut scratch = feed.scratch();
+    let mut key_buf = Vec::with_capacity(128);
+    for batch in rx {
+        let mut events = Vec::with_capacity(batch.lines.len());
+        let mut rejections = Vec::new();
+        feed.parse_batch(layout, &batch, observed, &mut scratch, &mut events, &mut rejections);
+        for event in &mut events {
+            enricher.enrich(event);
+            event.id = feed.dedup.event_id(event, &mut key_buf);
+        }
+        let parsed = Parsed {
+            seq: batch.seq,
+            rows: batch.lines.len() as u64,
+            events,
+            rejections,
+            end_offset: batch.end_offset,
+            end_line: batch.end_line,
+        };
+        if tx.send(parsed).is_err() {
+            return;
+        }
+    }
+}
+
+/// The writer's state: commits batches in file order.
+struct Writer<'a> {
+    store: &'a dyn Store,
+    run_id: i64,
+    progress: RunProgress,
+    seen: IdSet,
+    by_kind: BTreeMap<String, u64>,
+    /// Batches that arrived before their predecessors.
+    pending: HashMap<u64, Parsed>,
+    next_seq: u64,
+    progress_sink: &'a dyn ProgressSink,
+}
+
+impl Writer<'_> {
+    fn write_all(&mut self, rx: Receiver<Parsed>) -> Result<(), IngestError> {
+        for parsed in rx {
+            self.pending.insert(parsed.seq, parsed);
+            while let Some(next) = self.pending.remove(&self.next_seq) {
+                self.commit(next)?;
+                self.next_seq += 1;
+            }
+        }
+        if self.pending.is_empty() {
+            Ok(())
+        } else {
+            Err(IngestError::Thread("a parse worker stopped before finishing its batches".into()))
+        }
+    }
+
+    fn commit(&mut self, mut parsed: Parsed) -> Result<(), IngestError> {
+        let valid = parsed.events.len() as u64;
+        // The first record of an event in file order is the one kept.
+        parsed.events.retain(|e| self.seen.insert(e.id.as_u128()));
+        let quarantine: Vec<QuarantineEntry> = parsed
+            .rejections
+            .iter()
+            .map(|r| QuarantineEntry {
+                line: r.line,
+                kind: r.kind.as_str().to_string(),
+                field: r.field.clone(),
+                reason: r.reason.clone(),
+                raw: r.raw.clone(),
+            })
+            .collect();
+        for r in &parsed.rejections {
+            *self.by_kind.entry(r.kind.as_str().to_string()).or_default() += 1;
+        }
+        let mut next = self.progress;
+        next.rows_read += parsed.rows;
+        next.quarantined += parsed.rejections.len() as u64;
+        next.offset = parsed.end_offset;
+        next.line = parsed.end_line;
+        // Events already in the store (from an earlier, interrupted run) count as duplicates.
+        let kept = parsed.events.len() as u64;
+        let after = |inserted: u64| {
+            let mut p = next;
+            p.events_stored += inserted;
+            p.duplicates += valid - inserted;
+            p
+        };
+        debug_assert!(kept <= valid);
+        let result = self.store.commit_batch(self.run_id, &parsed.events, &quarantine, &after)?;
+        next = after(result.inserted);
+        self.progress = next;
+        self.progress_sink.advance(next.offset, &next);
+        Ok(())
+    }
+}

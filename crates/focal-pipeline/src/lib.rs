@@ -1,0 +1,18 @@
+//! The ingest pipeline: one feed file in, events and quarantined records out, in the store.
+//!
+//! ```text
+//!  reader thread ──batches──▶ N parse workers ──parsed──▶ writer (this thread)
+//!  (find lines,               (split fields, validate,   (restore file order, drop
+//!   bounded memory)            enrich, compute ids)        in-run duplicates, commit
+//!                                                           batch + progress atomically)
+//! ```
+//!
+//! Channels are bounded, so a slow database slows the reader instead of filling memory
+//! (backpressure). Batches are committed in file order with the run's byte offset, so a run
+//! killed at any instant resumes exactly after its last committed batch; event ids are
+//! deterministic, so anything written twice is ignored by the store.
+
+mod dedup;
+mod ingest;
+
+pub use ingest::{FileSummary, IngestError, IngestOptions, ProgressSink, ingest_file, sha256_file};

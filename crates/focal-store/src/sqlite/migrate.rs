@@ -1,0 +1,41 @@
+//! Versioned migrations, embedded in the binary and applied in order, each in its own transaction.
+//!
+//! Hand-written rather than a crate: the migration crates that drive rusqlite pin versions of it
+//! that conflict with ours, and the whole job is twenty lines. `schema_migrations` records what ran.
+
+use crate::{Result, StoreError};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// (version, name, SQL). Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+
+pub fn current(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(|source| StoreError::Sqlite { context: "reading the schema version", source })
+}
+
+pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
+    let e = |context| move |source| StoreError::Sqlite { context, source };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .map_err(e("creating the migrations table"))?;
+    let have = current(conn)?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if have > known {
+        return Err(StoreError::TooNew { path: path.display().to_string(), found: have, known });
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+        let tx = conn.transaction().map_err(e("starting a migration"))?;
+        tx.execute_batch(sql).map_err(e("applying a migration"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, jiff::Timestamp::now().to_string()],
+        )
+        .map_err(e("recording a migration"))?;
+        tx.commit().map_err(e("committing a migration"))?;
+    }
+    Ok(())
+}

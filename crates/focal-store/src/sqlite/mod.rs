@@ -1,0 +1,359 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Writes go through one connection behind a mutex (SQLite allows one writer at a time anyway);
+//! reads open their own connection, so a long export never blocks an ingest.
+
+mod events;
+mod migrate;
+
+use crate::*;
+use focal_model::Constituent;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+}
+
+fn err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { context, source }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut conn = Self::connect(path)?;
+        migrate::run(&mut conn, path)?;
+        Ok(SqliteStore { path: path.to_path_buf(), writer: Mutex::new(conn) })
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
+        let conn = Connection::open(path).map_err(err("opening the database"))?;
+        // WAL lets readers run beside the writer; synchronous=NORMAL keeps every committed
+        // transaction across a process crash (only an OS crash or power loss can cost the last
+        // commits, never consistency).
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -131072;",
+        )
+        .map_err(err("setting connection options"))?;
+        Ok(conn)
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        Self::connect(&self.path)
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A poisoned lock means a panic mid-write; SQLite rolled the transaction back, so the
+        // connection is still usable.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version (the number of the last applied migration).
+    pub fn schema_version(&self) -> Result<i64> {
+        migrate::current(&self.writer())
+    }
+}
+
+fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        feed: row.get(1)?,
+        file_name: row.get(2)?,
+        sha256: row.get(3)?,
+        size: row.get::<_, i64>(4)? as u64,
+        status: RunStatus::parse(&row.get::<_, String>(5)?),
+        started_at: row.get(6)?,
+        finished_at: row.get(7)?,
+        resumed_from: row.get(8)?,
+        progress: RunProgress {
+            rows_read: row.get::<_, i64>(9)? as u64,
+            events_stored: row.get::<_, i64>(10)? as u64,
+            duplicates: row.get::<_, i64>(11)? as u64,
+            quarantined: row.get::<_, i64>(12)? as u64,
+            offset: row.get::<_, i64>(13)? as u64,
+            line: row.get::<_, i64>(14)? as u64,
+        },
+    })
+}
+
+const RUN_COLUMNS: &str = "id, feed, file_name, sha256, size, status, started_at, finished_at, resumed_from, \
+     rows_read, events_stored, duplicates, quarantined, resume_offset, resume_line";
+
+fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE runs SET rows_read = ?2, events_stored = ?3, duplicates = ?4, quarantined = ?5,
+                resume_offset = ?6, resume_line = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        run_id,
+        p.rows_read as i64,
+        p.events_stored as i64,
+        p.duplicates as i64,
+        p.quarantined as i64,
+        p.offset as i64,
+        p.line as i64
+    ])
+}
+
+impl Store for SqliteStore {
+    fn import_constituents(&self, list: &[Constituent]) -> Result<ImportSummary> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err("starting the constituent import"))?;
+        let mut summary = ImportSummary::default();
+        {
+            let mut find = tx
+                .prepare("SELECT name, abuse_email, asns, netblocks, domains FROM constituents WHERE id = ?1")
+                .map_err(err("preparing the constituent import"))?;
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
+                        asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
+                        updated_at = excluded.updated_at",
+                )
+                .map_err(err("preparing the constituent import"))?;
+            let stamp = now();
+            for c in list {
+                let asns = serde_json::to_string(&c.asns).unwrap_or_default();
+                let nets = serde_json::to_string(&c.netblocks).unwrap_or_default();
+                let domains = serde_json::to_string(&c.domains).unwrap_or_default();
+                let existing: Option<(String, String, String, String, String)> = find
+                    .query_row([&c.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                    .optional()
+                    .map_err(err("reading a constituent"))?;
+                let fresh = (c.name.clone(), c.abuse_email.clone(), asns.clone(), nets.clone(), domains.clone());
+                match existing {
+                    Some(old) if old == fresh => {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => summary.updated += 1,
+                    None => summary.added += 1,
+                }
+                upsert
+                    .execute(params![c.id, c.name, c.abuse_email, asns, nets, domains, stamp])
+                    .map_err(err("writing a constituent"))?;
+            }
+        }
+        tx.commit().map_err(err("committing the constituent import"))?;
+        Ok(summary)
+    }
+
+    fn constituents(&self) -> Result<Vec<Constituent>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT id, name, abuse_email, asns, netblocks, domains FROM constituents ORDER BY pk")
+            .map_err(err("listing constituents"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+            })
+            .map_err(err("listing constituents"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, abuse_email, asns, nets, domains) = row.map_err(err("listing constituents"))?;
+            let bad = |what: &str| StoreError::Invalid(format!("constituent {id}: stored {what} are not valid JSON"));
+            out.push(Constituent {
+                asns: serde_json::from_str(&asns).map_err(|_| bad("ASNs"))?,
+                netblocks: serde_json::from_str(&nets).map_err(|_| bad("netblocks"))?,
+                domains: serde_json::from_str(&domains).map_err(|_| bad("domains"))?,
+                id,
+                name,
+                abuse_email,
+            });
+        }
+        Ok(out)
+    }
+
+    fn find_run(&self, sha256: &str, feed: &str) -> Result<Option<RunRecord>> {
+        let conn = self.writer();
+        conn.query_row(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE sha256 = ?1 AND feed = ?2 AND status != 'already_ingested' ORDER BY id DESC LIMIT 1"),
+            params![sha256, feed],
+            run_from_row,
+        )
+        .optional()
+        .map_err(err("looking up earlier runs"))
+    }
+
+    fn begin_run(&self, run: &NewRun) -> Result<RunRecord> {
+        let conn = self.writer();
+        let p = &run.progress;
+        conn.execute(
+            "INSERT INTO runs (feed, file_name, sha256, size, status, started_at, resumed_from,
+                               rows_read, events_stored, duplicates, quarantined, resume_offset, resume_line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                run.feed,
+                run.file_name,
+                run.sha256,
+                run.size as i64,
+                run.status.as_str(),
+                now(),
+                run.resumed_from,
+                p.rows_read as i64,
+                p.events_stored as i64,
+                p.duplicates as i64,
+                p.quarantined as i64,
+                p.offset as i64,
+                p.line as i64
+            ],
+        )
+        .map_err(err("recording the run"))?;
+        let id = conn.last_insert_rowid();
+        conn.query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_from_row)
+            .map_err(err("reading the run back"))
+    }
+
+    fn commit_batch(
+        &self,
+        run_id: i64,
+        events: &[Event],
+        rejections: &[QuarantineEntry],
+        progress: &dyn Fn(u64) -> RunProgress,
+    ) -> Result<BatchResult> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err("starting a batch"))?;
+        let mut result = BatchResult::default();
+        result.inserted = events::insert(&tx, run_id, events).map_err(err("writing events"))?;
+        if !rejections.is_empty() {
+            let (sha, feed, file): (String, String, String) = tx
+                .query_row("SELECT sha256, feed, file_name FROM runs WHERE id = ?1", [run_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(err("reading the run"))?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO quarantine (run_id, sha256, feed, file_name, line, kind, field, reason, raw, quarantined_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(err("writing quarantine"))?;
+            let stamp = now();
+            for q in rejections {
+                result.quarantined += stmt
+                    .execute(params![run_id, sha, feed, file, q.line as i64, q.kind, q.field, q.reason, q.raw, stamp])
+                    .map_err(err("writing quarantine"))? as u64;
+            }
+        }
+        save_progress(&tx, run_id, &progress(result.inserted)).map_err(err("saving run progress"))?;
+        tx.commit().map_err(err("committing a batch"))?;
+        Ok(result)
+    }
+
+    fn finish_run(&self, run_id: i64, progress: &RunProgress, status: RunStatus) -> Result<()> {
+        let conn = self.writer();
+        save_progress(&conn, run_id, progress).map_err(err("saving run progress"))?;
+        conn.execute(
+            "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
+            params![run_id, status.as_str(), now()],
+        )
+        .map_err(err("finishing the run"))?;
+        Ok(())
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))
+            .map_err(err("listing runs"))?;
+        let rows = stmt.query_map([limit as i64], run_from_row).map_err(err("listing runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err("listing runs"))
+    }
+
+    fn events(&self, filter: &EventFilter, visit: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+        let conn = self.reader()?;
+        events::query(&conn, filter, visit)
+    }
+
+    fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRecord>> {
+        let conn = self.reader()?;
+        let mut sql = String::from(
+            "SELECT id, run_id, feed, file_name, line, kind, field, reason, raw, quarantined_at FROM quarantine WHERE 1=1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(run) = filter.run_id {
+            args.push(run.into());
+            sql.push_str(&format!(" AND run_id = ?{}", args.len()));
+        }
+        if let Some(kind) = &filter.kind {
+            args.push(kind.clone().into());
+            sql.push_str(&format!(" AND kind = ?{}", args.len()));
+        }
+        if let Some(feed) = &filter.feed {
+            args.push(feed.clone().into());
+            sql.push_str(&format!(" AND feed = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY id");
+        if let Some(limit) = filter.limit {
+            args.push((limit as i64).into());
+            sql.push_str(&format!(" LIMIT ?{}", args.len()));
+        }
+        let mut stmt = conn.prepare(&sql).map_err(err("listing the quarantine"))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                let raw: Vec<u8> = r.get(8)?;
+                Ok(QuarantineRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    feed: r.get(2)?,
+                    file_name: r.get(3)?,
+                    line: r.get::<_, i64>(4)? as u64,
+                    kind: r.get(5)?,
+                    field: r.get(6)?,
+                    reason: r.get(7)?,
+                    raw: String::from_utf8_lossy(&raw).into_owned(),
+                    raw_hex: raw.iter().map(|b| format!("{b:02x}")).collect(),
+                    quarantined_at: r.get(9)?,
+                })
+            })
+            .map_err(err("listing the quarantine"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err("listing the quarantine"))
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let conn = self.reader()?;
+        let count = |sql: &str| -> Result<u64> {
+            conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(err("counting"))
+        };
+        let grouped = |sql: &str| -> Result<std::collections::BTreeMap<String, u64>> {
+            let mut stmt = conn.prepare(sql).map_err(err("counting"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(err("counting"))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err("counting"))
+        };
+        let per_constituent = grouped(
+            "SELECT constituent, COUNT(*) FROM events INDEXED BY events_by_constituent
+             WHERE constituent IS NOT NULL GROUP BY constituent",
+        )?;
+        Ok(Stats {
+            events: count("SELECT COUNT(*) FROM events")?,
+            quarantined: count("SELECT COUNT(*) FROM quarantine")?,
+            unassigned: count("SELECT COUNT(*) FROM events INDEXED BY events_by_constituent WHERE constituent IS NULL")?,
+            constituents: count("SELECT COUNT(*) FROM constituents")?,
+            constituents_with_events: per_constituent.len() as u64,
+            per_constituent,
+            by_type: grouped("SELECT classification_type, COUNT(*) FROM events GROUP BY classification_type")?,
+            by_feed: grouped("SELECT feed_name, COUNT(*) FROM events GROUP BY feed_name")?,
+            quarantined_by_kind: grouped("SELECT kind, COUNT(*) FROM quarantine GROUP BY kind")?,
+            runs: count("SELECT COUNT(*) FROM runs")?,
+        })
+    }
+}

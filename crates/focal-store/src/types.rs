@@ -1,0 +1,169 @@
+//! Plain data passed to and from a [`crate::Store`].
+
+use ipnet::IpNet;
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// The state of an ingestion run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not finished: it was interrupted, or is still going.
+    Running,
+    Completed,
+    /// The file's content had already been ingested completely for this feed; nothing was read.
+    AlreadyIngested,
+    Failed,
+    /// Stopped before the end (killed, or failed); a later run of the same file continued it.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::AlreadyIngested => "already_ingested",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(text: &str) -> RunStatus {
+        match text {
+            "completed" => RunStatus::Completed,
+            "already_ingested" => RunStatus::AlreadyIngested,
+            "failed" => RunStatus::Failed,
+            "interrupted" => RunStatus::Interrupted,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// Counters of a run, and where it got to. Saved with every committed batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunProgress {
+    /// Records read (blank and comment lines are not records).
+    pub rows_read: u64,
+    /// New events written.
+    pub events_stored: u64,
+    /// Valid records that were the same event as one already seen or stored.
+    pub duplicates: u64,
+    /// Malformed records quarantined.
+    pub quarantined: u64,
+    /// Byte offset just after the last committed record.
+    pub offset: u64,
+    /// Line number of the last committed record.
+    pub line: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub feed: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Carry-over from an interrupted run being resumed.
+    pub resumed_from: Option<i64>,
+    pub progress: RunProgress,
+    pub status: RunStatus,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub feed: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub resumed_from: Option<i64>,
+    #[serde(flatten)]
+    pub progress: RunProgress,
+}
+
+/// A malformed record to quarantine.
+#[derive(Debug, Clone)]
+pub struct QuarantineEntry {
+    pub line: u64,
+    pub kind: String,
+    pub field: Option<String>,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+/// A quarantined record as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantineRecord {
+    pub id: i64,
+    pub run_id: i64,
+    pub feed: String,
+    pub file_name: String,
+    pub line: u64,
+    pub kind: String,
+    pub field: Option<String>,
+    pub reason: String,
+    /// The raw bytes, lossily decoded for display; `raw_hex` is exact.
+    pub raw: String,
+    pub raw_hex: String,
+    pub quarantined_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuarantineFilter {
+    pub run_id: Option<i64>,
+    pub kind: Option<String>,
+    pub feed: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchResult {
+    /// Events actually written (not already present).
+    pub inserted: u64,
+    pub quarantined: u64,
+}
+
+/// Which events to list. Every condition present must hold.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub constituent: Option<String>,
+    /// Only events without a constituent.
+    pub unassigned: bool,
+    /// A single address is a /32 or /128 network.
+    pub network: Option<IpNet>,
+    pub asn: Option<u32>,
+    pub country: Option<String>,
+    pub classification_type: Option<String>,
+    pub feed: Option<String>,
+    /// On `time.source` (or `time.observation` where the feed gave none), inclusive.
+    pub since: Option<Timestamp>,
+    /// Exclusive.
+    pub until: Option<Timestamp>,
+    pub limit: Option<usize>,
+    /// Only events stored after this sequence number (for paging).
+    pub after_seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub quarantined: u64,
+    pub unassigned: u64,
+    pub per_constituent: BTreeMap<String, u64>,
+    pub constituents: u64,
+    pub constituents_with_events: u64,
+    pub by_type: BTreeMap<String, u64>,
+    pub by_feed: BTreeMap<String, u64>,
+    pub quarantined_by_kind: BTreeMap<String, u64>,
+    pub runs: u64,
+}

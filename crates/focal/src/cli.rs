@@ -1,0 +1,165 @@
+//! Every command and flag, with its help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "focal", version, about = "Focal: feeds in, enriched and de-duplicated events out, for a CSIRT's constituency.")]
+pub struct Cli {
+    /// The data folder (configuration and the embedded database) [default: focal-data, or
+    /// focal-demo for `demo`].
+    #[arg(long, global = true, env = "FOCAL_DATA")]
+    pub data: Option<PathBuf>,
+    /// Print results as JSON on stdout, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug). FOCAL_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the data folder, its configuration and an empty database.
+    Init(InitArgs),
+    /// Manage the constituency: the organisations whose networks you look after.
+    #[command(subcommand)]
+    Constituents(ConstituentsCommand),
+    /// Read feed files: parse, validate, enrich, de-duplicate and store.
+    Ingest(IngestArgs),
+    /// List stored events, with filters, as a table, CSV, JSON or IntelMQ JSON lines.
+    Events(EventsArgs),
+    /// Show quarantined (malformed) records with the reason for each.
+    Quarantine(QuarantineArgs),
+    /// List ingestion runs (one per file read).
+    Runs(RunsArgs),
+    /// Counts: events, quarantined, unassigned and per constituent.
+    Stats,
+    /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// IP→ASN range CSV (`range_start,range_end,asn,as_name`); repeat for IPv4 and IPv6.
+    #[arg(long = "asn")]
+    pub asn: Vec<PathBuf>,
+    /// IP→country MaxMind DB (.mmdb).
+    #[arg(long)]
+    pub country: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConstituentsCommand {
+    /// Import or update organisations from `id,name,abuse_email,asns,netblocks,domains`.
+    Import {
+        file: PathBuf,
+    },
+    /// List the constituency.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// The feed definition (TOML).
+    #[arg(long)]
+    pub feed: PathBuf,
+    /// Override the configured ASN range files (repeat for IPv4 and IPv6).
+    #[arg(long = "asn")]
+    pub asn: Vec<PathBuf>,
+    /// Override the configured country database.
+    #[arg(long)]
+    pub country: Option<PathBuf>,
+    /// Read a file again even if its content was already ingested for this feed.
+    #[arg(long)]
+    pub force: bool,
+    /// Parse threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Records per batch and transaction.
+    #[arg(long, default_value_t = 8192)]
+    pub batch_size: usize,
+    /// Feed files to read.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EventFormat {
+    /// Aligned columns for reading.
+    Table,
+    Csv,
+    /// One JSON array.
+    Json,
+    /// IntelMQ's event format, one JSON object per line.
+    Intelmq,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Only this constituent (its imported id).
+    #[arg(long)]
+    pub constituent: Option<String>,
+    /// Only events without a constituent.
+    #[arg(long, conflicts_with = "constituent")]
+    pub unassigned: bool,
+    /// An IP address or a CIDR network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    #[arg(long)]
+    pub asn: Option<String>,
+    /// Two-letter country code.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// classification.type (RSIT), e.g. infected-system.
+    #[arg(long = "type")]
+    pub type_: Option<String>,
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// From this time (RFC 3339, or a date like 2026-11-23), inclusive.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until this time, exclusive.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many events (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Only events stored after this sequence number (for paging).
+    #[arg(long)]
+    pub after: Option<i64>,
+    /// Output format (`--json` means json).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: EventFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct QuarantineArgs {
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Only this kind (columns, encoding, field_too_long, timestamp, ip, port, taxonomy, missing, json, value).
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub feed: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where the bundled example data is (default: the `data/` folder of this source tree).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Replace the data folder if it exists.
+    #[arg(long)]
+    pub fresh: bool,
+}

@@ -1,0 +1,197 @@
+//! One function per command. Each prints a human summary, or JSON with `--json`.
+
+mod demo;
+mod events;
+mod ingest;
+
+use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
+use crate::config::{Config, DataDir, Enrichment};
+use anyhow::{Context, Result, bail};
+use focal_store::{QuarantineFilter, SqliteStore, Store};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let data = cli.data.clone().unwrap_or_else(|| {
+        PathBuf::from(if matches!(cli.command, Command::Demo(_)) { "focal-demo" } else { "focal-data" })
+    });
+    let json = cli.json;
+    match cli.command {
+        Command::Init(args) => init(&data, &args, json),
+        Command::Constituents(ConstituentsCommand::Import { file }) => import_constituents(&data, &file, json),
+        Command::Constituents(ConstituentsCommand::List) => list_constituents(&data, json),
+        Command::Ingest(args) => ingest::run(&data, &args, json),
+        Command::Events(args) => events::run(&data, &args, json),
+        Command::Quarantine(args) => quarantine(&data, &args, json),
+        Command::Runs(args) => runs(&data, &args, json),
+        Command::Stats => stats(&data, json),
+        Command::Demo(args) => demo::run(&data, &args, json),
+    }
+}
+
+/// Opens the data folder and its store.
+pub fn open(data: &Path) -> Result<(DataDir, SqliteStore)> {
+    let dir = DataDir::open(data)?;
+    let store = SqliteStore::open(&dir.database()).with_context(|| format!("opening {}", dir.database().display()))?;
+    Ok((dir, store))
+}
+
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
+    if data.join(crate::config::CONFIG_FILE).exists() {
+        bail!("{} is already a Focal data folder; nothing was changed", data.display());
+    }
+    for path in args.asn.iter().chain(args.country.iter()) {
+        if !path.exists() {
+            bail!("{}: no such file", path.display());
+        }
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    let config = Config {
+        enrichment: Enrichment { asn: args.asn.iter().map(absolute).collect(), country: args.country.as_ref().map(absolute) },
+    };
+    DataDir::write_config(data, &config)?;
+    let (dir, store) = open(data)?;
+    let version = store.schema_version()?;
+    if json {
+        print_json(&serde_json::json!({
+            "data": dir.root, "database": dir.database(), "schema_version": version, "config": config,
+        }))
+    } else {
+        println!("Initialised {} (database {}, schema version {version}).", dir.root.display(), dir.database().display());
+        if config.enrichment.asn.is_empty() {
+            println!("No ASN data configured: pass --asn FILE to `ingest`, or edit {}.", dir.root.join(crate::config::CONFIG_FILE).display());
+        }
+        Ok(())
+    }
+}
+
+fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
+    let (_, store) = open(data)?;
+    let reader = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let list = focal_enrich::parse_constituents(std::io::BufReader::new(reader), &file.display().to_string())?;
+    let summary = store.import_constituents(&list)?;
+    if json {
+        print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
+    } else {
+        println!(
+            "Imported {} constituents from {}: {} added, {} updated, {} unchanged.",
+            list.len(),
+            file.display(),
+            summary.added,
+            summary.updated,
+            summary.unchanged
+        );
+        Ok(())
+    }
+}
+
+fn list_constituents(data: &Path, json: bool) -> Result<()> {
+    let (_, store) = open(data)?;
+    let list = store.constituents()?;
+    if json {
+        return print_json(&list);
+    }
+    let mut out = std::io::stdout().lock();
+    for c in &list {
+        let asns: Vec<String> = c.asns.iter().map(|a| format!("AS{a}")).collect();
+        let nets: Vec<String> = c.netblocks.iter().map(|n| n.to_string()).collect();
+        writeln!(out, "{:<12} {:<32} {:<32} {} {} {}", c.id, c.name, c.abuse_email, asns.join(" "), nets.join(" "), c.domains.join(" "))?;
+    }
+    Ok(())
+}
+
+fn quarantine(data: &Path, args: &QuarantineArgs, json: bool) -> Result<()> {
+    let (_, store) = open(data)?;
+    let records = store.quarantine(&QuarantineFilter {
+        run_id: args.run,
+        kind: args.kind.clone(),
+        feed: args.feed.clone(),
+        limit: (args.limit > 0).then_some(args.limit),
+    })?;
+    if json {
+        return print_json(&records);
+    }
+    let mut out = std::io::stdout().lock();
+    for q in &records {
+        let mut raw: String = q.raw.chars().take(120).collect();
+        if q.raw.chars().count() > 120 {
+            raw.push('…');
+        }
+        writeln!(out, "{}:{} [{}] {}\n    {}", q.file_name, q.line, q.kind, q.reason, raw.escape_debug())?;
+    }
+    if records.is_empty() {
+        writeln!(out, "The quarantine is empty.")?;
+    }
+    Ok(())
+}
+
+fn runs(data: &Path, args: &RunsArgs, json: bool) -> Result<()> {
+    let (_, store) = open(data)?;
+    let runs = store.runs(args.limit)?;
+    if json {
+        return print_json(&runs);
+    }
+    let mut out = std::io::stdout().lock();
+    for r in &runs {
+        writeln!(
+            out,
+            "#{:<4} {:<16} {:<20} rows {:>9}  stored {:>9}  dup {:>8}  quarantined {:>6}  {}  {}",
+            r.id,
+            r.status.as_str(),
+            r.feed,
+            r.progress.rows_read,
+            r.progress.events_stored,
+            r.progress.duplicates,
+            r.progress.quarantined,
+            r.started_at,
+            r.file_name
+        )?;
+    }
+    Ok(())
+}
+
+fn stats(data: &Path, json: bool) -> Result<()> {
+    let (_, store) = open(data)?;
+    let stats = store.stats()?;
+    if json {
+        return print_json(&stats);
+    }
+    print_stats(&stats)
+}
+
+pub fn print_stats(stats: &focal_store::Stats) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "events        {}", stats.events)?;
+    writeln!(out, "quarantined   {}", stats.quarantined)?;
+    writeln!(out, "unassigned    {}", stats.unassigned)?;
+    writeln!(out, "constituents  {} ({} with events)", stats.constituents, stats.constituents_with_events)?;
+    let mut top: Vec<_> = stats.per_constituent.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if !top.is_empty() {
+        writeln!(out, "top constituents:")?;
+        for (id, n) in top.iter().take(10) {
+            writeln!(out, "  {id:<14} {n}")?;
+        }
+    }
+    if !stats.by_type.is_empty() {
+        writeln!(out, "by type:")?;
+        for (t, n) in &stats.by_type {
+            writeln!(out, "  {t:<24} {n}")?;
+        }
+    }
+    if !stats.quarantined_by_kind.is_empty() {
+        writeln!(out, "quarantined by kind:")?;
+        for (k, n) in &stats.quarantined_by_kind {
+            writeln!(out, "  {k:<16} {n}")?;
+        }
+    }
+    Ok(())
+}

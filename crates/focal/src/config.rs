@@ -1,0 +1,59 @@
+//! The data folder: `focal.toml` (settings) and `focal.db` (the embedded store).
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "focal.toml";
+pub const DATABASE_FILE: &str = "focal.db";
+
+/// `focal.toml`. Relative paths are relative to the data folder.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub enrichment: Enrichment,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enrichment {
+    /// IP→ASN range CSVs.
+    #[serde(default)]
+    pub asn: Vec<PathBuf>,
+    /// IP→country MaxMind DB.
+    pub country: Option<PathBuf>,
+}
+
+pub struct DataDir {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl DataDir {
+    pub fn open(root: &Path) -> Result<DataDir> {
+        let file = root.join(CONFIG_FILE);
+        if !file.exists() {
+            bail!("{} is not a Focal data folder (no {CONFIG_FILE}); run `focal --data {} init` first", root.display(), root.display());
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let config: Config = toml::from_str(&text).with_context(|| format!("{}: invalid configuration", file.display()))?;
+        Ok(DataDir { root: root.to_path_buf(), config })
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.root.join(p) }
+    }
+
+    pub fn write_config(root: &Path, config: &Config) -> Result<()> {
+        let text = format!(
+            "# Focal configuration. Relative paths are relative to this folder.\n{}",
+            toml::to_string_pretty(config).context("serialising the configuration")?
+        );
+        let file = root.join(CONFIG_FILE);
+        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))
+    }
+}
