@@ -13,9 +13,16 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}, line {line}: {message}")]
-    Row { path: String, line: u64, message: String },
+    Row {
+        path: String,
+        line: u64,
+        message: String,
+    },
 }
 
 /// One row's answer: the origin AS and the network around the address.
@@ -44,7 +51,10 @@ impl AsnTable {
         for path in paths {
             let path = path.as_ref();
             let name = path.display().to_string();
-            let file = std::fs::File::open(path).map_err(|source| LoadError::Io { path: name.clone(), source })?;
+            let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
+                path: name.clone(),
+                source,
+            })?;
             builder.read(std::io::BufReader::with_capacity(1 << 20, file), &name)?;
         }
         Ok(builder.finish())
@@ -110,7 +120,11 @@ fn widest_v4(ip: u32, start: u32, end: u32) -> Ipv4Net {
 
 fn widest_v6(ip: u128, start: u128, end: u128) -> Ipv6Net {
     for len in 0..=128u8 {
-        let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+        let mask = if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - len)
+        };
         let net = ip & mask;
         let last = net | !mask;
         if net >= start && last <= end {
@@ -130,7 +144,10 @@ struct Builder {
 
 impl Builder {
     fn read<R: Read>(&mut self, reader: R, name: &str) -> Result<(), LoadError> {
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
         let mut record = csv::StringRecord::new();
         loop {
             let line = csv.position().line();
@@ -143,13 +160,29 @@ impl Builder {
                 break;
             }
             let line = record.position().map(|p| p.line()).unwrap_or(line);
-            let err = |message: String| LoadError::Row { path: name.to_string(), line, message };
+            let err = |message: String| LoadError::Row {
+                path: name.to_string(),
+                line,
+                message,
+            };
             if record.len() < 3 {
-                return Err(err(format!("expected range_start,range_end,asn[,as_name], found {} columns", record.len())));
+                return Err(err(format!(
+                    "expected range_start,range_end,asn[,as_name], found {} columns",
+                    record.len()
+                )));
             }
-            let start: IpAddr = record[0].trim().parse().map_err(|_| err(format!("range_start {:?} is not an IP address", &record[0])))?;
-            let end: IpAddr = record[1].trim().parse().map_err(|_| err(format!("range_end {:?} is not an IP address", &record[1])))?;
-            let asn: u32 = record[2].trim().parse().map_err(|_| err(format!("asn {:?} is not a number", &record[2])))?;
+            let start: IpAddr = record[0]
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("range_start {:?} is not an IP address", &record[0])))?;
+            let end: IpAddr = record[1]
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("range_end {:?} is not an IP address", &record[1])))?;
+            let asn: u32 = record[2]
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("asn {:?} is not a number", &record[2])))?;
             let as_name = record.get(3).unwrap_or("").trim();
             let key = (asn, as_name.to_string());
             let next = self.entries.len() as u32;
@@ -160,7 +193,11 @@ impl Builder {
             match (start, end) {
                 (IpAddr::V4(s), IpAddr::V4(e)) if s <= e => self.v4.push((s.into(), e.into(), idx)),
                 (IpAddr::V6(s), IpAddr::V6(e)) if s <= e => self.v6.push((s.into(), e.into(), idx)),
-                _ => return Err(err(format!("range {start}–{end} is empty or mixes IPv4 and IPv6"))),
+                _ => {
+                    return Err(err(format!(
+                        "range {start}–{end} is empty or mixes IPv4 and IPv6"
+                    )));
+                }
             }
         }
         Ok(())
@@ -170,7 +207,11 @@ impl Builder {
         let mut overlapping_rows = 0;
         let v4 = build(self.v4, &mut overlapping_rows);
         let v6 = build(self.v6, &mut overlapping_rows);
-        AsnTable { map: IpRangeMap { v4, v6 }, entries: self.entries, overlapping_rows }
+        AsnTable {
+            map: IpRangeMap { v4, v6 },
+            entries: self.entries,
+            overlapping_rows,
+        }
     }
 }
 
@@ -219,7 +260,14 @@ mod tests {
 
     #[test]
     fn a_bad_row_names_the_file_and_line() {
-        let err = AsnTable::from_reader("1.0.0.0,1.0.0.255,1,a\n1.0.1.0,1.0.1.x,2,b\n".as_bytes(), "asn.csv").unwrap_err();
-        assert_eq!(err.to_string(), "asn.csv, line 2: range_end \"1.0.1.x\" is not an IP address");
+        let err = AsnTable::from_reader(
+            "1.0.0.0,1.0.0.255,1,a\n1.0.1.0,1.0.1.x,2,b\n".as_bytes(),
+            "asn.csv",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "asn.csv, line 2: range_end \"1.0.1.x\" is not an IP address"
+        );
     }
 }

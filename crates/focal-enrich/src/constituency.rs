@@ -65,10 +65,15 @@ impl Constituency {
                 c.by_asn.entry(*asn).or_insert(idx);
             }
             for domain in &org.domains {
-                c.by_domain.entry(domain.trim_end_matches('.').to_ascii_lowercase()).or_insert(idx);
+                c.by_domain
+                    .entry(domain.trim_end_matches('.').to_ascii_lowercase())
+                    .or_insert(idx);
             }
         }
-        c.netblocks = IpRangeMap { v4: RangeMap::from_overlapping(v4), v6: RangeMap::from_overlapping(v6) };
+        c.netblocks = IpRangeMap {
+            v4: RangeMap::from_overlapping(v4),
+            v6: RangeMap::from_overlapping(v6),
+        };
         c
     }
 
@@ -89,23 +94,28 @@ impl Constituency {
         asn: Option<u32>,
         fqdn: Option<&str>,
     ) -> Option<Assignment> {
-        let hit = |idx: u32, by| Some(Assignment { id: self.ids[idx as usize].clone(), by });
+        let hit = |idx: u32, by| {
+            Some(Assignment {
+                id: self.ids[idx as usize].clone(),
+                by,
+            })
+        };
         if let Some(ip) = ip {
             if let Some(idx) = self.netblocks.get(ip) {
                 return hit(*idx, MatchedBy::Netblock);
             }
-        } else if let Some(net) = network {
-            if let Some(idx) = self.netblock_covering(net) {
-                return hit(idx, MatchedBy::Netblock);
-            }
+        } else if let Some(net) = network
+            && let Some(idx) = self.netblock_covering(net)
+        {
+            return hit(idx, MatchedBy::Netblock);
         }
         if let Some(idx) = asn.and_then(|a| self.by_asn.get(&a)) {
             return hit(*idx, MatchedBy::Asn);
         }
-        if let Some(name) = fqdn {
-            if let Some(idx) = self.domain_suffix(name) {
-                return hit(idx, MatchedBy::Domain);
-            }
+        if let Some(name) = fqdn
+            && let Some(idx) = self.domain_suffix(name)
+        {
+            return hit(idx, MatchedBy::Domain);
         }
         None
     }
@@ -137,9 +147,18 @@ impl Constituency {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{file}, line {line}: {message}")]
-    Row { file: String, line: u64, message: String },
+    Row {
+        file: String,
+        line: u64,
+        message: String,
+    },
     #[error("{file}, line {line}, field {field}: {message}")]
-    Field { file: String, line: u64, field: &'static str, message: String },
+    Field {
+        file: String,
+        line: u64,
+        field: &'static str,
+        message: String,
+    },
 }
 
 const HEADER: [&str; 6] = ["id", "name", "abuse_email", "asns", "netblocks", "domains"];
@@ -147,22 +166,36 @@ const HEADER: [&str; 6] = ["id", "name", "abuse_email", "asns", "netblocks", "do
 /// Reads `id,name,abuse_email,asns,netblocks,domains` (lists space-separated, any may be empty),
 /// validating every value. `file` is used in error messages.
 pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, ImportError> {
-    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-    let row_err = |line: u64, message: String| ImportError::Row { file: file.to_string(), line, message };
-    let headers = csv.headers().map_err(|e| row_err(1, e.to_string()))?.clone();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
+    let row_err = |line: u64, message: String| ImportError::Row {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let headers = csv
+        .headers()
+        .map_err(|e| row_err(1, e.to_string()))?
+        .clone();
     let column = |name: &str| headers.iter().position(|h| h.trim() == name);
     let mut positions = [0usize; 6];
     for (slot, name) in positions.iter_mut().zip(HEADER) {
         *slot = column(name).ok_or_else(|| {
-            row_err(1, format!("missing column {name:?}; the header must name {}", HEADER.join(",")))
+            row_err(
+                1,
+                format!(
+                    "missing column {name:?}; the header must name {}",
+                    HEADER.join(",")
+                ),
+            )
         })?;
     }
     let mut out = Vec::new();
     let mut seen = HashMap::new();
     for record in csv.records() {
-        let record = record.map_err(|e| {
-            row_err(e.position().map(|p| p.line()).unwrap_or(0), e.to_string())
-        })?;
+        let record = record
+            .map_err(|e| row_err(e.position().map(|p| p.line()).unwrap_or(0), e.to_string()))?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let field_err = |field: &'static str, message: String| ImportError::Field {
             file: file.to_string(),
@@ -176,27 +209,34 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
             return Err(field_err("id", "is empty".into()));
         }
         if let Some(first) = seen.insert(id.to_string(), line) {
-            return Err(field_err("id", format!("{id:?} already appears on line {first}")));
+            return Err(field_err(
+                "id",
+                format!("{id:?} already appears on line {first}"),
+            ));
         }
         let email = get(2);
         if !email.is_empty() && !looks_like_email(email) {
-            return Err(field_err("abuse_email", format!("{email:?} is not an e-mail address")));
+            return Err(field_err(
+                "abuse_email",
+                format!("{email:?} is not an e-mail address"),
+            ));
         }
         let asns = get(3)
             .split_whitespace()
-            .map(|a| {
-                focal_model::event::parse_asn(a).map_err(|e| field_err("asns", e.to_string()))
-            })
+            .map(|a| focal_model::event::parse_asn(a).map_err(|e| field_err("asns", e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         let netblocks = get(4)
             .split_whitespace()
             .map(|n| {
-                focal_model::event::parse_network(n).map_err(|e| field_err("netblocks", e.to_string()))
+                focal_model::event::parse_network(n)
+                    .map_err(|e| field_err("netblocks", e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let domains = get(5)
             .split_whitespace()
-            .map(|d| focal_model::event::parse_fqdn(d).map_err(|e| field_err("domains", e.to_string())))
+            .map(|d| {
+                focal_model::event::parse_fqdn(d).map_err(|e| field_err("domains", e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         out.push(Constituent {
             id: id.to_string(),
@@ -233,19 +273,33 @@ mod tests {
         let orgs = parse_csv(CSV.as_bytes(), "c.csv").unwrap();
         let c = Constituency::new(&orgs);
         let ip = |s: &str| Some(s.parse().unwrap());
-        let a = c.assign(ip("198.51.100.200"), None, Some(64500), None).unwrap();
+        let a = c
+            .assign(ip("198.51.100.200"), None, Some(64500), None)
+            .unwrap();
         assert_eq!((a.id.as_ref(), a.by), ("net-c", MatchedBy::Netblock));
-        let a = c.assign(ip("198.51.100.20"), None, Some(64500), None).unwrap();
+        let a = c
+            .assign(ip("198.51.100.20"), None, Some(64500), None)
+            .unwrap();
         assert_eq!((a.id.as_ref(), a.by), ("net-b", MatchedBy::Netblock));
-        let a = c.assign(ip("203.0.113.1"), None, Some(64501), Some("x.beta.example")).unwrap();
+        let a = c
+            .assign(ip("203.0.113.1"), None, Some(64501), Some("x.beta.example"))
+            .unwrap();
         assert_eq!((a.id.as_ref(), a.by), ("org-a", MatchedBy::Asn));
-        let a = c.assign(ip("203.0.113.1"), None, Some(1), Some("x.lab.beta.example")).unwrap();
+        let a = c
+            .assign(ip("203.0.113.1"), None, Some(1), Some("x.lab.beta.example"))
+            .unwrap();
         assert_eq!((a.id.as_ref(), a.by), ("net-c", MatchedBy::Domain));
-        assert!(c.assign(None, None, None, Some("notbeta.example")).is_none());
+        assert!(
+            c.assign(None, None, None, Some("notbeta.example"))
+                .is_none()
+        );
         let a = c.assign(ip("2001:db8:1:ff::1"), None, None, None).unwrap();
         assert_eq!(a.id.as_ref(), "net-b");
         let net = "198.51.100.128/26".parse().ok();
-        assert_eq!(c.assign(None, net, None, None).unwrap().id.as_ref(), "net-c");
+        assert_eq!(
+            c.assign(None, net, None, None).unwrap().id.as_ref(),
+            "net-c"
+        );
         let wide = "198.51.0.0/16".parse().ok();
         assert!(c.assign(None, wide, None, None).is_none());
     }
@@ -257,10 +311,20 @@ mod tests {
         assert!(err.starts_with("c.csv, line 2, field netblocks:"), "{err}");
         let dup = "id,name,abuse_email,asns,netblocks,domains\nx,X,,,,\nx,Y,,,,\n";
         let err = parse_csv(dup.as_bytes(), "c.csv").unwrap_err().to_string();
-        assert!(err.contains("line 3, field id") && err.contains("line 2"), "{err}");
-        let err = parse_csv("id,name\n".as_bytes(), "c.csv").unwrap_err().to_string();
+        assert!(
+            err.contains("line 3, field id") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = parse_csv("id,name\n".as_bytes(), "c.csv")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing column \"abuse_email\""), "{err}");
-        let err = parse_csv("id,name,abuse_email,asns,netblocks,domains\nx,X,,AS12x,,\n".as_bytes(), "c.csv").unwrap_err().to_string();
+        let err = parse_csv(
+            "id,name,abuse_email,asns,netblocks,domains\nx,X,,AS12x,,\n".as_bytes(),
+            "c.csv",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("field asns"), "{err}");
     }
 }

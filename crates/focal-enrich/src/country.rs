@@ -36,14 +36,18 @@ pub struct OpenError {
 
 impl CountryDb {
     pub fn open(path: &Path) -> Result<Self, OpenError> {
-        let reader = maxminddb::Reader::open_readfile(path)
-            .map_err(|source| OpenError { path: path.display().to_string(), source })?;
+        let reader = maxminddb::Reader::open_readfile(path).map_err(|source| OpenError {
+            path: path.display().to_string(),
+            source,
+        })?;
         Ok(CountryDb { reader })
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, OpenError> {
-        let reader = maxminddb::Reader::from_source(bytes)
-            .map_err(|source| OpenError { path: "<memory>".into(), source })?;
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|source| OpenError {
+            path: "<memory>".into(),
+            source,
+        })?;
         Ok(CountryDb { reader })
     }
 
@@ -58,7 +62,9 @@ impl CountryDb {
     pub fn lookup(&self, ip: IpAddr) -> Option<CountryCode> {
         let result = self.reader.lookup(ip).ok()?;
         let record: Record<'_> = result.decode().ok()??;
-        let code = record.country_code.or(record.country.and_then(|c| c.iso_code))?;
+        let code = record
+            .country_code
+            .or(record.country.and_then(|c| c.iso_code))?;
         code.parse().ok()
     }
 }

@@ -11,7 +11,9 @@ pub mod country;
 pub mod ranges;
 
 pub use asn::AsnTable;
-pub use constituency::{Assignment, Constituency, ImportError, MatchedBy, parse_csv as parse_constituents};
+pub use constituency::{
+    Assignment, Constituency, ImportError, MatchedBy, parse_csv as parse_constituents,
+};
 pub use country::CountryDb;
 pub use ranges::{IpRangeMap, RangeMap};
 
@@ -31,26 +33,33 @@ impl Enricher {
     /// constituent. A value the table knows replaces what the feed said; where the table is silent,
     /// the feed's value stays (feeds such as Shadowserver's carry their own ASN).
     pub fn enrich(&self, event: &mut Event) {
-        let lookup_ip = event.source_ip.or_else(|| event.source_network.map(|n| n.network()));
+        let lookup_ip = event
+            .source_ip
+            .or_else(|| event.source_network.map(|n| n.network()));
         if let Some(ip) = lookup_ip {
-            if let Some(table) = &self.asn {
-                if let Some(hit) = table.lookup(ip) {
-                    event.source_asn = Some(hit.asn);
-                    event.source_as_name = Some(hit.name.clone());
-                    if event.source_network.is_none() {
-                        event.source_network = Some(hit.network);
-                    }
+            if let Some(table) = &self.asn
+                && let Some(hit) = table.lookup(ip)
+            {
+                event.source_asn = Some(hit.asn);
+                event.source_as_name = Some(hit.name.clone());
+                if event.source_network.is_none() {
+                    event.source_network = Some(hit.network);
                 }
             }
-            if event.source_cc.is_none() {
-                if let Some(db) = &self.country {
-                    event.source_cc = db.lookup(ip);
-                }
+            if event.source_cc.is_none()
+                && let Some(db) = &self.country
+            {
+                event.source_cc = db.lookup(ip);
             }
         }
         event.constituent = self
             .constituency
-            .assign(event.source_ip, event.source_network, event.source_asn, event.source_fqdn.as_deref())
+            .assign(
+                event.source_ip,
+                event.source_network,
+                event.source_asn,
+                event.source_fqdn.as_deref(),
+            )
             .map(|a| a.id);
     }
 }

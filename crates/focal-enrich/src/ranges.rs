@@ -105,7 +105,7 @@ impl<K: Key, V: Clone> RangeMap<K, V> {
                 bounds.push((after, false, i));
             }
         }
-        bounds.sort_by(|a, b| a.0.cmp(&b.0));
+        bounds.sort_by_key(|a| a.0);
         let mut active: BTreeSet<(R, usize)> = BTreeSet::new();
         let mut out: Vec<(K, K, V)> = Vec::new();
         let mut owner: Option<(K, usize)> = None; // start of the current stretch and its winner
@@ -153,7 +153,12 @@ impl<K: Key, V: Clone> RangeMap<K, V> {
             }
             *slot = r as u32;
         }
-        RangeMap { starts, ends, values, index }
+        RangeMap {
+            starts,
+            ends,
+            values,
+            index,
+        }
     }
 
     /// The range holding `key`, as `(start, end, value)`.
@@ -195,7 +200,10 @@ pub struct IpRangeMap<V> {
 
 impl<V: Clone> Default for IpRangeMap<V> {
     fn default() -> Self {
-        IpRangeMap { v4: RangeMap::default(), v6: RangeMap::default() }
+        IpRangeMap {
+            v4: RangeMap::default(),
+            v6: RangeMap::default(),
+        }
     }
 }
 

@@ -99,7 +99,13 @@ pub struct CsvSettings {
 
 impl Default for CsvSettings {
     fn default() -> Self {
-        CsvSettings { header: true, delimiter: ',', quote: '"', comment: None, columns: Vec::new() }
+        CsvSettings {
+            header: true,
+            delimiter: ',',
+            quote: '"',
+            comment: None,
+            columns: Vec::new(),
+        }
     }
 }
 
@@ -145,7 +151,10 @@ pub struct TimeSettings {
 
 impl Default for TimeSettings {
     fn default() -> Self {
-        TimeSettings { format: "rfc3339".into(), offset: None }
+        TimeSettings {
+            format: "rfc3339".into(),
+            offset: None,
+        }
     }
 }
 
@@ -162,11 +171,18 @@ pub struct DedupSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Toml { path: String, message: String },
     #[error("{path}: {setting}: {message}")]
-    Setting { path: String, setting: String, message: String },
+    Setting {
+        path: String,
+        setting: String,
+        message: String,
+    },
 }
 
 /// A validated, compiled feed, ready to parse records.
@@ -191,14 +207,20 @@ impl Feed {
     /// Reads and validates a definition file.
     pub fn load(path: &Path) -> Result<Feed, DefinitionError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| DefinitionError::Io { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| DefinitionError::Io {
+            path: name.clone(),
+            source,
+        })?;
         Feed::from_toml(&text, &name)
     }
 
     /// Parses and validates TOML; `source` names it in messages.
     pub fn from_toml(text: &str, source: &str) -> Result<Feed, DefinitionError> {
-        let definition: FeedDefinition = toml::from_str(text)
-            .map_err(|e| DefinitionError::Toml { path: source.to_string(), message: e.to_string() })?;
+        let definition: FeedDefinition =
+            toml::from_str(text).map_err(|e| DefinitionError::Toml {
+                path: source.to_string(),
+                message: e.to_string(),
+            })?;
         Feed::compile(definition, source)
     }
 
@@ -209,13 +231,18 @@ impl Feed {
             message,
         };
         let field = |setting: &str, name: &str| -> Result<Field, DefinitionError> {
-            name.parse::<Field>().map_err(|e| err(setting, e.to_string()))
+            name.parse::<Field>()
+                .map_err(|e| err(setting, e.to_string()))
         };
         if definition.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
         let name: Arc<str> = definition.name.trim().into();
-        let mut template = Event::new(name.clone(), Timestamp::UNIX_EPOCH, ClassificationType::Undetermined);
+        let mut template = Event::new(
+            name.clone(),
+            Timestamp::UNIX_EPOCH,
+            ClassificationType::Undetermined,
+        );
         template.feed_provider = definition.provider.as_deref().map(Into::into);
         template.feed_url = definition.url.as_deref().map(Into::into);
         if let Some(tlp) = &definition.tlp {
@@ -226,13 +253,22 @@ impl Feed {
         constants.sort_by_key(|(k, _)| k.as_str() == "classification.taxonomy");
         for (key, value) in constants {
             let f = field(&format!("constants.{key:?}"), key)?;
-            if matches!(f, Field::TimeSource | Field::TimeObservation | Field::FeedName) {
-                return Err(err(&format!("constants.{key:?}"), "cannot be a constant".into()));
+            if matches!(
+                f,
+                Field::TimeSource | Field::TimeObservation | Field::FeedName
+            ) {
+                return Err(err(
+                    &format!("constants.{key:?}"),
+                    "cannot be a constant".into(),
+                ));
             }
-            template.set_text(&f, value).map_err(|e| err(&format!("constants.{key:?}"), e.to_string()))?;
+            template
+                .set_text(&f, value)
+                .map_err(|e| err(&format!("constants.{key:?}"), e.to_string()))?;
         }
-        let time_format = TimeFormat::from_settings(&definition.time.format, definition.time.offset.as_deref())
-            .map_err(|m| err("time.format", m))?;
+        let time_format =
+            TimeFormat::from_settings(&definition.time.format, definition.time.offset.as_deref())
+                .map_err(|m| err("time.format", m))?;
         let mapped = definition
             .fields
             .iter()
@@ -251,20 +287,32 @@ impl Feed {
                     .csv
                     .columns
                     .iter()
-                    .map(|c| if c.trim().is_empty() { Ok(None) } else { field("csv.columns", c).map(Some) })
+                    .map(|c| {
+                        if c.trim().is_empty() {
+                            Ok(None)
+                        } else {
+                            field("csv.columns", c).map(Some)
+                        }
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
         match definition.format {
             Format::Csv => {
                 if positional.is_none() && !definition.csv.header {
-                    return Err(err("csv.columns", "a CSV feed without a header needs fixed columns".into()));
+                    return Err(err(
+                        "csv.columns",
+                        "a CSV feed without a header needs fixed columns".into(),
+                    ));
                 }
                 if positional.is_none() && mapped.is_empty() {
                     return Err(err("fields", "map at least one column to a field".into()));
                 }
                 if !definition.csv.delimiter.is_ascii() || !definition.csv.quote.is_ascii() {
-                    return Err(err("csv.delimiter", "delimiter and quote must be ASCII characters".into()));
+                    return Err(err(
+                        "csv.delimiter",
+                        "delimiter and quote must be ASCII characters".into(),
+                    ));
                 }
                 if definition.csv.comment.is_some_and(|c| !c.is_ascii()) {
                     return Err(err("csv.comment", "must be an ASCII character".into()));
@@ -277,11 +325,22 @@ impl Feed {
         }
         let list_field = field("list.field", &definition.list.field)?;
         if definition.format == Format::List
-            && !matches!(list_field, Field::SourceIp | Field::SourceNetwork | Field::SourceFqdn | Field::SourceUrl)
+            && !matches!(
+                list_field,
+                Field::SourceIp | Field::SourceNetwork | Field::SourceFqdn | Field::SourceUrl
+            )
         {
-            return Err(err("list.field", "must be source.ip, source.network, source.fqdn or source.url".into()));
+            return Err(err(
+                "list.field",
+                "must be source.ip, source.network, source.fqdn or source.url".into(),
+            ));
         }
-        let list_rest = definition.list.rest_field.as_deref().map(|n| field("list.rest_field", n)).transpose()?;
+        let list_rest = definition
+            .list
+            .rest_field
+            .as_deref()
+            .map(|n| field("list.rest_field", n))
+            .transpose()?;
         let mut dedup = DedupKey::default();
         if let Some(parts) = &definition.dedup.key {
             if parts.is_empty() {
@@ -289,7 +348,11 @@ impl Feed {
             }
             dedup.parts = parts
                 .iter()
-                .map(|p| p.split('|').map(|n| field("dedup.key", n.trim())).collect::<Result<Vec<_>, _>>())
+                .map(|p| {
+                    p.split('|')
+                        .map(|n| field("dedup.key", n.trim()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .collect::<Result<Vec<_>, _>>()?;
         }
         if let Some(window) = &definition.dedup.window {
@@ -317,25 +380,33 @@ impl Feed {
     /// The columns of a CSV file, given its header record (or `None` for a file without one).
     pub fn csv_layout(&self, header: Option<&[String]>) -> Result<CsvLayout, String> {
         if let Some(positional) = &self.positional {
-            if let Some(h) = header {
-                if h.len() != positional.len() {
-                    return Err(format!(
-                        "the header has {} columns but the feed definition lists {} in csv.columns",
-                        h.len(),
-                        positional.len()
-                    ));
-                }
+            if let Some(h) = header
+                && h.len() != positional.len()
+            {
+                return Err(format!(
+                    "the header has {} columns but the feed definition lists {} in csv.columns",
+                    h.len(),
+                    positional.len()
+                ));
             }
-            return Ok(CsvLayout { fields: positional.clone() });
+            return Ok(CsvLayout {
+                fields: positional.clone(),
+            });
         }
         let Some(header) = header else {
             return Err("the feed needs a header line, and the file is empty".into());
         };
         let mut fields = vec![None; header.len()];
         for (column, field) in &self.mapped {
-            let pos = header.iter().position(|h| h.trim() == column).ok_or_else(|| {
-                format!("column {column:?} named in [fields] is not in the header ({})", header.join(","))
-            })?;
+            let pos = header
+                .iter()
+                .position(|h| h.trim() == column)
+                .ok_or_else(|| {
+                    format!(
+                        "column {column:?} named in [fields] is not in the header ({})",
+                        header.join(",")
+                    )
+                })?;
             fields[pos] = Some(field.clone());
         }
         Ok(CsvLayout { fields })
@@ -354,7 +425,9 @@ fn parse_window(text: &str) -> Result<Option<u64>, String> {
         return Ok(None);
     }
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{text:?} is not a duration like 1d, 12h, 30m or none"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 1d, 12h, 30m or none"))?;
     let mult = match unit {
         "s" | "" => 1,
         "m" => 60,
@@ -365,7 +438,9 @@ fn parse_window(text: &str) -> Result<Option<u64>, String> {
     if n == 0 {
         return Ok(None);
     }
-    n.checked_mul(mult).map(Some).ok_or_else(|| format!("{text:?} is too long"))
+    n.checked_mul(mult)
+        .map(Some)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 #[cfg(test)]
@@ -374,15 +449,23 @@ mod tests {
 
     #[test]
     fn a_bad_definition_says_which_setting() {
-        let e = Feed::from_toml("name='x'\nformat='csv'\n[fields]\nip='source.ipaddr'\n", "f.toml").unwrap_err();
+        let e = Feed::from_toml(
+            "name='x'\nformat='csv'\n[fields]\nip='source.ipaddr'\n",
+            "f.toml",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("fields.\"ip\""), "{e}");
         let e = Feed::from_toml("name='x'\nformat='csv'\n[fields]\nip='source.ip'\n[constants]\n'classification.type'='botnet'\n", "f.toml").unwrap_err();
-        assert!(e.to_string().contains("classification.type") && e.to_string().contains("botnet"), "{e}");
+        assert!(
+            e.to_string().contains("classification.type") && e.to_string().contains("botnet"),
+            "{e}"
+        );
         let e = Feed::from_toml("name='x'\nformat='xml'\n", "f.toml").unwrap_err();
         assert!(e.to_string().starts_with("f.toml:"), "{e}");
         let e = Feed::from_toml("name='x'\nformat='csv'\ncolour='red'\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
-        let e = Feed::from_toml("name='x'\nformat='list'\n[dedup]\nwindow='1w'\n", "f.toml").unwrap_err();
+        let e = Feed::from_toml("name='x'\nformat='list'\n[dedup]\nwindow='1w'\n", "f.toml")
+            .unwrap_err();
         assert!(e.to_string().contains("dedup.window"), "{e}");
     }
 
@@ -396,7 +479,10 @@ mod tests {
             "f.toml",
         )
         .unwrap();
-        assert_eq!(f.dedup.parts, vec![vec![Field::SourceIp], vec![Field::FeedName]]);
+        assert_eq!(
+            f.dedup.parts,
+            vec![vec![Field::SourceIp], vec![Field::FeedName]]
+        );
         assert_eq!(f.dedup.window_secs, Some(3600));
     }
 }

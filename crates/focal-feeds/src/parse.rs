@@ -71,9 +71,9 @@ fn kind_of(e: &ValueError) -> RejectKind {
         ValueError::InvalidIp(_) | ValueError::InvalidNetwork(_) => RejectKind::Ip,
         ValueError::InvalidPort(_) => RejectKind::Port,
         ValueError::InvalidTime { .. } => RejectKind::Timestamp,
-        ValueError::UnknownType(_) | ValueError::UnknownTaxonomy(_) | ValueError::TaxonomyMismatch { .. } => {
-            RejectKind::Taxonomy
-        }
+        ValueError::UnknownType(_)
+        | ValueError::UnknownTaxonomy(_)
+        | ValueError::TaxonomyMismatch { .. } => RejectKind::Taxonomy,
         _ => RejectKind::Value,
     }
 }
@@ -93,17 +93,34 @@ impl Feed {
             .delimiter(c.delimiter as u8)
             .quote(c.quote as u8)
             .build();
-        Scratch { csv, out: vec![0; 4096], ends: vec![0; 64] }
+        Scratch {
+            csv,
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+        }
     }
 
     /// The comment and blank-line rules for this feed's reader.
     pub fn skip_rules(&self) -> crate::read::SkipRules {
         let prefixes = match self.format() {
-            Format::Csv => self.definition.csv.comment.map(|c| vec![vec![c as u8]]).unwrap_or_default(),
-            Format::List => self.definition.list.comment.iter().map(|c| c.as_bytes().to_vec()).collect(),
+            Format::Csv => self
+                .definition
+                .csv
+                .comment
+                .map(|c| vec![vec![c as u8]])
+                .unwrap_or_default(),
+            Format::List => self
+                .definition
+                .list
+                .comment
+                .iter()
+                .map(|c| c.as_bytes().to_vec())
+                .collect(),
             Format::Jsonl => Vec::new(),
         };
-        crate::read::SkipRules { comment_prefixes: prefixes }
+        crate::read::SkipRules {
+            comment_prefixes: prefixes,
+        }
     }
 
     /// Splits a header line into column names.
@@ -112,7 +129,8 @@ impl Feed {
         let mut names = Vec::with_capacity(n);
         let mut start = 0;
         for &end in &scratch.ends[..n] {
-            let name = std::str::from_utf8(&scratch.out[start..end]).map_err(|_| "the header is not UTF-8")?;
+            let name = std::str::from_utf8(&scratch.out[start..end])
+                .map_err(|_| "the header is not UTF-8")?;
             names.push(name.trim().to_string());
             start = end;
         }
@@ -135,9 +153,13 @@ impl Feed {
             match self.parse_line(layout, meta, bytes, observed, scratch) {
                 Ok(Some(event)) => events.push(event),
                 Ok(None) => {}
-                Err((kind, field, reason)) => {
-                    rejections.push(Rejection { line: meta.line, kind, field, reason, raw: bytes.to_vec() })
-                }
+                Err((kind, field, reason)) => rejections.push(Rejection {
+                    line: meta.line,
+                    kind,
+                    field,
+                    reason,
+                    raw: bytes.to_vec(),
+                }),
             }
         }
     }
@@ -154,14 +176,21 @@ impl Feed {
             return Err((
                 RejectKind::RecordTooLong,
                 None,
-                format!("record of {len} bytes is over the limit of {MAX_RECORD_BYTES} bytes (first {} kept)", bytes.len()),
+                format!(
+                    "record of {len} bytes is over the limit of {MAX_RECORD_BYTES} bytes (first {} kept)",
+                    bytes.len()
+                ),
             ));
         }
         let mut event = self.template.clone();
         event.time_observation = observed;
         match self.format() {
             Format::Csv => {
-                let layout = layout.ok_or((RejectKind::Columns, None, "no column layout for this CSV file".into()))?;
+                let layout = layout.ok_or((
+                    RejectKind::Columns,
+                    None,
+                    "no column layout for this CSV file".into(),
+                ))?;
                 self.fill_csv(layout, bytes, scratch, &mut event)?;
             }
             Format::List => self.fill_list(bytes, &mut event)?,
@@ -173,7 +202,11 @@ impl Feed {
         }
         for field in &self.required {
             if !event.has(field) {
-                return Err((RejectKind::Missing, Some(field.name().into_owned()), format!("required field {field} is empty")));
+                return Err((
+                    RejectKind::Missing,
+                    Some(field.name().into_owned()),
+                    format!("required field {field} is empty"),
+                ));
             }
         }
         if !(event.source_ip.is_some()
@@ -193,22 +226,36 @@ impl Feed {
         Ok(Some(event))
     }
 
-    fn set(&self, event: &mut Event, field: &Field, value: &str) -> Result<(), (RejectKind, Option<String>, String)> {
+    fn set(
+        &self,
+        event: &mut Event,
+        field: &Field,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
         let result = match field {
             Field::TimeSource => {
                 if value.trim().is_empty() {
                     event.time_source = None;
                     Ok(())
                 } else {
-                    self.time_format.parse(value).map(|t| event.time_source = Some(t))
+                    self.time_format
+                        .parse(value)
+                        .map(|t| event.time_source = Some(t))
                 }
             }
-            Field::TimeObservation if !value.trim().is_empty() => {
-                self.time_format.parse(value).map(|t| event.time_observation = t)
-            }
+            Field::TimeObservation if !value.trim().is_empty() => self
+                .time_format
+                .parse(value)
+                .map(|t| event.time_observation = t),
             other => event.set_text(other, value),
         };
-        result.map_err(|e| (kind_of(&e), Some(field.name().into_owned()), format!("{field}: {e}")))
+        result.map_err(|e| {
+            (
+                kind_of(&e),
+                Some(field.name().into_owned()),
+                format!("{field}: {e}"),
+            )
+        })
     }
 
     fn fill_csv(
@@ -218,8 +265,11 @@ impl Feed {
         scratch: &mut Scratch,
         event: &mut Event,
     ) -> Result<(), (RejectKind, Option<String>, String)> {
-        let n = split_csv(bytes, scratch)
-            .ok_or((RejectKind::Columns, None, "the record could not be split into columns".into()))?;
+        let n = split_csv(bytes, scratch).ok_or((
+            RejectKind::Columns,
+            None,
+            "the record could not be split into columns".into(),
+        ))?;
         if n != layout.fields.len() {
             return Err((
                 RejectKind::Columns,
@@ -231,16 +281,33 @@ impl Feed {
         for (col, &end) in scratch.ends[..n].iter().enumerate() {
             let raw = &scratch.out[start..end];
             start = end;
-            let column = || layout.fields[col].as_ref().map(|f| f.name().into_owned()).unwrap_or_else(|| format!("column {}", col + 1));
+            let column = || {
+                layout.fields[col]
+                    .as_ref()
+                    .map(|f| f.name().into_owned())
+                    .unwrap_or_else(|| format!("column {}", col + 1))
+            };
             if raw.len() > MAX_FIELD_BYTES {
                 return Err((
                     RejectKind::FieldTooLong,
                     Some(column()),
-                    format!("{} is {} bytes, over the limit of {MAX_FIELD_BYTES}", column(), raw.len()),
+                    format!(
+                        "{} is {} bytes, over the limit of {MAX_FIELD_BYTES}",
+                        column(),
+                        raw.len()
+                    ),
                 ));
             }
             let text = std::str::from_utf8(raw).map_err(|e| {
-                (RejectKind::Encoding, Some(column()), format!("{} is not valid UTF-8 (at byte {})", column(), e.valid_up_to()))
+                (
+                    RejectKind::Encoding,
+                    Some(column()),
+                    format!(
+                        "{} is not valid UTF-8 (at byte {})",
+                        column(),
+                        e.valid_up_to()
+                    ),
+                )
             })?;
             if let Some(field) = &layout.fields[col] {
                 self.set(event, field, text)?;
@@ -249,13 +316,28 @@ impl Feed {
         Ok(())
     }
 
-    fn fill_list(&self, bytes: &[u8], event: &mut Event) -> Result<(), (RejectKind, Option<String>, String)> {
+    fn fill_list(
+        &self,
+        bytes: &[u8],
+        event: &mut Event,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
         let field_name = || self.list_field.name().into_owned();
         if bytes.len() > MAX_FIELD_BYTES {
-            return Err((RejectKind::FieldTooLong, Some(field_name()), format!("the line is {} bytes, over the limit of {MAX_FIELD_BYTES}", bytes.len())));
+            return Err((
+                RejectKind::FieldTooLong,
+                Some(field_name()),
+                format!(
+                    "the line is {} bytes, over the limit of {MAX_FIELD_BYTES}",
+                    bytes.len()
+                ),
+            ));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            (RejectKind::Encoding, Some(field_name()), format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()))
+            (
+                RejectKind::Encoding,
+                Some(field_name()),
+                format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()),
+            )
         })?;
         let (indicator, rest) = match &self.definition.list.separator {
             Some(sep) => match text.split_once(sep.as_str()) {
@@ -279,30 +361,56 @@ impl Feed {
     }
 
     /// Returns false for a line the definition says to skip.
-    fn fill_json(&self, bytes: &[u8], event: &mut Event) -> Result<bool, (RejectKind, Option<String>, String)> {
+    fn fill_json(
+        &self,
+        bytes: &[u8],
+        event: &mut Event,
+    ) -> Result<bool, (RejectKind, Option<String>, String)> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            let kind = if std::str::from_utf8(bytes).is_err() { RejectKind::Encoding } else { RejectKind::Json };
+            let kind = if std::str::from_utf8(bytes).is_err() {
+                RejectKind::Encoding
+            } else {
+                RejectKind::Json
+            };
             (kind, None, format!("not a JSON object: {e}"))
         })?;
         let Value::Object(object) = value else {
-            return Err((RejectKind::Json, None, "the line is JSON but not an object".into()));
+            return Err((
+                RejectKind::Json,
+                None,
+                "the line is JSON but not an object".into(),
+            ));
         };
         for (key, want) in &self.definition.jsonl.skip_where {
-            if lookup(&object, key).is_some_and(|v| json_text(v).as_deref() == Some(want.as_str())) {
+            if lookup(&object, key).is_some_and(|v| json_text(v).as_deref() == Some(want.as_str()))
+            {
                 return Ok(false);
             }
         }
         for (key, field) in &self.mapped {
-            let Some(value) = lookup(&object, key) else { continue };
+            let Some(value) = lookup(&object, key) else {
+                continue;
+            };
             let Some(text) = json_text(value) else {
                 if let Field::Extra(name) = field {
                     event.extra.insert(name.clone(), value.clone());
                     continue;
                 }
-                return Err((RejectKind::Value, Some(field.name().into_owned()), format!("{key}: expected a string or number, found {value}")));
+                return Err((
+                    RejectKind::Value,
+                    Some(field.name().into_owned()),
+                    format!("{key}: expected a string or number, found {value}"),
+                ));
             };
             if text.len() > MAX_FIELD_BYTES {
-                return Err((RejectKind::FieldTooLong, Some(field.name().into_owned()), format!("{key} is {} bytes, over the limit of {MAX_FIELD_BYTES}", text.len())));
+                return Err((
+                    RejectKind::FieldTooLong,
+                    Some(field.name().into_owned()),
+                    format!(
+                        "{key} is {} bytes, over the limit of {MAX_FIELD_BYTES}",
+                        text.len()
+                    ),
+                ));
             }
             self.set(event, field, &text)?;
         }
@@ -343,7 +451,10 @@ fn split_csv(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
     let mut nout = 0;
     let mut nend = 0;
     loop {
-        let (res, nin, o, e) = scratch.csv.read_record(input, &mut scratch.out[nout..], &mut scratch.ends[nend..]);
+        let (res, nin, o, e) =
+            scratch
+                .csv
+                .read_record(input, &mut scratch.out[nout..], &mut scratch.ends[nend..]);
         input = &input[nin..];
         nout += o;
         nend += e;
@@ -351,7 +462,11 @@ fn split_csv(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
             csv_core::ReadRecordResult::InputEmpty => {
                 // Signal the end of the record: csv-core finishes it on empty input.
                 if input.is_empty() {
-                    let (res, _, o, e) = scratch.csv.read_record(&[], &mut scratch.out[nout..], &mut scratch.ends[nend..]);
+                    let (res, _, o, e) = scratch.csv.read_record(
+                        &[],
+                        &mut scratch.out[nout..],
+                        &mut scratch.ends[nend..],
+                    );
                     nout += o;
                     nend += e;
                     match res {

@@ -153,7 +153,11 @@ impl<R: Read> RecordReader<R> {
             if let Some(i) = memchr::memchr(b'\n', &self.buf[searched..self.filled]) {
                 let (start, end) = (self.pos, searched + i);
                 self.pos = end + 1;
-                return Ok(Some((self.take_line_number(), Span::Buf(start, self.strip_cr(start, end)), None)));
+                return Ok(Some((
+                    self.take_line_number(),
+                    Span::Buf(start, self.strip_cr(start, end)),
+                    None,
+                )));
             }
             searched = self.filled;
             if self.filled - self.pos > MAX_RECORD_BYTES {
@@ -167,7 +171,11 @@ impl<R: Read> RecordReader<R> {
                 // The last line has no terminator.
                 let (start, end) = (self.pos, self.filled);
                 self.pos = self.filled;
-                return Ok(Some((self.take_line_number(), Span::Buf(start, self.strip_cr(start, end)), None)));
+                return Ok(Some((
+                    self.take_line_number(),
+                    Span::Buf(start, self.strip_cr(start, end)),
+                    None,
+                )));
             }
             searched -= keep;
         }
@@ -179,14 +187,19 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn strip_cr(&self, start: usize, end: usize) -> usize {
-        if end > start && self.buf[end - 1] == b'\r' { end - 1 } else { end }
+        if end > start && self.buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        }
     }
 
     /// Consumes the rest of a line over the limit, keeping a sample of its start.
     fn skip_oversized(&mut self) -> io::Result<(u64, Span, Option<u64>)> {
         let line = self.take_line_number();
         self.sample.clear();
-        self.sample.extend_from_slice(&self.buf[self.pos..self.pos + OVERSIZED_SAMPLE_BYTES]);
+        self.sample
+            .extend_from_slice(&self.buf[self.pos..self.pos + OVERSIZED_SAMPLE_BYTES]);
         let mut total = 0u64;
         loop {
             // Everything buffered from `pos` on belongs to the long line: count it and drop it.
@@ -226,17 +239,27 @@ impl<R: Read> RecordReader<R> {
 
     /// Reads up to `max_records` records (skipping blank and comment lines), or `None` at the end.
     pub fn next_batch(&mut self, max_records: usize) -> io::Result<Option<RecordBatch>> {
-        let mut batch = RecordBatch { seq: self.next_seq, ..Default::default() };
+        let mut batch = RecordBatch {
+            seq: self.next_seq,
+            ..Default::default()
+        };
         let start_offset = self.offset();
         while batch.lines.len() < max_records {
-            let Some((line, span, oversized)) = self.next_raw_line()? else { break };
+            let Some((line, span, oversized)) = self.next_raw_line()? else {
+                break;
+            };
             let bytes = self.bytes(&span);
             if oversized.is_none() && self.skip.skips(bytes) {
                 continue;
             }
             let start = batch.raw.len() as u32;
             batch.raw.extend_from_slice(bytes);
-            batch.lines.push(LineMeta { line, start, end: batch.raw.len() as u32, oversized });
+            batch.lines.push(LineMeta {
+                line,
+                start,
+                end: batch.raw.len() as u32,
+                oversized,
+            });
         }
         if batch.lines.is_empty() && self.offset() == start_offset {
             return Ok(None);
@@ -266,10 +289,18 @@ mod tests {
     #[test]
     fn lines_numbers_and_offsets() {
         let input = b"# comment\r\na,b\r\n\r\nc,d\ne,f";
-        let skip = SkipRules { comment_prefixes: vec![b"#".to_vec()] };
+        let skip = SkipRules {
+            comment_prefixes: vec![b"#".to_vec()],
+        };
         let got = read_all(input, skip);
-        let lines: Vec<_> = got.iter().map(|(l, b, _, _)| (*l, String::from_utf8(b.clone()).unwrap())).collect();
-        assert_eq!(lines, vec![(2, "a,b".into()), (4, "c,d".into()), (5, "e,f".into())]);
+        let lines: Vec<_> = got
+            .iter()
+            .map(|(l, b, _, _)| (*l, String::from_utf8(b.clone()).unwrap()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(2, "a,b".into()), (4, "c,d".into()), (5, "e,f".into())]
+        );
         assert_eq!(got.last().unwrap().3, input.len() as u64);
     }
 
@@ -290,10 +321,17 @@ mod tests {
 
     #[test]
     fn resuming_at_a_batch_end_reads_exactly_the_rest() {
-        let input: Vec<u8> = (1..=1000).flat_map(|i| format!("line-{i}\n").into_bytes()).collect();
+        let input: Vec<u8> = (1..=1000)
+            .flat_map(|i| format!("line-{i}\n").into_bytes())
+            .collect();
         let mut r = RecordReader::new(&input[..], SkipRules::default(), 0, 1);
         let first = r.next_batch(137).unwrap().unwrap();
-        let mut rest = RecordReader::new(&input[first.end_offset as usize..], SkipRules::default(), first.end_offset, first.end_line + 1);
+        let mut rest = RecordReader::new(
+            &input[first.end_offset as usize..],
+            SkipRules::default(),
+            first.end_offset,
+            first.end_line + 1,
+        );
         let b = rest.next_batch(10_000).unwrap().unwrap();
         assert_eq!(b.lines[0].line, 138);
         assert_eq!(b.line_bytes(&b.lines[0]), b"line-138");

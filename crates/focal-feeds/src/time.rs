@@ -31,9 +31,17 @@ impl TimeFormat {
             "unix_ms" | "epoch_ms" => TimeFormat::UnixMillis,
             pattern if pattern.contains('%') => {
                 // Validate once with a formatting round trip so that a typo fails at load time.
-                jiff::fmt::strtime::format(pattern, &Timestamp::UNIX_EPOCH.to_zoned_datetime(jiff::tz::TimeZone::UTC))
-                    .map_err(|e| format!("time format {pattern:?} is not a valid strftime pattern: {e}"))?;
-                TimeFormat::Pattern { pattern: pattern.to_string(), offset }
+                jiff::fmt::strtime::format(
+                    pattern,
+                    &Timestamp::UNIX_EPOCH.to_zoned_datetime(jiff::tz::TimeZone::UTC),
+                )
+                .map_err(|e| {
+                    format!("time format {pattern:?} is not a valid strftime pattern: {e}")
+                })?;
+                TimeFormat::Pattern {
+                    pattern: pattern.to_string(),
+                    offset,
+                }
             }
             other => {
                 return Err(format!(
@@ -53,7 +61,10 @@ impl TimeFormat {
     }
 
     pub fn parse(&self, value: &str) -> Result<Timestamp, ValueError> {
-        let bad = || ValueError::InvalidTime { value: value.to_string(), format: self.describe() };
+        let bad = || ValueError::InvalidTime {
+            value: value.to_string(),
+            format: self.describe(),
+        };
         let value = value.trim();
         match self {
             TimeFormat::Rfc3339 => {
@@ -113,7 +124,10 @@ mod tests {
         assert_eq!(rfc.parse("2026-11-23T10:00:00Z").unwrap(), want);
         assert_eq!(rfc.parse("2026-11-23 11:00:00+01:00").unwrap(), want);
         assert!(rfc.parse("23/11/2026 10:00").is_err());
-        assert!(rfc.parse("2026-11-23T10:00:00").is_err(), "no offset means unknown zone");
+        assert!(
+            rfc.parse("2026-11-23T10:00:00").is_err(),
+            "no offset means unknown zone"
+        );
         let unix = TimeFormat::from_settings("unix", None).unwrap();
         assert_eq!(unix.parse(&want.as_second().to_string()).unwrap(), want);
         let pat = TimeFormat::from_settings("%Y-%m-%d %H:%M:%S", Some("+01:00")).unwrap();

@@ -30,7 +30,10 @@ impl FromStr for CountryCode {
     fn from_str(text: &str) -> Result<Self, ValueError> {
         let bytes = text.trim().as_bytes();
         if bytes.len() == 2 && bytes.iter().all(u8::is_ascii_alphabetic) {
-            Ok(CountryCode([bytes[0].to_ascii_uppercase(), bytes[1].to_ascii_uppercase()]))
+            Ok(CountryCode([
+                bytes[0].to_ascii_uppercase(),
+                bytes[1].to_ascii_uppercase(),
+            ]))
         } else {
             Err(ValueError::InvalidCountry(text.to_string()))
         }
@@ -64,7 +67,9 @@ impl FromStr for Transport {
             "icmp" | "1" => Transport::Icmp,
             "sctp" | "132" => Transport::Sctp,
             other => Transport::Number(
-                other.parse().map_err(|_| ValueError::InvalidTransport(text.to_string()))?,
+                other
+                    .parse()
+                    .map_err(|_| ValueError::InvalidTransport(text.to_string()))?,
             ),
         })
     }
@@ -207,7 +212,8 @@ impl Event {
             Field::Tlp => self.tlp = value.parse()?,
             Field::Constituent => self.constituent = Some(value.into()),
             Field::Extra(name) => {
-                self.extra.insert(name.clone(), serde_json::Value::String(value.to_string()));
+                self.extra
+                    .insert(name.clone(), serde_json::Value::String(value.to_string()));
             }
         }
         Ok(())
@@ -331,10 +337,12 @@ impl Event {
 
 /// RFC 3339 / ISO 8601 with an offset (`Z` or `+hh:mm`), converted to UTC.
 pub fn parse_rfc3339(value: &str) -> Result<Timestamp, ValueError> {
-    value.parse::<Timestamp>().map_err(|_| ValueError::InvalidTime {
-        value: value.to_string(),
-        format: "RFC 3339 (e.g. 2026-11-23T10:00:00Z)".into(),
-    })
+    value
+        .parse::<Timestamp>()
+        .map_err(|_| ValueError::InvalidTime {
+            value: value.to_string(),
+            format: "RFC 3339 (e.g. 2026-11-23T10:00:00Z)".into(),
+        })
 }
 
 /// Times are written as IntelMQ writes them: UTC with a `+00:00` offset.
@@ -347,7 +355,9 @@ pub fn format_time(ts: Timestamp) -> String {
 }
 
 pub fn parse_ip(value: &str) -> Result<IpAddr, ValueError> {
-    value.parse::<IpAddr>().map_err(|_| ValueError::InvalidIp(value.to_string()))
+    value
+        .parse::<IpAddr>()
+        .map_err(|_| ValueError::InvalidIp(value.to_string()))
 }
 
 pub fn parse_network(value: &str) -> Result<IpNet, ValueError> {
@@ -356,7 +366,9 @@ pub fn parse_network(value: &str) -> Result<IpNet, ValueError> {
     if let Ok(ip) = value.parse::<IpAddr>() {
         return Ok(IpNet::from(ip));
     }
-    let net: IpNet = value.parse().map_err(|_| ValueError::InvalidNetwork(value.to_string()))?;
+    let net: IpNet = value
+        .parse()
+        .map_err(|_| ValueError::InvalidNetwork(value.to_string()))?;
     if net.trunc() != net {
         return Err(ValueError::InvalidNetwork(value.to_string()));
     }
@@ -364,7 +376,9 @@ pub fn parse_network(value: &str) -> Result<IpNet, ValueError> {
 }
 
 pub fn parse_port(value: &str) -> Result<u16, ValueError> {
-    value.parse::<u16>().map_err(|_| ValueError::InvalidPort(value.to_string()))
+    value
+        .parse::<u16>()
+        .map_err(|_| ValueError::InvalidPort(value.to_string()))
 }
 
 pub fn parse_asn(value: &str) -> Result<u32, ValueError> {
@@ -372,21 +386,32 @@ pub fn parse_asn(value: &str) -> Result<u32, ValueError> {
         .strip_prefix("AS")
         .or_else(|| value.strip_prefix("as"))
         .unwrap_or(value);
-    digits.parse::<u32>().map_err(|_| ValueError::InvalidAsn(value.to_string()))
+    digits
+        .parse::<u32>()
+        .map_err(|_| ValueError::InvalidAsn(value.to_string()))
 }
 
 /// A host name as IntelMQ's FQDN type accepts it: lower-cased, no trailing dot, labels of
 /// letters, digits, hyphens and underscores, at most 253 bytes.
 pub fn parse_fqdn(value: &str) -> Result<String, ValueError> {
-    let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+    let name = value
+        .strip_suffix('.')
+        .unwrap_or(value)
+        .to_ascii_lowercase();
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
-    if valid { Ok(name) } else { Err(ValueError::InvalidFqdn(value.to_string())) }
+    if valid {
+        Ok(name)
+    } else {
+        Err(ValueError::InvalidFqdn(value.to_string()))
+    }
 }
 
 /// Which fields make two events "the same", and over which time window.
@@ -407,7 +432,12 @@ impl Default for DedupKey {
     fn default() -> Self {
         DedupKey {
             parts: vec![
-                vec![Field::SourceIp, Field::SourceNetwork, Field::SourceFqdn, Field::SourceUrl],
+                vec![
+                    Field::SourceIp,
+                    Field::SourceNetwork,
+                    Field::SourceFqdn,
+                    Field::SourceUrl,
+                ],
                 vec![Field::MalwareName, Field::ClassificationType],
                 vec![Field::FeedName],
             ],
@@ -449,13 +479,24 @@ fn write_key_value(event: &Event, field: &Field, buf: &mut Vec<u8>) {
         IpAddr::V6(v6) => buf.extend_from_slice(&v6.octets()),
     };
     match field {
-        Field::SourceIp => ip(buf, event.source_ip.as_ref().unwrap_or(&IpAddr::from([0u8; 4]))),
-        Field::DestinationIp => {
-            ip(buf, event.destination_ip.as_ref().unwrap_or(&IpAddr::from([0u8; 4])))
+        Field::SourceIp => ip(
+            buf,
+            event.source_ip.as_ref().unwrap_or(&IpAddr::from([0u8; 4])),
+        ),
+        Field::DestinationIp => ip(
+            buf,
+            event
+                .destination_ip
+                .as_ref()
+                .unwrap_or(&IpAddr::from([0u8; 4])),
+        ),
+        Field::MalwareName => {
+            buf.extend_from_slice(event.malware_name.as_deref().unwrap_or("").as_bytes())
         }
-        Field::MalwareName => buf.extend_from_slice(event.malware_name.as_deref().unwrap_or("").as_bytes()),
         Field::FeedName => buf.extend_from_slice(event.feed_name.as_bytes()),
-        Field::ClassificationType => buf.extend_from_slice(event.classification_type.as_str().as_bytes()),
+        Field::ClassificationType => {
+            buf.extend_from_slice(event.classification_type.as_str().as_bytes())
+        }
         other => {
             if let Some(text) = event.get_text(other) {
                 buf.extend_from_slice(text.as_bytes());
@@ -469,7 +510,11 @@ mod tests {
     use super::*;
 
     fn event() -> Event {
-        let mut e = Event::new("drones".into(), Timestamp::UNIX_EPOCH, ClassificationType::InfectedSystem);
+        let mut e = Event::new(
+            "drones".into(),
+            Timestamp::UNIX_EPOCH,
+            ClassificationType::InfectedSystem,
+        );
         e.set_text(&Field::SourceIp, "198.51.100.7").unwrap();
         e.set_text(&Field::MalwareName, "Mirai").unwrap();
         e.time_source = Some("2026-11-23T10:00:00Z".parse().unwrap());
@@ -479,12 +524,30 @@ mod tests {
     #[test]
     fn validation_refuses_what_intelmq_refuses() {
         let mut e = event();
-        assert!(matches!(e.set_text(&Field::SourceIp, "999.12.1.300"), Err(ValueError::InvalidIp(_))));
-        assert!(matches!(e.set_text(&Field::SourcePort, "70000"), Err(ValueError::InvalidPort(_))));
-        assert!(matches!(e.set_text(&Field::SourceNetwork, "10.0.0.1/8"), Err(ValueError::InvalidNetwork(_))));
-        assert!(matches!(e.set_text(&Field::SourceFqdn, "bad host.example"), Err(ValueError::InvalidFqdn(_))));
-        assert!(matches!(e.set_text(&Field::ClassificationType, "botnet"), Err(ValueError::UnknownType(_))));
-        assert!(matches!(e.set_text(&Field::TimeSource, "23/11/2026 10:00"), Err(ValueError::InvalidTime { .. })));
+        assert!(matches!(
+            e.set_text(&Field::SourceIp, "999.12.1.300"),
+            Err(ValueError::InvalidIp(_))
+        ));
+        assert!(matches!(
+            e.set_text(&Field::SourcePort, "70000"),
+            Err(ValueError::InvalidPort(_))
+        ));
+        assert!(matches!(
+            e.set_text(&Field::SourceNetwork, "10.0.0.1/8"),
+            Err(ValueError::InvalidNetwork(_))
+        ));
+        assert!(matches!(
+            e.set_text(&Field::SourceFqdn, "bad host.example"),
+            Err(ValueError::InvalidFqdn(_))
+        ));
+        assert!(matches!(
+            e.set_text(&Field::ClassificationType, "botnet"),
+            Err(ValueError::UnknownType(_))
+        ));
+        assert!(matches!(
+            e.set_text(&Field::TimeSource, "23/11/2026 10:00"),
+            Err(ValueError::InvalidTime { .. })
+        ));
         e.set_text(&Field::SourceAsn, "AS64500").unwrap();
         assert_eq!(e.source_asn, Some(64500));
         assert_eq!(e.malware_name.as_deref(), Some("mirai"));

@@ -92,7 +92,9 @@ impl fmt::Display for Field {
 
 /// The name is not a harmonised field and not `extra.*`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown field {0:?}: use a harmonised IntelMQ name (e.g. source.ip, malware.name) or extra.<name>")]
+#[error(
+    "unknown field {0:?}: use a harmonised IntelMQ name (e.g. source.ip, malware.name) or extra.<name>"
+)]
 pub struct UnknownField(pub String);
 
 impl FromStr for Field {
@@ -121,7 +123,10 @@ mod tests {
         for name in Field::known_names() {
             assert_eq!(name.parse::<Field>().unwrap().name(), name);
         }
-        assert_eq!("extra.sbl_id".parse::<Field>().unwrap(), Field::Extra("sbl_id".into()));
+        assert_eq!(
+            "extra.sbl_id".parse::<Field>().unwrap(),
+            Field::Extra("sbl_id".into())
+        );
         assert!("source.ipaddr".parse::<Field>().is_err());
         assert!("extra.".parse::<Field>().is_err());
     }

@@ -45,7 +45,9 @@ pub fn to_json(event: &Event) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("__type".into(), "Event".into());
     for field in ORDER {
-        let Some(text) = event.get_text(field) else { continue };
+        let Some(text) = event.get_text(field) else {
+            continue;
+        };
         let value = match field {
             Field::SourcePort | Field::DestinationPort | Field::SourceAsn => text
                 .parse::<u64>()
@@ -84,7 +86,10 @@ pub enum IntelMqError {
 }
 
 /// Reads an IntelMQ JSON event (flat, dotted keys). Unknown non-`extra.` keys are refused, as IntelMQ does.
-pub fn from_json(object: &Map<String, Value>, observed_default: Timestamp) -> Result<Event, IntelMqError> {
+pub fn from_json(
+    object: &Map<String, Value>,
+    observed_default: Timestamp,
+) -> Result<Event, IntelMqError> {
     let text = |key: &str| -> Option<String> {
         object.get(key).map(|v| match v {
             Value::String(s) => s.clone(),
@@ -110,7 +115,10 @@ pub fn from_json(object: &Map<String, Value>, observed_default: Timestamp) -> Re
             Value::Null => continue,
             other => other.to_string(),
         };
-        let wrap = |source| IntelMqError::Value { field: key.clone(), source };
+        let wrap = |source| IntelMqError::Value {
+            field: key.clone(),
+            source,
+        };
         match key.as_str() {
             "raw" => {
                 let bytes = B64
@@ -126,9 +134,9 @@ pub fn from_json(object: &Map<String, Value>, observed_default: Timestamp) -> Re
                     .map_err(|e| IntelMqError::Field(key.clone(), format!("not a UUID: {e}")))?
             }
             _ => {
-                let field: Field = key
-                    .parse()
-                    .map_err(|e: crate::field::UnknownField| IntelMqError::Field(key.clone(), e.to_string()))?;
+                let field: Field = key.parse().map_err(|e: crate::field::UnknownField| {
+                    IntelMqError::Field(key.clone(), e.to_string())
+                })?;
                 match field {
                     Field::Extra(name) => {
                         event.extra.insert(name, value.clone());
@@ -150,7 +158,11 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_every_field() {
-        let mut e = Event::new("drones".into(), "2026-11-24T00:00:00Z".parse().unwrap(), ClassificationType::InfectedSystem);
+        let mut e = Event::new(
+            "drones".into(),
+            "2026-11-24T00:00:00Z".parse().unwrap(),
+            ClassificationType::InfectedSystem,
+        );
         for (f, v) in [
             ("source.ip", "2001:db8::1"),
             ("source.port", "4444"),
@@ -187,11 +199,18 @@ mod tests {
         let mut m = Map::new();
         m.insert("feed.name".into(), "x".into());
         m.insert("source.ipaddress".into(), "1.2.3.4".into());
-        let err = from_json(&m, Timestamp::UNIX_EPOCH).unwrap_err().to_string();
+        let err = from_json(&m, Timestamp::UNIX_EPOCH)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("source.ipaddress"), "{err}");
         m.remove("source.ipaddress");
         m.insert("source.port".into(), 70000.into());
-        let err = from_json(&m, Timestamp::UNIX_EPOCH).unwrap_err().to_string();
-        assert!(err.contains("source.port") && err.contains("70000"), "{err}");
+        let err = from_json(&m, Timestamp::UNIX_EPOCH)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("source.port") && err.contains("70000"),
+            "{err}"
+        );
     }
 }

@@ -226,7 +226,10 @@ mod tests {
             "Botnet Drone".parse::<ClassificationType>().unwrap(),
             ClassificationType::InfectedSystem
         );
-        assert_eq!("c&c".parse::<ClassificationType>().unwrap(), ClassificationType::C2Server);
+        assert_eq!(
+            "c&c".parse::<ClassificationType>().unwrap(),
+            ClassificationType::C2Server
+        );
         assert!(matches!(
             "botnet".parse::<ClassificationType>(),
             Err(ValueError::UnknownType(_))
@@ -237,8 +240,14 @@ mod tests {
 
     #[test]
     fn taxonomy_mapping_follows_rsit() {
-        assert_eq!(ClassificationType::InfectedSystem.taxonomy(), Taxonomy::MaliciousCode);
-        assert_eq!(ClassificationType::DdosAmplifier.taxonomy(), Taxonomy::Vulnerable);
+        assert_eq!(
+            ClassificationType::InfectedSystem.taxonomy(),
+            Taxonomy::MaliciousCode
+        );
+        assert_eq!(
+            ClassificationType::DdosAmplifier.taxonomy(),
+            Taxonomy::Vulnerable
+        );
         assert_eq!(ClassificationType::Blacklist.taxonomy(), Taxonomy::Other);
         assert!(check_taxonomy("malicious-code", ClassificationType::C2Server).is_ok());
         assert!(matches!(
@@ -247,7 +256,10 @@ mod tests {
         ));
         // Every taxonomy except none is used by some type.
         for tax in Taxonomy::ALL {
-            assert!(ClassificationType::ALL.iter().any(|t| t.taxonomy() == *tax), "{tax}");
+            assert!(
+                ClassificationType::ALL.iter().any(|t| t.taxonomy() == *tax),
+                "{tax}"
+            );
         }
     }
 }

@@ -18,7 +18,13 @@ pub enum Tlp {
 }
 
 impl Tlp {
-    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
 
     /// The label as FIRST writes it, e.g. `TLP:AMBER+STRICT`.
     pub fn label(self) -> &'static str {
@@ -94,7 +100,9 @@ mod tests {
         assert_eq!("white".parse::<Tlp>().unwrap(), Tlp::Clear);
         assert_eq!("tlp:red".parse::<Tlp>().unwrap(), Tlp::Red);
         assert!("purple".parse::<Tlp>().is_err());
-        assert!(Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red);
+        assert!(
+            Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red
+        );
         for t in Tlp::ALL {
             assert_eq!(t.label().parse::<Tlp>().unwrap(), t);
         }

@@ -6,8 +6,9 @@ use focal_enrich::Enricher;
 use focal_feeds::definition::CsvLayout;
 use focal_feeds::read::RecordReader;
 use focal_feeds::{Feed, Format, RecordBatch, Rejection};
-use focal_model::Event;
-use focal_store::{NewRun, QuarantineEntry, RunProgress, RunStatus, Store, StoreError};
+use focal_store::{
+    EncodedEvent, NewRun, QuarantineEntry, RunProgress, RunStatus, RunWriter, Store, StoreError,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -17,8 +18,11 @@ use std::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Records per batch (and per transaction).
+    /// Records per batch handed to a parse worker.
     pub batch_size: usize,
+    /// Records per database transaction (several batches). Larger transactions write each index
+    /// page fewer times; the run's progress is saved with every commit.
+    pub commit_rows: usize,
     /// Parse workers; 0 means one per core.
     pub workers: usize,
     /// Read the file even if the same content was already ingested completely for this feed.
@@ -27,7 +31,12 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { batch_size: 8192, workers: 0, force: false }
+        IngestOptions {
+            batch_size: 16_384,
+            commit_rows: 262_144,
+            workers: 0,
+            force: false,
+        }
     }
 }
 
@@ -62,7 +71,10 @@ pub struct FileSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Layout { path: String, message: String },
     #[error(transparent)]
@@ -92,7 +104,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 struct Parsed {
     seq: u64,
     rows: u64,
-    events: Vec<Event>,
+    events: Vec<EncodedEvent>,
     rejections: Vec<Rejection>,
     end_offset: u64,
     end_line: u64,
@@ -109,7 +121,10 @@ pub fn ingest_file(
 ) -> Result<FileSummary, IngestError> {
     let started = Instant::now();
     let file_name = path.display().to_string();
-    let io = |source| IngestError::Io { path: file_name.clone(), source };
+    let io = |source| IngestError::Io {
+        path: file_name.clone(),
+        source,
+    };
     let (sha256, size) = sha256_file(path).map_err(io)?;
     let feed_name = feed.name.to_string();
 
@@ -173,9 +188,14 @@ pub fn ingest_file(
             let mut reader = RecordReader::new(&mut file, feed.skip_rules(), 0, 1);
             let header = if feed.definition.csv.header {
                 match reader.read_first_record().map_err(io)? {
-                    Some((_, line)) => Some(feed.split_header(&line, &mut scratch).map_err(|m| {
-                        IngestError::Layout { path: file_name.clone(), message: format!("line 1: {m}") }
-                    })?),
+                    Some((_, line)) => {
+                        Some(feed.split_header(&line, &mut scratch).map_err(|m| {
+                            IngestError::Layout {
+                                path: file_name.clone(),
+                                message: format!("line 1: {m}"),
+                            }
+                        })?)
+                    }
                     None => None,
                 }
             } else {
@@ -184,30 +204,42 @@ pub fn ingest_file(
             let (end, line) = (reader.offset(), reader.next_line_number());
             let layout = match (&header, feed.definition.csv.header) {
                 (None, true) => None, // An empty file: no records, nothing to lay out.
-                _ => Some(feed.csv_layout(header.as_deref()).map_err(|message| IngestError::Layout {
-                    path: file_name.clone(),
-                    message: format!("line 1: {message}"),
+                _ => Some(feed.csv_layout(header.as_deref()).map_err(|message| {
+                    IngestError::Layout {
+                        path: file_name.clone(),
+                        message: format!("line 1: {message}"),
+                    }
                 })?),
             };
-            (layout, if header.is_some() { end } else { 0 }, if header.is_some() { line } else { 1 })
+            (
+                layout,
+                if header.is_some() { end } else { 0 },
+                if header.is_some() { line } else { 1 },
+            )
         }
         _ => (None, 0, 1),
     };
-    let (offset, first_line) =
-        if start.offset > header_end { (start.offset, start.line + 1) } else { (header_end, header_line) };
+    let (offset, first_line) = if start.offset > header_end {
+        (start.offset, start.line + 1)
+    } else {
+        (header_end, header_line)
+    };
     file.seek(SeekFrom::Start(offset)).map_err(io)?;
     progress.start(&file_name, size, offset);
 
     let workers = if options.workers == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
     } else {
         options.workers
     };
     let observed = jiff::Timestamp::now();
     let mut state = Writer {
-        store,
-        run_id: run.id,
+        sink: store.run_writer(run.id)?,
+        commit_rows: options.commit_rows.max(1) as u64,
         progress: RunProgress { offset, ..start },
+        uncommitted_rows: 0,
         seen: IdSet::default(),
         by_kind: BTreeMap::new(),
         pending: HashMap::new(),
@@ -216,8 +248,9 @@ pub fn ingest_file(
     };
 
     let outcome: Result<(), IngestError> = std::thread::scope(|scope| {
-        let (batch_tx, batch_rx) = bounded::<RecordBatch>(workers * 2);
-        let (parsed_tx, parsed_rx) = bounded::<Parsed>(workers * 2);
+        // Small queues: enough to keep every thread busy, few enough to bound memory.
+        let (batch_tx, batch_rx) = bounded::<RecordBatch>(workers);
+        let (parsed_tx, parsed_rx) = bounded::<Parsed>(workers);
         let reader_handle = scope.spawn(move || -> Result<(), std::io::Error> {
             let mut reader = RecordReader::new(file, feed.skip_rules(), offset, first_line);
             while let Some(batch) = reader.next_batch(options.batch_size)? {
@@ -234,15 +267,24 @@ pub fn ingest_file(
         }
         drop((batch_rx, parsed_tx));
         let written = state.write_all(parsed_rx);
-        let read = reader_handle.join().map_err(|_| IngestError::Thread("the reader panicked".into()))?;
+        let read = reader_handle
+            .join()
+            .map_err(|_| IngestError::Thread("the reader panicked".into()))?;
         written?;
         read.map_err(io)
     });
     progress.finish();
-    let status = if outcome.is_ok() { RunStatus::Completed } else { RunStatus::Running };
+    let Writer {
+        sink,
+        progress: p,
+        by_kind,
+        ..
+    } = state;
+    // Release the write connection (rolling back anything uncommitted on error).
+    drop(sink);
     outcome?;
-    store.finish_run(run.id, &state.progress, status)?;
-    let p = state.progress;
+    let status = RunStatus::Completed;
+    store.finish_run(run.id, &p, status)?;
     Ok(FileSummary {
         file: file_name,
         feed: feed_name,
@@ -254,7 +296,7 @@ pub fn ingest_file(
         events_stored: p.events_stored,
         duplicates: p.duplicates,
         quarantined: p.quarantined,
-        quarantined_by_kind: state.by_kind,
+        quarantined_by_kind: by_kind,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -272,15 +314,26 @@ fn parse_worker(
     for batch in rx {
         let mut events = Vec::with_capacity(batch.lines.len());
         let mut rejections = Vec::new();
-        feed.parse_batch(layout, &batch, observed, &mut scratch, &mut events, &mut rejections);
-        for event in &mut events {
-            enricher.enrich(event);
-            event.id = feed.dedup.event_id(event, &mut key_buf);
-        }
+        feed.parse_batch(
+            layout,
+            &batch,
+            observed,
+            &mut scratch,
+            &mut events,
+            &mut rejections,
+        );
+        let encoded = events
+            .into_iter()
+            .map(|mut event| {
+                enricher.enrich(&mut event);
+                event.id = feed.dedup.event_id(&event, &mut key_buf);
+                EncodedEvent::new(event)
+            })
+            .collect();
         let parsed = Parsed {
             seq: batch.seq,
             rows: batch.lines.len() as u64,
-            events,
+            events: encoded,
             rejections,
             end_offset: batch.end_offset,
             end_line: batch.end_line,
@@ -291,11 +344,14 @@ fn parse_worker(
     }
 }
 
-/// The writer's state: commits batches in file order.
+/// The writer's state: restores file order, drops in-run duplicates, streams rows into the open
+/// transaction and commits every `commit_rows` records.
 struct Writer<'a> {
-    store: &'a dyn Store,
-    run_id: i64,
+    sink: Box<dyn RunWriter + 'a>,
+    commit_rows: u64,
+    /// Progress including uncommitted rows; saved with each commit.
     progress: RunProgress,
+    uncommitted_rows: u64,
     seen: IdSet,
     by_kind: BTreeMap<String, u64>,
     /// Batches that arrived before their predecessors.
@@ -309,53 +365,60 @@ impl Writer<'_> {
         for parsed in rx {
             self.pending.insert(parsed.seq, parsed);
             while let Some(next) = self.pending.remove(&self.next_seq) {
-                self.commit(next)?;
+                self.write(next)?;
                 self.next_seq += 1;
+                if self.uncommitted_rows >= self.commit_rows {
+                    self.commit()?;
+                }
             }
         }
-        if self.pending.is_empty() {
-            Ok(())
-        } else {
-            Err(IngestError::Thread("a parse worker stopped before finishing its batches".into()))
+        if !self.pending.is_empty() {
+            return Err(IngestError::Thread(
+                "a parse worker stopped before finishing its batches".into(),
+            ));
         }
+        self.commit()
     }
 
-    fn commit(&mut self, mut parsed: Parsed) -> Result<(), IngestError> {
+    fn write(&mut self, mut parsed: Parsed) -> Result<(), IngestError> {
         let valid = parsed.events.len() as u64;
         // The first record of an event in file order is the one kept.
-        parsed.events.retain(|e| self.seen.insert(e.id.as_u128()));
+        parsed
+            .events
+            .retain(|e| self.seen.insert(u128::from_be_bytes(e.id)));
         let quarantine: Vec<QuarantineEntry> = parsed
             .rejections
-            .iter()
-            .map(|r| QuarantineEntry {
-                line: r.line,
-                kind: r.kind.as_str().to_string(),
-                field: r.field.clone(),
-                reason: r.reason.clone(),
-                raw: r.raw.clone(),
+            .into_iter()
+            .map(|r| {
+                *self.by_kind.entry(r.kind.as_str().to_string()).or_default() += 1;
+                QuarantineEntry {
+                    line: r.line,
+                    kind: r.kind.as_str().to_string(),
+                    field: r.field,
+                    reason: r.reason,
+                    raw: r.raw,
+                }
             })
             .collect();
-        for r in &parsed.rejections {
-            *self.by_kind.entry(r.kind.as_str().to_string()).or_default() += 1;
-        }
-        let mut next = self.progress;
-        next.rows_read += parsed.rows;
-        next.quarantined += parsed.rejections.len() as u64;
-        next.offset = parsed.end_offset;
-        next.line = parsed.end_line;
-        // Events already in the store (from an earlier, interrupted run) count as duplicates.
-        let kept = parsed.events.len() as u64;
-        let after = |inserted: u64| {
-            let mut p = next;
-            p.events_stored += inserted;
-            p.duplicates += valid - inserted;
-            p
-        };
-        debug_assert!(kept <= valid);
-        let result = self.store.commit_batch(self.run_id, &parsed.events, &quarantine, &after)?;
-        next = after(result.inserted);
-        self.progress = next;
-        self.progress_sink.advance(next.offset, &next);
+        let inserted = self.sink.write(&parsed.events, &quarantine)?;
+        let p = &mut self.progress;
+        p.rows_read += parsed.rows;
+        p.quarantined += quarantine.len() as u64;
+        p.events_stored += inserted;
+        // Valid records that did not become a new row are duplicates: of an earlier record in
+        // this run, or of an event already stored (by an earlier, interrupted run).
+        p.duplicates += valid - inserted;
+        p.offset = parsed.end_offset;
+        p.line = parsed.end_line;
+        self.uncommitted_rows += parsed.rows;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), IngestError> {
+        self.sink.commit(&self.progress)?;
+        self.uncommitted_rows = 0;
+        self.progress_sink
+            .advance(self.progress.offset, &self.progress);
         Ok(())
     }
 }

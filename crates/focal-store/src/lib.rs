@@ -12,9 +12,11 @@
 //! The trait is synchronous on purpose: ingestion runs on dedicated threads and a database
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
+mod encode;
 pub mod sqlite;
 mod types;
 
+pub use encode::{EncodedEvent, decode as decode_event, ip_bytes, ip_from_bytes};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -24,16 +26,39 @@ use focal_model::{Constituent, Event};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error while {context}: {source}")]
-    Sqlite { context: &'static str, source: rusqlite::Error },
+    Sqlite {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("{0}")]
     Invalid(String),
-    #[error("the database at {path} was written by a newer Focal (schema version {found}, this build knows up to {known})")]
-    TooNew { path: String, found: i64, known: i64 },
+    #[error(
+        "the database at {path} was written by a newer Focal (schema version {found}, this build knows up to {known})"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Streams one run's events and quarantined records into the store.
+///
+/// Dropping a writer without committing rolls back what was written since the last commit.
+pub trait RunWriter {
+    /// Writes events, skipping ids already present, and quarantined records, skipping those
+    /// already stored for the same file content and line. Returns the number of new events.
+    fn write(&mut self, events: &[EncodedEvent], rejections: &[QuarantineEntry]) -> Result<u64>;
+    /// Commits everything written so far together with the run's progress.
+    fn commit(&mut self, progress: &RunProgress) -> Result<()>;
+}
 
 /// What every storage backend provides.
 pub trait Store: Send + Sync {
@@ -44,22 +69,18 @@ pub trait Store: Send + Sync {
     /// The most recent run of this file content (by SHA-256) for this feed.
     fn find_run(&self, sha256: &str, feed: &str) -> Result<Option<RunRecord>>;
     fn begin_run(&self, run: &NewRun) -> Result<RunRecord>;
-    /// Writes one batch and the run's progress in a single transaction. Events whose id already
-    /// exists are skipped; quarantined records already stored for the same file and line too.
-    /// `progress` is called with the number of events actually inserted and returns the run's
-    /// progress to save with the batch, so the saved counters are exact at every commit.
-    fn commit_batch(
-        &self,
-        run_id: i64,
-        events: &[Event],
-        rejections: &[QuarantineEntry],
-        progress: &dyn Fn(u64) -> RunProgress,
-    ) -> Result<BatchResult>;
+    /// Opens the writer for a run. Writes go into an open transaction; [`RunWriter::commit`]
+    /// saves them together with the run's progress, atomically.
+    fn run_writer(&self, run_id: i64) -> Result<Box<dyn RunWriter + '_>>;
     fn finish_run(&self, run_id: i64, progress: &RunProgress, status: RunStatus) -> Result<()>;
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
 
     /// Calls `visit` for each event matching the filter, in storage order.
-    fn events(&self, filter: &EventFilter, visit: &mut dyn FnMut(Event) -> Result<()>) -> Result<()>;
+    fn events(
+        &self,
+        filter: &EventFilter,
+        visit: &mut dyn FnMut(Event) -> Result<()>,
+    ) -> Result<()>;
     fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRecord>>;
     fn stats(&self) -> Result<Stats>;
 }

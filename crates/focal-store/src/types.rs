@@ -126,13 +126,6 @@ pub struct QuarantineFilter {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BatchResult {
-    /// Events actually written (not already present).
-    pub inserted: u64,
-    pub quarantined: u64,
-}
-
 /// Which events to list. Every condition present must hold.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "focal", version, about = "Focal: feeds in, enriched and de-duplicated events out, for a CSIRT's constituency.")]
+#[command(
+    name = "focal",
+    version,
+    about = "Focal: feeds in, enriched and de-duplicated events out, for a CSIRT's constituency."
+)]
 pub struct Cli {
     /// The data folder (configuration and the embedded database) [default: focal-data, or
     /// focal-demo for `demo`].
@@ -54,9 +58,7 @@ pub struct InitArgs {
 #[derive(Subcommand, Debug)]
 pub enum ConstituentsCommand {
     /// Import or update organisations from `id,name,abuse_email,asns,netblocks,domains`.
-    Import {
-        file: PathBuf,
-    },
+    Import { file: PathBuf },
     /// List the constituency.
     List,
 }
@@ -78,9 +80,12 @@ pub struct IngestArgs {
     /// Parse threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
-    /// Records per batch and transaction.
-    #[arg(long, default_value_t = 8192)]
+    /// Records per parse batch.
+    #[arg(long, default_value_t = 16_384)]
     pub batch_size: usize,
+    /// Records per database transaction (the resume granularity).
+    #[arg(long, default_value_t = 262_144)]
+    pub commit_rows: usize,
     /// Feed files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -33,11 +33,20 @@ impl DataDir {
     pub fn open(root: &Path) -> Result<DataDir> {
         let file = root.join(CONFIG_FILE);
         if !file.exists() {
-            bail!("{} is not a Focal data folder (no {CONFIG_FILE}); run `focal --data {} init` first", root.display(), root.display());
+            bail!(
+                "{} is not a Focal data folder (no {CONFIG_FILE}); run `focal --data {} init` first",
+                root.display(),
+                root.display()
+            );
         }
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-        let config: Config = toml::from_str(&text).with_context(|| format!("{}: invalid configuration", file.display()))?;
-        Ok(DataDir { root: root.to_path_buf(), config })
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let config: Config = toml::from_str(&text)
+            .with_context(|| format!("{}: invalid configuration", file.display()))?;
+        Ok(DataDir {
+            root: root.to_path_buf(),
+            config,
+        })
     }
 
     pub fn database(&self) -> PathBuf {
@@ -45,7 +54,11 @@ impl DataDir {
     }
 
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.root.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
     }
 
     pub fn write_config(root: &Path, config: &Config) -> Result<()> {

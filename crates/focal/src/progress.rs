@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 pub enum Progress {
     Bar(ProgressBar),
-    Log { last: Mutex<Instant>, total: Mutex<u64> },
+    Log {
+        last: Mutex<Instant>,
+        total: Mutex<u64>,
+    },
 }
 
 impl Progress {
@@ -25,7 +28,10 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             Progress::Bar(bar)
         } else {
-            Progress::Log { last: Mutex::new(Instant::now()), total: Mutex::new(0) }
+            Progress::Log {
+                last: Mutex::new(Instant::now()),
+                total: Mutex::new(0),
+            }
         }
     }
 }

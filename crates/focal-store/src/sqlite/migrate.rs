@@ -8,11 +8,19 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
 
 pub fn current(conn: &Connection) -> Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
-        .map_err(|source| StoreError::Sqlite { context: "reading the schema version", source })
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|source| StoreError::Sqlite {
+        context: "reading the schema version",
+        source,
+    })
 }
 
 pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -25,7 +33,11 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
     let have = current(conn)?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if have > known {
-        return Err(StoreError::TooNew { path: path.display().to_string(), found: have, known });
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: have,
+            known,
+        });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
         let tx = conn.transaction().map_err(e("starting a migration"))?;

@@ -30,7 +30,10 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         let mut conn = Self::connect(path)?;
         migrate::run(&mut conn, path)?;
-        Ok(SqliteStore { path: path.to_path_buf(), writer: Mutex::new(conn) })
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(conn),
+        })
     }
 
     fn connect(path: &Path) -> Result<Connection> {
@@ -39,7 +42,8 @@ impl SqliteStore {
         // transaction across a process crash (only an OS crash or power loss can cost the last
         // commits, never consistency).
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA page_size = 16384;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000;
@@ -47,6 +51,10 @@ impl SqliteStore {
              PRAGMA cache_size = -131072;",
         )
         .map_err(err("setting connection options"))?;
+        if let Ok(extra) = std::env::var("FOCAL_SQLITE_PRAGMAS") {
+            conn.execute_batch(&extra)
+                .map_err(err("setting connection options"))?;
+        }
         Ok(conn)
     }
 
@@ -67,6 +75,83 @@ impl SqliteStore {
     /// The schema version (the number of the last applied migration).
     pub fn schema_version(&self) -> Result<i64> {
         migrate::current(&self.writer())
+    }
+}
+
+/// Holds the write connection for the whole run; a transaction is open between the first write
+/// after a commit and the next commit.
+struct SqliteRunWriter<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    run_id: i64,
+    sha256: String,
+    feed: String,
+    file_name: String,
+    open: bool,
+}
+
+impl SqliteRunWriter<'_> {
+    fn begin(&mut self) -> Result<()> {
+        if !self.open {
+            // IMMEDIATE takes the write lock now, so the commit cannot fail for a lock upgrade.
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(err("starting a transaction"))?;
+            self.open = true;
+        }
+        Ok(())
+    }
+}
+
+impl RunWriter for SqliteRunWriter<'_> {
+    fn write(&mut self, events: &[EncodedEvent], rejections: &[QuarantineEntry]) -> Result<u64> {
+        self.begin()?;
+        let inserted =
+            events::insert(&self.conn, self.run_id, events).map_err(err("writing events"))?;
+        if !rejections.is_empty() {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO quarantine (run_id, sha256, feed, file_name, line, kind, field, reason, raw, quarantined_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(err("writing quarantine"))?;
+            let stamp = now();
+            for q in rejections {
+                stmt.execute(params![
+                    self.run_id,
+                    self.sha256,
+                    self.feed,
+                    self.file_name,
+                    q.line as i64,
+                    q.kind,
+                    q.field,
+                    q.reason,
+                    q.raw,
+                    stamp
+                ])
+                .map_err(err("writing quarantine"))?;
+            }
+        }
+        Ok(inserted)
+    }
+
+    fn commit(&mut self, progress: &RunProgress) -> Result<()> {
+        self.begin()?;
+        save_progress(&self.conn, self.run_id, progress).map_err(err("saving run progress"))?;
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(err("committing"))?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteRunWriter<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: an uncommitted run is resumed from its last commit anyway.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
@@ -114,7 +199,9 @@ fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::R
 impl Store for SqliteStore {
     fn import_constituents(&self, list: &[Constituent]) -> Result<ImportSummary> {
         let mut conn = self.writer();
-        let tx = conn.transaction().map_err(err("starting the constituent import"))?;
+        let tx = conn
+            .transaction()
+            .map_err(err("starting the constituent import"))?;
         let mut summary = ImportSummary::default();
         {
             let mut find = tx
@@ -135,10 +222,18 @@ impl Store for SqliteStore {
                 let nets = serde_json::to_string(&c.netblocks).unwrap_or_default();
                 let domains = serde_json::to_string(&c.domains).unwrap_or_default();
                 let existing: Option<(String, String, String, String, String)> = find
-                    .query_row([&c.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                    .query_row([&c.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
                     .optional()
                     .map_err(err("reading a constituent"))?;
-                let fresh = (c.name.clone(), c.abuse_email.clone(), asns.clone(), nets.clone(), domains.clone());
+                let fresh = (
+                    c.name.clone(),
+                    c.abuse_email.clone(),
+                    asns.clone(),
+                    nets.clone(),
+                    domains.clone(),
+                );
                 match existing {
                     Some(old) if old == fresh => {
                         summary.unchanged += 1;
@@ -148,11 +243,20 @@ impl Store for SqliteStore {
                     None => summary.added += 1,
                 }
                 upsert
-                    .execute(params![c.id, c.name, c.abuse_email, asns, nets, domains, stamp])
+                    .execute(params![
+                        c.id,
+                        c.name,
+                        c.abuse_email,
+                        asns,
+                        nets,
+                        domains,
+                        stamp
+                    ])
                     .map_err(err("writing a constituent"))?;
             }
         }
-        tx.commit().map_err(err("committing the constituent import"))?;
+        tx.commit()
+            .map_err(err("committing the constituent import"))?;
         Ok(summary)
     }
 
@@ -163,13 +267,25 @@ impl Store for SqliteStore {
             .map_err(err("listing constituents"))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
             })
             .map_err(err("listing constituents"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, abuse_email, asns, nets, domains) = row.map_err(err("listing constituents"))?;
-            let bad = |what: &str| StoreError::Invalid(format!("constituent {id}: stored {what} are not valid JSON"));
+            let (id, name, abuse_email, asns, nets, domains) =
+                row.map_err(err("listing constituents"))?;
+            let bad = |what: &str| {
+                StoreError::Invalid(format!(
+                    "constituent {id}: stored {what} are not valid JSON"
+                ))
+            };
             out.push(Constituent {
                 asns: serde_json::from_str(&asns).map_err(|_| bad("ASNs"))?,
                 netblocks: serde_json::from_str(&nets).map_err(|_| bad("netblocks"))?,
@@ -218,43 +334,31 @@ impl Store for SqliteStore {
         )
         .map_err(err("recording the run"))?;
         let id = conn.last_insert_rowid();
-        conn.query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_from_row)
-            .map_err(err("reading the run back"))
+        conn.query_row(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            [id],
+            run_from_row,
+        )
+        .map_err(err("reading the run back"))
     }
 
-    fn commit_batch(
-        &self,
-        run_id: i64,
-        events: &[Event],
-        rejections: &[QuarantineEntry],
-        progress: &dyn Fn(u64) -> RunProgress,
-    ) -> Result<BatchResult> {
-        let mut conn = self.writer();
-        let tx = conn.transaction().map_err(err("starting a batch"))?;
-        let mut result = BatchResult::default();
-        result.inserted = events::insert(&tx, run_id, events).map_err(err("writing events"))?;
-        if !rejections.is_empty() {
-            let (sha, feed, file): (String, String, String) = tx
-                .query_row("SELECT sha256, feed, file_name FROM runs WHERE id = ?1", [run_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(err("reading the run"))?;
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO quarantine (run_id, sha256, feed, file_name, line, kind, field, reason, raw, quarantined_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(err("writing quarantine"))?;
-            let stamp = now();
-            for q in rejections {
-                result.quarantined += stmt
-                    .execute(params![run_id, sha, feed, file, q.line as i64, q.kind, q.field, q.reason, q.raw, stamp])
-                    .map_err(err("writing quarantine"))? as u64;
-            }
-        }
-        save_progress(&tx, run_id, &progress(result.inserted)).map_err(err("saving run progress"))?;
-        tx.commit().map_err(err("committing a batch"))?;
-        Ok(result)
+    fn run_writer(&self, run_id: i64) -> Result<Box<dyn RunWriter + '_>> {
+        let conn = self.writer();
+        let (sha256, feed, file_name): (String, String, String) = conn
+            .query_row(
+                "SELECT sha256, feed, file_name FROM runs WHERE id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(err("reading the run"))?;
+        Ok(Box::new(SqliteRunWriter {
+            conn,
+            run_id,
+            sha256,
+            feed,
+            file_name,
+            open: false,
+        }))
     }
 
     fn finish_run(&self, run_id: i64, progress: &RunProgress, status: RunStatus) -> Result<()> {
@@ -271,13 +375,22 @@ impl Store for SqliteStore {
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let conn = self.reader()?;
         let mut stmt = conn
-            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"
+            ))
             .map_err(err("listing runs"))?;
-        let rows = stmt.query_map([limit as i64], run_from_row).map_err(err("listing runs"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err("listing runs"))
+        let rows = stmt
+            .query_map([limit as i64], run_from_row)
+            .map_err(err("listing runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing runs"))
     }
 
-    fn events(&self, filter: &EventFilter, visit: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+    fn events(
+        &self,
+        filter: &EventFilter,
+        visit: &mut dyn FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
         let conn = self.reader()?;
         events::query(&conn, filter, visit)
     }
@@ -324,20 +437,26 @@ impl Store for SqliteStore {
                 })
             })
             .map_err(err("listing the quarantine"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err("listing the quarantine"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing the quarantine"))
     }
 
     fn stats(&self) -> Result<Stats> {
         let conn = self.reader()?;
         let count = |sql: &str| -> Result<u64> {
-            conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(err("counting"))
+            conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(err("counting"))
         };
         let grouped = |sql: &str| -> Result<std::collections::BTreeMap<String, u64>> {
             let mut stmt = conn.prepare(sql).map_err(err("counting"))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })
                 .map_err(err("counting"))?;
-            rows.collect::<rusqlite::Result<_>>().map_err(err("counting"))
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(err("counting"))
         };
         let per_constituent = grouped(
             "SELECT constituent, COUNT(*) FROM events INDEXED BY events_by_constituent
@@ -346,11 +465,15 @@ impl Store for SqliteStore {
         Ok(Stats {
             events: count("SELECT COUNT(*) FROM events")?,
             quarantined: count("SELECT COUNT(*) FROM quarantine")?,
-            unassigned: count("SELECT COUNT(*) FROM events INDEXED BY events_by_constituent WHERE constituent IS NULL")?,
+            unassigned: count(
+                "SELECT COUNT(*) FROM events INDEXED BY events_by_constituent WHERE constituent IS NULL",
+            )?,
             constituents: count("SELECT COUNT(*) FROM constituents")?,
             constituents_with_events: per_constituent.len() as u64,
             per_constituent,
-            by_type: grouped("SELECT classification_type, COUNT(*) FROM events GROUP BY classification_type")?,
+            by_type: grouped(
+                "SELECT classification_type, COUNT(*) FROM events GROUP BY classification_type",
+            )?,
             by_feed: grouped("SELECT feed_name, COUNT(*) FROM events GROUP BY feed_name")?,
             quarantined_by_kind: grouped("SELECT kind, COUNT(*) FROM quarantine GROUP BY kind")?,
             runs: count("SELECT COUNT(*) FROM runs")?,

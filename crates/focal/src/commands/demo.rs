@@ -16,14 +16,21 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     let root = args.from.clone().unwrap_or_else(default_source);
     let demo = root.join("data/demo");
     if !demo.join("feed.csv").exists() {
-        bail!("{}: no bundled example data here; pass --from with the Focal source folder", demo.display());
+        bail!(
+            "{}: no bundled example data here; pass --from with the Focal source folder",
+            demo.display()
+        );
     }
     if data.exists() {
         if !data.join(crate::config::CONFIG_FILE).exists() {
-            bail!("{} exists and is not a Focal data folder; choose another with --data", data.display());
+            bail!(
+                "{} exists and is not a Focal data folder; choose another with --data",
+                data.display()
+            );
         }
         // The demo always starts from a fresh folder, but only ever removes a Focal data folder.
-        std::fs::remove_dir_all(data).with_context(|| format!("removing the old demo folder {}", data.display()))?;
+        std::fs::remove_dir_all(data)
+            .with_context(|| format!("removing the old demo folder {}", data.display()))?;
     }
     let quiet_init = true;
     super::init(
@@ -37,19 +44,26 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     .or_else(|e| if json { Err(e) } else { Ok(()) })?;
     let (dir, store) = open(data)?;
     let file = demo.join("constituents.csv");
-    let list = focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
+    let list =
+        focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
     focal_store::Store::import_constituents(&store, &list)?;
     let enricher = super::ingest::enricher(&dir, &store, &[], None)?;
 
     // The reference drone feed, then one sample of each shipped public feed format.
-    let mut feeds: Vec<(PathBuf, PathBuf)> = vec![(root.join("bench/reference-feed.toml"), demo.join("feed.csv"))];
+    let mut feeds: Vec<(PathBuf, PathBuf)> = vec![(
+        root.join("bench/reference-feed.toml"),
+        demo.join("feed.csv"),
+    )];
     for (def, sample) in [
         ("spamhaus-drop.toml", "spamhaus-drop.txt"),
         ("spamhaus-drop-json.toml", "spamhaus-drop-v4.json"),
         ("abusech-feodo-ipblocklist.toml", "feodo-ipblocklist.csv"),
         ("blocklist-de.toml", "blocklist-de-all.txt"),
     ] {
-        let (def, sample) = (root.join("feeds").join(def), root.join("feeds/samples").join(sample));
+        let (def, sample) = (
+            root.join("feeds").join(def),
+            root.join("feeds/samples").join(sample),
+        );
         if def.exists() && sample.exists() {
             feeds.push((def, sample));
         }
@@ -57,7 +71,13 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     let mut summaries = Vec::new();
     for (def, sample) in &feeds {
         let feed = Feed::load(def)?;
-        summaries.extend(super::ingest::ingest_files(&store, &enricher, &feed, std::slice::from_ref(sample), &IngestOptions::default())?);
+        summaries.extend(super::ingest::ingest_files(
+            &store,
+            &enricher,
+            &feed,
+            std::slice::from_ref(sample),
+            &IngestOptions::default(),
+        )?);
     }
     let stats = focal_store::Store::stats(&store)?;
     if json {
@@ -73,7 +93,10 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     println!();
     println!("Try next:");
     println!("  focal --data {} events --limit 5", data.display());
-    println!("  focal --data {} events --country NL --format csv", data.display());
+    println!(
+        "  focal --data {} events --country NL --format csv",
+        data.display()
+    );
     println!("  focal --data {} quarantine --limit 5", data.display());
     println!("  focal --data {} stats --json", data.display());
     Ok(())

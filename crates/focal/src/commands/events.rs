@@ -37,9 +37,11 @@ fn parse_time(flag: &str, text: &str) -> Result<jiff::Timestamp> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
-    let date: jiff::civil::Date = text
-        .parse()
-        .with_context(|| format!("--{flag} {text:?}: expected RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)"))?;
+    let date: jiff::civil::Date = text.parse().with_context(|| {
+        format!(
+            "--{flag} {text:?}: expected RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)"
+        )
+    })?;
     Ok(date.to_zoned_datetime(jiff::tz::TimeZone::UTC)?.timestamp())
 }
 
@@ -48,8 +50,9 @@ pub fn filter(args: &EventsArgs) -> Result<EventFilter> {
         .ip
         .as_deref()
         .map(|ip| {
-            focal_model::event::parse_network(ip.trim())
-                .map_err(|_| anyhow::anyhow!("--ip {ip:?}: expected an IP address or a CIDR network"))
+            focal_model::event::parse_network(ip.trim()).map_err(|_| {
+                anyhow::anyhow!("--ip {ip:?}: expected an IP address or a CIDR network")
+            })
         })
         .transpose()?;
     let asn = args
@@ -58,10 +61,12 @@ pub fn filter(args: &EventsArgs) -> Result<EventFilter> {
         .map(|a| focal_model::event::parse_asn(a.trim()).map_err(|e| anyhow::anyhow!("--asn: {e}")))
         .transpose()?;
     if let Some(t) = &args.type_ {
-        t.parse::<focal_model::ClassificationType>().map_err(|e| anyhow::anyhow!("--type: {e}"))?;
+        t.parse::<focal_model::ClassificationType>()
+            .map_err(|e| anyhow::anyhow!("--type: {e}"))?;
     }
     if let Some(cc) = &args.country {
-        cc.parse::<focal_model::CountryCode>().map_err(|e| anyhow::anyhow!("--country: {e}"))?;
+        cc.parse::<focal_model::CountryCode>()
+            .map_err(|e| anyhow::anyhow!("--country: {e}"))?;
     }
     Ok(EventFilter {
         constituent: args.constituent.clone(),
@@ -69,10 +74,22 @@ pub fn filter(args: &EventsArgs) -> Result<EventFilter> {
         network,
         asn,
         country: args.country.clone(),
-        classification_type: args.type_.as_deref().and_then(|t| t.parse::<focal_model::ClassificationType>().ok()).map(|t| t.as_str().to_string()),
+        classification_type: args
+            .type_
+            .as_deref()
+            .and_then(|t| t.parse::<focal_model::ClassificationType>().ok())
+            .map(|t| t.as_str().to_string()),
         feed: args.feed.clone(),
-        since: args.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
-        until: args.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| parse_time("until", t))
+            .transpose()?,
         limit: (args.limit > 0).then_some(args.limit),
         after_seq: args.after,
     })
@@ -86,14 +103,26 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         EventFormat::Table => {
-            writeln!(out, "{:<25} {:<39} {:>8} {:<2} {:<12} {:<16} {:<14} {}", "time.source", "source.ip", "asn", "cc", "constituent", "type", "malware", "feed")?;
+            writeln!(
+                out,
+                "{:<25} {:<39} {:>8} {:<2} {:<12} {:<16} {:<14} feed",
+                "time.source", "source.ip", "asn", "cc", "constituent", "type", "malware"
+            )?;
             store.events(&filter, &mut |e: Event| {
-                let t = |f: &Field| e.get_text(f).map(|c| c.into_owned()).unwrap_or_else(|| "-".into());
+                let t = |f: &Field| {
+                    e.get_text(f)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|| "-".into())
+                };
                 writeln!(
                     out,
                     "{:<25} {:<39} {:>8} {:<2} {:<12} {:<16} {:<14} {}",
                     t(&Field::TimeSource),
-                    e.source_ip.map(|i| i.to_string()).or(e.source_network.map(|n| n.to_string())).or(e.source_fqdn.clone()).unwrap_or_else(|| "-".into()),
+                    e.source_ip
+                        .map(|i| i.to_string())
+                        .or(e.source_network.map(|n| n.to_string()))
+                        .or(e.source_fqdn.clone())
+                        .unwrap_or_else(|| "-".into()),
                     t(&Field::SourceAsn),
                     t(&Field::SourceCountry),
                     t(&Field::Constituent),
@@ -108,8 +137,12 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(CSV_FIELDS.iter().map(|f| f.name().into_owned()))?;
             store.events(&filter, &mut |e: Event| {
-                w.write_record(CSV_FIELDS.iter().map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()))
-                    .map_err(|e| io_err(e.into()))
+                w.write_record(
+                    CSV_FIELDS
+                        .iter()
+                        .map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()),
+                )
+                .map_err(|e| io_err(e.into()))
             })?;
             w.flush()?;
             return Ok(());
@@ -122,13 +155,15 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
                 let sep = if first { "\n" } else { ",\n" };
                 first = false;
                 write!(out, "{sep}").map_err(io_err)?;
-                serde_json::to_writer(&mut out, &focal_model::intelmq::to_json(&e)).map_err(|e| io_err(e.into()))
+                serde_json::to_writer(&mut out, &focal_model::intelmq::to_json(&e))
+                    .map_err(|e| io_err(e.into()))
             })?;
             writeln!(out, "\n]")?;
         }
         EventFormat::Intelmq => {
             store.events(&filter, &mut |e: Event| {
-                serde_json::to_writer(&mut out, &focal_model::intelmq::to_json(&e)).map_err(|e| io_err(e.into()))?;
+                serde_json::to_writer(&mut out, &focal_model::intelmq::to_json(&e))
+                    .map_err(|e| io_err(e.into()))?;
                 writeln!(out).map_err(io_err)
             })?;
         }
@@ -138,7 +173,10 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
 }
 
 fn io_err(e: std::io::Error) -> focal_store::StoreError {
-    focal_store::StoreError::Io { path: "<stdout>".into(), source: e }
+    focal_store::StoreError::Io {
+        path: "<stdout>".into(),
+        source: e,
+    }
 }
 
 #[allow(dead_code)]

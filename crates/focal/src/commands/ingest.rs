@@ -13,28 +13,58 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Builds the enricher from the configuration, with command-line overrides.
-pub fn enricher(dir: &DataDir, store: &dyn Store, asn: &[PathBuf], country: Option<&Path>) -> Result<Enricher> {
+pub fn enricher(
+    dir: &DataDir,
+    store: &dyn Store,
+    asn: &[PathBuf],
+    country: Option<&Path>,
+) -> Result<Enricher> {
     let started = Instant::now();
     let asn_paths: Vec<PathBuf> = if asn.is_empty() {
-        dir.config.enrichment.asn.iter().map(|p| dir.resolve(p)).collect()
+        dir.config
+            .enrichment
+            .asn
+            .iter()
+            .map(|p| dir.resolve(p))
+            .collect()
     } else {
         asn.to_vec()
     };
-    let asn = if asn_paths.is_empty() { None } else { Some(AsnTable::load(&asn_paths)?) };
-    let country_path = country.map(Path::to_path_buf).or_else(|| dir.config.enrichment.country.as_ref().map(|p| dir.resolve(p)));
+    let asn = if asn_paths.is_empty() {
+        None
+    } else {
+        Some(AsnTable::load(&asn_paths)?)
+    };
+    let country_path = country.map(Path::to_path_buf).or_else(|| {
+        dir.config
+            .enrichment
+            .country
+            .as_ref()
+            .map(|p| dir.resolve(p))
+    });
     let country = country_path.as_deref().map(CountryDb::open).transpose()?;
     let constituents = store.constituents()?;
-    let enricher = Enricher { asn, country, constituency: Constituency::new(&constituents) };
+    let enricher = Enricher {
+        asn,
+        country,
+        constituency: Constituency::new(&constituents),
+    };
     tracing::info!(
         asn_ranges = enricher.asn.as_ref().map(|a| a.ranges()).unwrap_or(0),
-        overlapping_asn_rows = enricher.asn.as_ref().map(|a| a.overlapping_rows).unwrap_or(0),
+        overlapping_asn_rows = enricher
+            .asn
+            .as_ref()
+            .map(|a| a.overlapping_rows)
+            .unwrap_or(0),
         country_db = enricher.country.is_some(),
         constituents = constituents.len(),
         seconds = started.elapsed().as_secs_f64(),
         "Enrichment tables loaded."
     );
     if enricher.asn.is_none() {
-        tracing::warn!("No ASN data: events get no source.asn, and constituents are matched by netblock and domain only.");
+        tracing::warn!(
+            "No ASN data: events get no source.asn, and constituents are matched by netblock and domain only."
+        );
     }
     Ok(enricher)
 }
@@ -48,7 +78,12 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
         }
     }
     let enricher = enricher(&dir, &store, &args.asn, args.country.as_deref())?;
-    let options = IngestOptions { batch_size: args.batch_size.max(1), workers: args.workers, force: args.force };
+    let options = IngestOptions {
+        batch_size: args.batch_size.max(1),
+        commit_rows: args.commit_rows.max(1),
+        workers: args.workers,
+        force: args.force,
+    };
     let summaries = ingest_files(&store, &enricher, &feed, &args.files, &options)?;
     if json {
         print_json(&serde_json::json!({ "files": summaries }))
@@ -79,10 +114,16 @@ pub fn ingest_files(
 
 pub fn print_summary(s: &FileSummary) {
     if s.status == focal_store::RunStatus::AlreadyIngested {
-        println!("{}: already ingested for feed {} (same SHA-256); no new events.", s.file, s.feed);
+        println!(
+            "{}: already ingested for feed {} (same SHA-256); no new events.",
+            s.file, s.feed
+        );
         return;
     }
-    let resumed = s.resumed_from.map(|r| format!(" (resumed run #{r})")).unwrap_or_default();
+    let resumed = s
+        .resumed_from
+        .map(|r| format!(" (resumed run #{r})"))
+        .unwrap_or_default();
     println!(
         "{}{resumed}: {} rows read, {} events stored, {} duplicates, {} quarantined in {:.2}s [run #{}]",
         s.file, s.rows_read, s.events_stored, s.duplicates, s.quarantined, s.seconds, s.run_id

@@ -13,12 +13,18 @@ use std::path::{Path, PathBuf};
 
 pub fn run(cli: Cli) -> Result<()> {
     let data = cli.data.clone().unwrap_or_else(|| {
-        PathBuf::from(if matches!(cli.command, Command::Demo(_)) { "focal-demo" } else { "focal-data" })
+        PathBuf::from(if matches!(cli.command, Command::Demo(_)) {
+            "focal-demo"
+        } else {
+            "focal-data"
+        })
     });
     let json = cli.json;
     match cli.command {
         Command::Init(args) => init(&data, &args, json),
-        Command::Constituents(ConstituentsCommand::Import { file }) => import_constituents(&data, &file, json),
+        Command::Constituents(ConstituentsCommand::Import { file }) => {
+            import_constituents(&data, &file, json)
+        }
         Command::Constituents(ConstituentsCommand::List) => list_constituents(&data, json),
         Command::Ingest(args) => ingest::run(&data, &args, json),
         Command::Events(args) => events::run(&data, &args, json),
@@ -32,7 +38,8 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Opens the data folder and its store.
 pub fn open(data: &Path) -> Result<(DataDir, SqliteStore)> {
     let dir = DataDir::open(data)?;
-    let store = SqliteStore::open(&dir.database()).with_context(|| format!("opening {}", dir.database().display()))?;
+    let store = SqliteStore::open(&dir.database())
+        .with_context(|| format!("opening {}", dir.database().display()))?;
     Ok((dir, store))
 }
 
@@ -45,7 +52,10 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 
 pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
     if data.join(crate::config::CONFIG_FILE).exists() {
-        bail!("{} is already a Focal data folder; nothing was changed", data.display());
+        bail!(
+            "{} is already a Focal data folder; nothing was changed",
+            data.display()
+        );
     }
     for path in args.asn.iter().chain(args.country.iter()) {
         if !path.exists() {
@@ -55,7 +65,10 @@ pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     let config = Config {
-        enrichment: Enrichment { asn: args.asn.iter().map(absolute).collect(), country: args.country.as_ref().map(absolute) },
+        enrichment: Enrichment {
+            asn: args.asn.iter().map(absolute).collect(),
+            country: args.country.as_ref().map(absolute),
+        },
     };
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
@@ -65,9 +78,16 @@ pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
             "data": dir.root, "database": dir.database(), "schema_version": version, "config": config,
         }))
     } else {
-        println!("Initialised {} (database {}, schema version {version}).", dir.root.display(), dir.database().display());
+        println!(
+            "Initialised {} (database {}, schema version {version}).",
+            dir.root.display(),
+            dir.database().display()
+        );
         if config.enrichment.asn.is_empty() {
-            println!("No ASN data configured: pass --asn FILE to `ingest`, or edit {}.", dir.root.join(crate::config::CONFIG_FILE).display());
+            println!(
+                "No ASN data configured: pass --asn FILE to `ingest`, or edit {}.",
+                dir.root.join(crate::config::CONFIG_FILE).display()
+            );
         }
         Ok(())
     }
@@ -75,8 +95,12 @@ pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
 
 fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
     let (_, store) = open(data)?;
-    let reader = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let list = focal_enrich::parse_constituents(std::io::BufReader::new(reader), &file.display().to_string())?;
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let list = focal_enrich::parse_constituents(
+        std::io::BufReader::new(reader),
+        &file.display().to_string(),
+    )?;
     let summary = store.import_constituents(&list)?;
     if json {
         print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
@@ -103,7 +127,16 @@ fn list_constituents(data: &Path, json: bool) -> Result<()> {
     for c in &list {
         let asns: Vec<String> = c.asns.iter().map(|a| format!("AS{a}")).collect();
         let nets: Vec<String> = c.netblocks.iter().map(|n| n.to_string()).collect();
-        writeln!(out, "{:<12} {:<32} {:<32} {} {} {}", c.id, c.name, c.abuse_email, asns.join(" "), nets.join(" "), c.domains.join(" "))?;
+        writeln!(
+            out,
+            "{:<12} {:<32} {:<32} {} {} {}",
+            c.id,
+            c.name,
+            c.abuse_email,
+            asns.join(" "),
+            nets.join(" "),
+            c.domains.join(" ")
+        )?;
     }
     Ok(())
 }
@@ -125,7 +158,15 @@ fn quarantine(data: &Path, args: &QuarantineArgs, json: bool) -> Result<()> {
         if q.raw.chars().count() > 120 {
             raw.push('…');
         }
-        writeln!(out, "{}:{} [{}] {}\n    {}", q.file_name, q.line, q.kind, q.reason, raw.escape_debug())?;
+        writeln!(
+            out,
+            "{}:{} [{}] {}\n    {}",
+            q.file_name,
+            q.line,
+            q.kind,
+            q.reason,
+            raw.escape_debug()
+        )?;
     }
     if records.is_empty() {
         writeln!(out, "The quarantine is empty.")?;
@@ -172,7 +213,11 @@ pub fn print_stats(stats: &focal_store::Stats) -> Result<()> {
     writeln!(out, "events        {}", stats.events)?;
     writeln!(out, "quarantined   {}", stats.quarantined)?;
     writeln!(out, "unassigned    {}", stats.unassigned)?;
-    writeln!(out, "constituents  {} ({} with events)", stats.constituents, stats.constituents_with_events)?;
+    writeln!(
+        out,
+        "constituents  {} ({} with events)",
+        stats.constituents, stats.constituents_with_events
+    )?;
     let mut top: Vec<_> = stats.per_constituent.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     if !top.is_empty() {

@@ -32,43 +32,33 @@ CREATE TABLE runs (
 CREATE INDEX runs_by_content ON runs(sha256, feed);
 
 -- One row per event after de-duplication. `id` is the deterministic event id (16 bytes), so a
--- second write of the same event is ignored. Times are Unix microseconds; addresses are 16-byte
--- IPv6 (IPv4 mapped), so a CIDR filter is a range scan.
+-- second write of the same event is ignored. The columns are the ones queries filter on; the rest
+-- of the event is `detail`, a JSON object with IntelMQ's field names (for example
+-- json_extract(detail, '$."source.port"')), and `raw`, the original record. Times are Unix
+-- microseconds; addresses are 16-byte IPv6 (IPv4 mapped), so a CIDR filter is a range.
 CREATE TABLE events (
-    seq                       INTEGER PRIMARY KEY,
-    id                        BLOB NOT NULL UNIQUE,
-    run_id                    INTEGER NOT NULL REFERENCES runs(id),
-    time_event                INTEGER NOT NULL,  -- time.source, else time.observation
-    time_source               INTEGER,
-    time_observation          INTEGER NOT NULL,
-    feed_name                 TEXT NOT NULL,
-    feed_provider             TEXT,
-    feed_url                  TEXT,
-    source_ip                 BLOB,
-    source_port               INTEGER,
-    source_asn                INTEGER,
-    source_as_name            TEXT,
-    source_network            TEXT,
-    source_cc                 TEXT,
-    source_fqdn               TEXT,
-    source_url                TEXT,
-    destination_ip            BLOB,
-    destination_port          INTEGER,
-    destination_fqdn          TEXT,
-    protocol_transport        TEXT,
-    protocol_application      TEXT,
-    malware_name              TEXT,
-    classification_type       TEXT NOT NULL,
-    classification_identifier TEXT,
-    comment                   TEXT,
-    tlp                       TEXT NOT NULL,
-    constituent               TEXT,
-    extra                     TEXT,
-    raw                       BLOB
+    seq                 INTEGER PRIMARY KEY,
+    id                  BLOB NOT NULL UNIQUE,
+    run_id              INTEGER NOT NULL REFERENCES runs(id),
+    time_event          INTEGER NOT NULL,  -- time.source, else time.observation
+    feed_name           TEXT NOT NULL,
+    source_ip           BLOB,
+    source_net_first    BLOB,              -- source.network bounds, for network indicators
+    source_net_last     BLOB,
+    source_asn          INTEGER,
+    source_cc           TEXT,
+    classification_type TEXT NOT NULL,
+    malware_name        TEXT,
+    tlp                 TEXT NOT NULL,
+    constituent         TEXT,
+    detail              TEXT NOT NULL,
+    raw                 BLOB
 );
-CREATE INDEX events_by_time ON events(time_event);
-CREATE INDEX events_by_constituent ON events(constituent, time_event);
-CREATE INDEX events_by_source_ip ON events(source_ip);
+-- Every secondary index costs a B-tree insert per event on ingest (measured in BENCHMARKS.md), so
+-- only the one that notification, statistics and the constituent view need is kept. Its key ends
+-- in the rowid, which only grows, so inserts append to each constituent's run of entries instead
+-- of landing at random. Time and address filters scan in storage order.
+CREATE INDEX events_by_constituent ON events(constituent);
 
 -- Malformed records, with where they came from. (sha256, line) is unique, so re-reading the same
 -- file quarantines each bad record once.
