@@ -10,26 +10,6 @@ use focal_model::{Event, Field};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Fields kept in `detail` rather than in their own column.
-const DETAIL_FIELDS: &[Field] = &[
-    Field::TimeSource,
-    Field::TimeObservation,
-    Field::FeedProvider,
-    Field::FeedUrl,
-    Field::SourcePort,
-    Field::SourceAsName,
-    Field::SourceNetwork,
-    Field::SourceFqdn,
-    Field::SourceUrl,
-    Field::DestinationIp,
-    Field::DestinationPort,
-    Field::DestinationFqdn,
-    Field::ProtocolTransport,
-    Field::ProtocolApplication,
-    Field::ClassificationIdentifier,
-    Field::Comment,
-];
-
 /// One event, ready to insert.
 #[derive(Debug, Clone)]
 pub struct EncodedEvent {
@@ -69,24 +49,79 @@ pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     )
 }
 
+/// The `detail` object, serialised straight from borrowed fields (no intermediate map: this runs
+/// once per event on the parse threads).
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    #[serde(rename = "time.source", skip_serializing_if = "Option::is_none")]
+    time_source: Option<String>,
+    #[serde(rename = "time.observation")]
+    time_observation: String,
+    #[serde(rename = "feed.provider", skip_serializing_if = "Option::is_none")]
+    feed_provider: Option<&'a str>,
+    #[serde(rename = "feed.url", skip_serializing_if = "Option::is_none")]
+    feed_url: Option<&'a str>,
+    #[serde(rename = "source.port", skip_serializing_if = "Option::is_none")]
+    source_port: Option<u16>,
+    #[serde(rename = "source.as_name", skip_serializing_if = "Option::is_none")]
+    source_as_name: Option<&'a str>,
+    #[serde(rename = "source.network", skip_serializing_if = "Option::is_none")]
+    source_network: Option<String>,
+    #[serde(rename = "source.fqdn", skip_serializing_if = "Option::is_none")]
+    source_fqdn: Option<&'a str>,
+    #[serde(rename = "source.url", skip_serializing_if = "Option::is_none")]
+    source_url: Option<&'a str>,
+    #[serde(rename = "destination.ip", skip_serializing_if = "Option::is_none")]
+    destination_ip: Option<IpAddr>,
+    #[serde(rename = "destination.port", skip_serializing_if = "Option::is_none")]
+    destination_port: Option<u16>,
+    #[serde(rename = "destination.fqdn", skip_serializing_if = "Option::is_none")]
+    destination_fqdn: Option<&'a str>,
+    #[serde(rename = "protocol.transport", skip_serializing_if = "Option::is_none")]
+    protocol_transport: Option<String>,
+    #[serde(
+        rename = "protocol.application",
+        skip_serializing_if = "Option::is_none"
+    )]
+    protocol_application: Option<&'a str>,
+    #[serde(
+        rename = "classification.identifier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    classification_identifier: Option<&'a str>,
+    #[serde(rename = "comment", skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+    #[serde(flatten)]
+    extra: std::collections::BTreeMap<String, &'a serde_json::Value>,
+}
+
 impl EncodedEvent {
     pub fn new(e: Event) -> EncodedEvent {
-        let mut detail = serde_json::Map::new();
-        for field in DETAIL_FIELDS {
-            if let Some(text) = e.get_text(field) {
-                let value = match field {
-                    Field::SourcePort | Field::DestinationPort => text
-                        .parse::<u64>()
-                        .map(Into::into)
-                        .unwrap_or_else(|_| text.into_owned().into()),
-                    _ => text.into_owned().into(),
-                };
-                detail.insert(field.name().into_owned(), value);
-            }
-        }
-        for (k, v) in &e.extra {
-            detail.insert(format!("extra.{k}"), v.clone());
-        }
+        let detail = Detail {
+            time_source: e.time_source.map(focal_model::event::format_time),
+            time_observation: focal_model::event::format_time(e.time_observation),
+            feed_provider: e.feed_provider.as_deref(),
+            feed_url: e.feed_url.as_deref(),
+            source_port: e.source_port,
+            source_as_name: e.source_as_name.as_deref(),
+            source_network: e.source_network.map(|n| n.to_string()),
+            source_fqdn: e.source_fqdn.as_deref(),
+            source_url: e.source_url.as_deref(),
+            destination_ip: e.destination_ip,
+            destination_port: e.destination_port,
+            destination_fqdn: e.destination_fqdn.as_deref(),
+            protocol_transport: e.protocol_transport.map(|t| t.to_string()),
+            protocol_application: e.protocol_application.as_deref(),
+            classification_identifier: e.classification_identifier.as_deref(),
+            comment: e.comment.as_deref(),
+            extra: e
+                .extra
+                .iter()
+                .map(|(k, v)| (format!("extra.{k}"), v))
+                .collect(),
+        };
+        // Serialising plain strings, numbers and JSON values cannot fail.
+        let detail = serde_json::to_string(&detail).unwrap_or_else(|_| "{}".into());
         EncodedEvent {
             id: *e.id.as_bytes(),
             time_event: e.effective_time().as_microsecond(),
@@ -99,7 +134,7 @@ impl EncodedEvent {
             source_cc: e.source_cc.map(|c| c.as_str().to_string()),
             classification_type: e.classification_type.as_str(),
             tlp: e.tlp.as_str(),
-            detail: serde_json::Value::Object(detail).to_string(),
+            detail,
             feed_name: e.feed_name,
             malware_name: e.malware_name,
             constituent: e.constituent,

@@ -595,3 +595,50 @@ fn network_indicators_are_found_by_an_address_inside_them() {
         n.contains(&"203.0.113.255".parse::<std::net::IpAddr>().unwrap())
     }));
 }
+
+/// README's first command: the demo builds a fresh data folder from the bundled data, and the
+/// drone feed in it reaches the generator's expected figures.
+#[test]
+fn demo_runs_the_main_job_on_bundled_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    for _ in 0..2 {
+        // Twice: a second demo replaces the first folder instead of adding to it.
+        let out = json(&data, &["demo"]);
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("data/demo/expected.json")).unwrap(),
+        )
+        .unwrap();
+        let stats = &out["stats"];
+        assert_eq!(
+            stats["by_feed"]["reference-drones"],
+            expected["unique_events"]
+        );
+        assert_eq!(stats["per_constituent"], expected["per_constituent"]);
+        let feeds: Vec<&str> = out["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["feed"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            feeds.len(),
+            5,
+            "the drone feed and four shipped public feed formats: {feeds:?}"
+        );
+        assert!(
+            out["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["events_stored"].as_u64().unwrap() > 0)
+        );
+    }
+    // The demo refuses to delete a folder that is not a Focal data folder.
+    let precious = dir.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), "keep me").unwrap();
+    let out = focal(&precious, &["demo"]);
+    assert!(!out.status.success());
+    assert!(precious.join("notes.txt").exists());
+}

@@ -14,6 +14,7 @@ fn default_source() -> PathBuf {
 
 pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     let root = args.from.clone().unwrap_or_else(default_source);
+    let root = root.canonicalize().unwrap_or(root);
     let demo = root.join("data/demo");
     if !demo.join("feed.csv").exists() {
         bail!(
@@ -32,16 +33,15 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
         std::fs::remove_dir_all(data)
             .with_context(|| format!("removing the old demo folder {}", data.display()))?;
     }
-    let quiet_init = true;
     super::init(
         data,
         &InitArgs {
             asn: vec![demo.join("asn-ipv4.csv"), demo.join("asn-ipv6.csv")],
             country: Some(root.join("data/ipdb/geo-whois-asn-country.mmdb")),
         },
-        quiet_init && json,
-    )
-    .or_else(|e| if json { Err(e) } else { Ok(()) })?;
+        json,
+        true,
+    )?;
     let (dir, store) = open(data)?;
     let file = demo.join("constituents.csv");
     let list =

@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> Result<()> {
     });
     let json = cli.json;
     match cli.command {
-        Command::Init(args) => init(&data, &args, json),
+        Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
             import_constituents(&data, &file, json)
         }
@@ -50,7 +50,8 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
-pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
+/// Creates a data folder. `quiet` suppresses the summary (the demo prints its own).
+pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()> {
     if data.join(crate::config::CONFIG_FILE).exists() {
         bail!(
             "{} is already a Focal data folder; nothing was changed",
@@ -73,6 +74,9 @@ pub fn init(data: &Path, args: &InitArgs, json: bool) -> Result<()> {
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
     let version = store.schema_version()?;
+    if quiet {
+        return Ok(());
+    }
     if json {
         print_json(&serde_json::json!({
             "data": dir.root, "database": dir.database(), "schema_version": version, "config": config,
