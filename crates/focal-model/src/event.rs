@@ -450,6 +450,19 @@ impl Default for DedupKey {
 pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x8c1e_0a5f_3b7d_4c59_a0e2_6f1d_9b84_2e37);
 
 impl DedupKey {
+    /// The window an event falls in, as `(window length, window number)`; `(0, 0)` without a
+    /// window. Two events can only be the same event if they share it, so a store need only
+    /// compare an event with the ids of its own window.
+    pub fn bucket(&self, event: &Event) -> (i64, i64) {
+        match self.window_secs.filter(|w| *w > 0) {
+            Some(window) => (
+                window as i64,
+                event.effective_time().as_second().div_euclid(window as i64),
+            ),
+            None => (0, 0),
+        }
+    }
+
     /// The event's id: UUIDv5 over the key's canonical bytes. Equal keys give equal ids on every
     /// machine and in every process, which is what makes re-ingestion and redelivery idempotent.
     /// `buf` is scratch space, reused across calls to avoid an allocation per event.

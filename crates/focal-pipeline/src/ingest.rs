@@ -1,13 +1,13 @@
 //! Ingesting one file.
 
-use crate::dedup::IdSet;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use focal_enrich::Enricher;
 use focal_feeds::definition::CsvLayout;
 use focal_feeds::read::RecordReader;
 use focal_feeds::{Feed, Format, RecordBatch, Rejection};
 use focal_store::{
-    EncodedEvent, NewRun, QuarantineEntry, RunProgress, RunStatus, RunWriter, Store, StoreError,
+    EncodedEvent, NewRun, QuarantineEntry, RunContext, RunProgress, RunStatus, RunWriter, Store,
+    StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -127,6 +127,25 @@ pub fn ingest_file(
     };
     let (sha256, size) = sha256_file(path).map_err(io)?;
     let feed_name = feed.name.to_string();
+    // Every event of this run is observed now; the time is stored once, with the run.
+    let context = RunContext {
+        feed_name: feed.name.clone(),
+        feed_provider: feed.definition.provider.as_deref().map(Into::into),
+        feed_url: feed.definition.url.as_deref().map(Into::into),
+        observed: jiff::Timestamp::now(),
+    };
+    let new_run = |status, resumed_from, progress| NewRun {
+        feed: feed_name.clone(),
+        feed_provider: feed.definition.provider.clone(),
+        feed_url: feed.definition.url.clone(),
+        observed: context.observed,
+        file_name: file_name.clone(),
+        sha256: sha256.clone(),
+        size,
+        resumed_from,
+        progress,
+        status,
+    };
 
     // Decide between a fresh run, a resumed one, and nothing to do.
     let previous = store.find_run(&sha256, &feed_name)?;
@@ -134,15 +153,11 @@ pub fn ingest_file(
     let mut resumed_from = None;
     match &previous {
         Some(prev) if prev.status == RunStatus::Completed && !options.force => {
-            let run = store.begin_run(&NewRun {
-                feed: feed_name.clone(),
-                file_name: file_name.clone(),
-                sha256: sha256.clone(),
-                size,
-                resumed_from: None,
-                progress: RunProgress::default(),
-                status: RunStatus::AlreadyIngested,
-            })?;
+            let run = store.begin_run(&new_run(
+                RunStatus::AlreadyIngested,
+                None,
+                RunProgress::default(),
+            ))?;
             store.finish_run(run.id, &RunProgress::default(), RunStatus::AlreadyIngested)?;
             tracing::info!(file = %file_name, earlier_run = prev.id, "File already ingested for this feed; nothing to do.");
             return Ok(FileSummary {
@@ -170,15 +185,7 @@ pub fn ingest_file(
         }
         _ => {}
     }
-    let run = store.begin_run(&NewRun {
-        feed: feed_name.clone(),
-        file_name: file_name.clone(),
-        sha256: sha256.clone(),
-        size,
-        resumed_from,
-        progress: start,
-        status: RunStatus::Running,
-    })?;
+    let run = store.begin_run(&new_run(RunStatus::Running, resumed_from, start))?;
 
     let mut file = File::open(path).map_err(io)?;
     let mut scratch = feed.scratch();
@@ -234,13 +241,11 @@ pub fn ingest_file(
     } else {
         options.workers
     };
-    let observed = jiff::Timestamp::now();
     let mut state = Writer {
         sink: store.run_writer(run.id)?,
         commit_rows: options.commit_rows.max(1) as u64,
         progress: RunProgress { offset, ..start },
         uncommitted_rows: 0,
-        seen: IdSet::default(),
         by_kind: BTreeMap::new(),
         pending: HashMap::new(),
         next_seq: 0,
@@ -263,7 +268,8 @@ pub fn ingest_file(
         for _ in 0..workers {
             let (rx, tx) = (batch_rx.clone(), parsed_tx.clone());
             let layout = layout.as_ref();
-            scope.spawn(move || parse_worker(feed, enricher, layout, observed, rx, tx));
+            let context = &context;
+            scope.spawn(move || parse_worker(feed, enricher, layout, context, rx, tx));
         }
         drop((batch_rx, parsed_tx));
         let written = state.write_all(parsed_rx);
@@ -305,7 +311,7 @@ fn parse_worker(
     feed: &Feed,
     enricher: &Enricher,
     layout: Option<&CsvLayout>,
-    observed: jiff::Timestamp,
+    context: &RunContext,
     rx: Receiver<RecordBatch>,
     tx: Sender<Parsed>,
 ) {
@@ -317,7 +323,7 @@ fn parse_worker(
         feed.parse_batch(
             layout,
             &batch,
-            observed,
+            context.observed,
             &mut scratch,
             &mut events,
             &mut rejections,
@@ -327,7 +333,8 @@ fn parse_worker(
             .map(|mut event| {
                 enricher.enrich(&mut event);
                 event.id = feed.dedup.event_id(&event, &mut key_buf);
-                EncodedEvent::new(event)
+                let bucket = feed.dedup.bucket(&event);
+                EncodedEvent::new(event, bucket, context)
             })
             .collect();
         let parsed = Parsed {
@@ -352,7 +359,6 @@ struct Writer<'a> {
     /// Progress including uncommitted rows; saved with each commit.
     progress: RunProgress,
     uncommitted_rows: u64,
-    seen: IdSet,
     by_kind: BTreeMap<String, u64>,
     /// Batches that arrived before their predecessors.
     pending: HashMap<u64, Parsed>,
@@ -380,12 +386,8 @@ impl Writer<'_> {
         self.commit()
     }
 
-    fn write(&mut self, mut parsed: Parsed) -> Result<(), IngestError> {
+    fn write(&mut self, parsed: Parsed) -> Result<(), IngestError> {
         let valid = parsed.events.len() as u64;
-        // The first record of an event in file order is the one kept.
-        parsed
-            .events
-            .retain(|e| self.seen.insert(u128::from_be_bytes(e.id)));
         let quarantine: Vec<QuarantineEntry> = parsed
             .rejections
             .into_iter()

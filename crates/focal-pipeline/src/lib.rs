@@ -2,9 +2,9 @@
 //!
 //! ```text
 //!  reader thread ──batches──▶ N parse workers ──parsed──▶ writer (this thread)
-//!  (find lines,               (split fields, validate,   (restore file order, drop
-//!   bounded memory)            enrich, compute ids)        in-run duplicates, commit
-//!                                                           batch + progress atomically)
+//!  (find lines,               (split fields, validate,   (restore file order; the store
+//!   bounded memory)            enrich, compute ids,       drops known ids and commits rows
+//!                              encode rows)               with the run's progress)
 //! ```
 //!
 //! Channels are bounded, so a slow database slows the reader instead of filling memory
@@ -12,7 +12,6 @@
 //! killed at any instant resumes exactly after its last committed batch; event ids are
 //! deterministic, so anything written twice is ignored by the store.
 
-mod dedup;
 mod ingest;
 
 pub use ingest::{FileSummary, IngestError, IngestOptions, ProgressSink, ingest_file, sha256_file};

@@ -16,7 +16,9 @@ mod encode;
 pub mod sqlite;
 mod types;
 
-pub use encode::{EncodedEvent, decode as decode_event, ip_bytes, ip_from_bytes};
+pub use encode::{
+    EncodedEvent, RunContext, StoredRow, decode as decode_event, ip_bytes, ip_from_bytes,
+};
 pub use sqlite::SqliteStore;
 pub use types::*;
 

@@ -67,6 +67,10 @@ pub struct RunProgress {
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub feed: String,
+    pub feed_provider: Option<String>,
+    pub feed_url: Option<String>,
+    /// `time.observation` of the run's events.
+    pub observed: Timestamp,
     pub file_name: String,
     pub sha256: String,
     pub size: u64,

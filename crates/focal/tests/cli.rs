@@ -642,3 +642,38 @@ fn demo_runs_the_main_job_on_bundled_data() {
     assert!(!out.status.success());
     assert!(precious.join("notes.txt").exists());
 }
+
+/// A feed delivered in several files (overlapping in time) is de-duplicated across them: the
+/// ids stored by the first run are the ones the second run checks against.
+#[test]
+fn deduplication_spans_files_and_runs() {
+    let (dir, data) = prepared();
+    let text = std::fs::read(fixture("feed.csv")).unwrap();
+    let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+    let (header, rows) = lines.split_first().unwrap();
+    // Two overlapping parts: rows 0..60% and 40%..100%.
+    let (a_end, b_start) = (rows.len() * 6 / 10, rows.len() * 4 / 10);
+    let part = |name: &str, rows: &[&[u8]]| {
+        let path = dir.path().join(name);
+        let mut bytes = header.to_vec();
+        rows.iter().for_each(|r| bytes.extend_from_slice(r));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let a = part("a.csv", &rows[..a_end]);
+    let b = part("b.csv", &rows[b_start..]);
+    let out = json(
+        &data,
+        &["ingest", "--feed", s(&reference_feed()), s(&a), s(&b)],
+    );
+    let second = &out["files"][1];
+    assert!(
+        second["duplicates"].as_u64().unwrap() > 0,
+        "the overlap is found in the second file: {second}"
+    );
+    let stats = json(&data, &["stats"]);
+    let e = expected();
+    assert_eq!(stats["events"], e["unique_events"]);
+    assert_eq!(stats["per_constituent"], e["per_constituent"]);
+    assert_eq!(stats["unassigned"], e["unassigned_events"]);
+}

@@ -1,6 +1,6 @@
 //! Writing and reading the `events` table.
 
-use crate::encode::{decode, ip_bytes};
+use crate::encode::{StoredRow, decode, ip_bytes};
 use crate::{EncodedEvent, EventFilter, Result, StoreError};
 use focal_model::Event;
 use ipnet::IpNet;
@@ -13,32 +13,35 @@ fn micros(ts: Timestamp) -> i64 {
     ts.as_microsecond()
 }
 
-const INSERT: &str = "INSERT OR IGNORE INTO events (
-    id, run_id, time_event, feed_name, source_ip, source_net_first, source_net_last, source_asn,
-    source_cc, classification_type, malware_name, tlp, constituent, detail, raw)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+const INSERT: &str = "INSERT INTO events (
+    id, run_id, time_event, time_source, source_ip, source_net_first, source_net_last, source_port,
+    source_asn, source_network, source_cc, source_fqdn, destination_ip, destination_port,
+    protocol_transport, malware_name, classification_type, tlp, constituent, detail, raw)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
-/// Inserts events, skipping ids already present. Returns how many were new.
-pub fn insert(conn: &Connection, run_id: i64, events: &[EncodedEvent]) -> rusqlite::Result<u64> {
+/// Inserts events (already known to be new). Returns how many rows were written.
+pub fn insert(conn: &Connection, run_id: i64, events: &[&EncodedEvent]) -> rusqlite::Result<u64> {
     let mut stmt = conn.prepare_cached(INSERT)?;
     let mut inserted = 0;
-    // In id order, consecutive inserts land on neighbouring pages of the unique index instead of
-    // random ones, so those pages stay hot in the cache.
-    let mut order: Vec<&EncodedEvent> = events.iter().collect();
-    order.sort_unstable_by_key(|e| e.id);
-    for e in order {
+    for e in events {
         inserted += stmt.execute(params![
             &e.id[..],
             run_id,
             e.time_event,
-            &*e.feed_name,
+            e.time_source,
             e.source_ip.as_ref().map(|b| &b[..]),
             e.source_net.as_ref().map(|n| &n.0[..]),
             e.source_net.as_ref().map(|n| &n.1[..]),
+            e.source_port,
             e.source_asn,
+            e.source_network,
             e.source_cc,
-            e.classification_type,
+            e.source_fqdn,
+            e.destination_ip.as_ref().map(|b| &b[..]),
+            e.destination_port,
+            e.protocol_transport,
             e.malware_name,
+            e.classification_type,
             e.tlp,
             e.constituent.as_deref(),
             e.detail,
@@ -48,9 +51,11 @@ pub fn insert(conn: &Connection, run_id: i64, events: &[EncodedEvent]) -> rusqli
     Ok(inserted)
 }
 
-const SELECT: &str =
-    "SELECT seq, id, feed_name, source_ip, source_asn, source_cc, classification_type,
-    malware_name, tlp, constituent, detail, raw FROM events";
+const SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, e.source_port, e.source_asn, a.name,
+    e.source_network, e.source_cc, e.source_fqdn, e.destination_ip, e.destination_port,
+    e.protocol_transport, e.malware_name, e.classification_type, e.tlp, e.constituent, e.detail,
+    e.raw, r.feed, r.feed_provider, r.feed_url, r.observed
+  FROM events AS e JOIN runs AS r ON r.id = e.run_id LEFT JOIN as_names AS a ON a.asn = e.source_asn";
 
 /// A WHERE clause built from conditions whose values are always bound parameters.
 #[derive(Default)]
@@ -88,17 +93,17 @@ pub fn query(
 ) -> Result<()> {
     let mut w = Where::default();
     if let Some(c) = &f.constituent {
-        w.and("constituent = ?", vec![c.clone().into()]);
+        w.and("e.constituent = ?", vec![c.clone().into()]);
     }
     if f.unassigned {
-        w.and("constituent IS NULL", vec![]);
+        w.and("e.constituent IS NULL", vec![]);
     }
     if let Some(net) = &f.network {
         let bytes = |ip: IpAddr| Value::Blob(ip_bytes(ip).to_vec());
         // An address inside the range, or a listed network that overlaps it.
         let (first, last) = (bytes(net.network()), bytes(net.broadcast()));
         w.and(
-            "(source_ip BETWEEN ? AND ? OR (source_net_first <= ? AND source_net_last >= ?))",
+            "(e.source_ip BETWEEN ? AND ? OR (e.source_net_first <= ? AND e.source_net_last >= ?))",
             vec![first.clone(), last.clone(), last, first],
         );
         // IPv4 is stored IPv4-mapped; an IPv6 network that spans the mapped block (like ::/0)
@@ -108,33 +113,36 @@ pub fn query(
             && net.contains(&mapped)
         {
             w.and(
-                "COALESCE(source_ip, source_net_first) NOT BETWEEN ? AND ?",
+                "COALESCE(e.source_ip, e.source_net_first) NOT BETWEEN ? AND ?",
                 vec![bytes(mapped.network()), bytes(mapped.broadcast())],
             );
         }
     }
     if let Some(asn) = f.asn {
-        w.and("source_asn = ?", vec![i64::from(asn).into()]);
+        w.and("e.source_asn = ?", vec![i64::from(asn).into()]);
     }
     if let Some(cc) = &f.country {
-        w.and("source_cc = ?", vec![cc.to_ascii_uppercase().into()]);
+        w.and("e.source_cc = ?", vec![cc.to_ascii_uppercase().into()]);
     }
     if let Some(t) = &f.classification_type {
-        w.and("classification_type = ?", vec![t.clone().into()]);
+        w.and("e.classification_type = ?", vec![t.clone().into()]);
     }
     if let Some(feed) = &f.feed {
-        w.and("feed_name = ?", vec![feed.clone().into()]);
+        w.and(
+            "e.run_id IN (SELECT id FROM runs WHERE feed = ?)",
+            vec![feed.clone().into()],
+        );
     }
     if let Some(since) = f.since {
-        w.and("time_event >= ?", vec![micros(since).into()]);
+        w.and("e.time_event >= ?", vec![micros(since).into()]);
     }
     if let Some(until) = f.until {
-        w.and("time_event < ?", vec![micros(until).into()]);
+        w.and("e.time_event < ?", vec![micros(until).into()]);
     }
     if let Some(after) = f.after_seq {
-        w.and("seq > ?", vec![after.into()]);
+        w.and("e.seq > ?", vec![after.into()]);
     }
-    let mut sql = format!("{SELECT}{} ORDER BY seq", w.sql);
+    let mut sql = format!("{SELECT}{} ORDER BY e.seq", w.sql);
     let mut args = w.args;
     if let Some(limit) = f.limit {
         args.push((limit as i64).into());
@@ -153,24 +161,31 @@ pub fn query(
 }
 
 fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
-    let id: Vec<u8> = r.get(1)?;
-    let type_: String = r.get(6)?;
-    let tlp: String = r.get(8)?;
-    let detail: String = r.get(10)?;
-    decode(
-        &id,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        &type_,
-        r.get(7)?,
-        &tlp,
-        r.get(9)?,
-        &detail,
-        r.get(11)?,
-    )
-    .map_err(|message| {
-        rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, message.into())
+    let row = StoredRow {
+        id: r.get(1)?,
+        time_source: r.get(2)?,
+        source_ip: r.get(3)?,
+        source_port: r.get(4)?,
+        source_asn: r.get(5)?,
+        source_as_name: r.get(6)?,
+        source_network: r.get(7)?,
+        source_cc: r.get(8)?,
+        source_fqdn: r.get(9)?,
+        destination_ip: r.get(10)?,
+        destination_port: r.get(11)?,
+        protocol_transport: r.get(12)?,
+        malware_name: r.get(13)?,
+        classification_type: r.get(14)?,
+        tlp: r.get(15)?,
+        constituent: r.get(16)?,
+        detail: r.get(17)?,
+        raw: r.get(18)?,
+        feed_name: r.get(19)?,
+        feed_provider: r.get(20)?,
+        feed_url: r.get(21)?,
+        observed: r.get(22)?,
+    };
+    decode(row).map_err(|message| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
     })
 }

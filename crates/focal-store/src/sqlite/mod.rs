@@ -4,6 +4,7 @@
 //! reads open their own connection, so a long export never blocks an ingest.
 
 mod events;
+mod idset;
 mod migrate;
 
 use crate::*;
@@ -87,9 +88,90 @@ struct SqliteRunWriter<'a> {
     feed: String,
     file_name: String,
     open: bool,
+    /// ASNs whose name this writer has already stored.
+    as_names_written: std::collections::HashMap<u32, std::sync::Arc<str>>,
+    /// Ids of stored events in the windows loaded so far, plus those written by this writer.
+    known: idset::IdSet,
+    loaded: std::collections::HashSet<(i64, i64)>,
+    /// Ids written since the last commit, by window: saved as dedup chunks at commit.
+    pending: std::collections::HashMap<(i64, i64), Vec<[u8; 16]>>,
+    /// Stopped (after a last checkpoint) when the writer is dropped.
+    _checkpointer: Checkpointer,
+    /// Held for the writer's life: one ingest at a time per database, so that the known ids
+    /// cannot go stale under another writer.
+    _lock: std::fs::File,
+}
+
+/// Runs passive WAL checkpoints on its own connection while a run writes.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: PathBuf) -> Checkpointer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = SqliteStore::connect(&path) else {
+                    return;
+                };
+                loop {
+                    let done = !matches!(
+                        stopped.recv_timeout(std::time::Duration::from_millis(250)),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    // PASSIVE never blocks the writer; a failed checkpoint is retried on the next tick,
+                    // and SQLite checkpoints again when the last connection closes.
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+                    if done {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        Checkpointer {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl SqliteRunWriter<'_> {
+    /// Adds the ids of every stored event of a de-duplication window to the known set.
+    fn load_window(&mut self, (window, bucket): (i64, i64)) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ids FROM dedup_chunks WHERE window = ?1 AND bucket = ?2")
+            .map_err(err("loading event ids"))?;
+        let mut rows = stmt
+            .query(params![window, bucket])
+            .map_err(err("loading event ids"))?;
+        while let Some(row) = rows.next().map_err(err("loading event ids"))? {
+            let ids = row
+                .get_ref(0)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(err("loading event ids"))?;
+            for id in ids.chunks_exact(16) {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(id);
+                self.known.insert(u128::from_be_bytes(b));
+            }
+        }
+        self.loaded.insert((window, bucket));
+        Ok(())
+    }
+
     fn begin(&mut self) -> Result<()> {
         if !self.open {
             // IMMEDIATE takes the write lock now, so the commit cannot fail for a lock upgrade.
@@ -105,8 +187,38 @@ impl SqliteRunWriter<'_> {
 impl RunWriter for SqliteRunWriter<'_> {
     fn write(&mut self, events: &[EncodedEvent], rejections: &[QuarantineEntry]) -> Result<u64> {
         self.begin()?;
+        // Drop events already stored or already written by this run, keeping the first
+        // record of each id in file order.
+        let mut fresh: Vec<&EncodedEvent> = Vec::with_capacity(events.len());
+        for e in events {
+            if !self.loaded.contains(&e.bucket) {
+                self.load_window(e.bucket)?;
+            }
+            if self.known.insert(u128::from_be_bytes(e.id)) {
+                self.pending.entry(e.bucket).or_default().push(e.id);
+                fresh.push(e);
+            }
+        }
         let inserted =
-            events::insert(&self.conn, self.run_id, events).map_err(err("writing events"))?;
+            events::insert(&self.conn, self.run_id, &fresh).map_err(err("writing events"))?;
+        let mut names = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO as_names (asn, name) VALUES (?1, ?2)
+                 ON CONFLICT(asn) DO UPDATE SET name = excluded.name WHERE name != excluded.name",
+            )
+            .map_err(err("writing AS names"))?;
+        for e in events {
+            if let (Some(asn), Some(name)) = (e.source_asn, &e.source_as_name)
+                && self.as_names_written.get(&asn) != Some(name)
+            {
+                names
+                    .execute(params![asn, &**name])
+                    .map_err(err("writing AS names"))?;
+                self.as_names_written.insert(asn, name.clone());
+            }
+        }
+        drop(names);
         if !rejections.is_empty() {
             let mut stmt = self
                 .conn
@@ -137,6 +249,18 @@ impl RunWriter for SqliteRunWriter<'_> {
 
     fn commit(&mut self, progress: &RunProgress) -> Result<()> {
         self.begin()?;
+        {
+            let mut chunk = self
+                .conn
+                .prepare_cached("INSERT INTO dedup_chunks (window, bucket, run_id, ids) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err("saving event ids"))?;
+            for ((window, bucket), mut ids) in self.pending.drain() {
+                ids.sort_unstable();
+                chunk
+                    .execute(params![window, bucket, self.run_id, ids.concat()])
+                    .map_err(err("saving event ids"))?;
+            }
+        }
         save_progress(&self.conn, self.run_id, progress).map_err(err("saving run progress"))?;
         self.conn
             .execute_batch("COMMIT")
@@ -152,6 +276,7 @@ impl Drop for SqliteRunWriter<'_> {
             // Nothing to report to: an uncommitted run is resumed from its last commit anyway.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        let _ = self.conn.execute_batch("PRAGMA wal_autocheckpoint = 1000");
     }
 }
 
@@ -314,8 +439,9 @@ impl Store for SqliteStore {
         let p = &run.progress;
         conn.execute(
             "INSERT INTO runs (feed, file_name, sha256, size, status, started_at, resumed_from,
-                               rows_read, events_stored, duplicates, quarantined, resume_offset, resume_line)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                               rows_read, events_stored, duplicates, quarantined, resume_offset, resume_line,
+                               feed_provider, feed_url, observed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 run.feed,
                 run.file_name,
@@ -329,7 +455,10 @@ impl Store for SqliteStore {
                 p.duplicates as i64,
                 p.quarantined as i64,
                 p.offset as i64,
-                p.line as i64
+                p.line as i64,
+                run.feed_provider,
+                run.feed_url,
+                run.observed.as_microsecond()
             ],
         )
         .map_err(err("recording the run"))?;
@@ -351,6 +480,23 @@ impl Store for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(err("reading the run"))?;
+        // Checkpoints (copying the WAL into the database file) move to a thread of their own for
+        // the run, so the writer only appends to the WAL.
+        let lock_path = self.path.with_extension("ingest-lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|source| StoreError::Io {
+            path: lock_path.display().to_string(),
+            source,
+        })?;
+        if lock.try_lock().is_err() {
+            tracing::info!(lock = %lock_path.display(), "Waiting for another ingest into this database to finish.");
+            lock.lock().map_err(|source| StoreError::Io {
+                path: lock_path.display().to_string(),
+                source,
+            })?;
+        }
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(err("configuring the writer"))?;
+        let checkpointer = Checkpointer::start(self.path.clone());
         Ok(Box::new(SqliteRunWriter {
             conn,
             run_id,
@@ -358,6 +504,12 @@ impl Store for SqliteStore {
             feed,
             file_name,
             open: false,
+            as_names_written: Default::default(),
+            known: Default::default(),
+            loaded: Default::default(),
+            pending: Default::default(),
+            _checkpointer: checkpointer,
+            _lock: lock,
         }))
     }
 
@@ -474,7 +626,10 @@ impl Store for SqliteStore {
             by_type: grouped(
                 "SELECT classification_type, COUNT(*) FROM events GROUP BY classification_type",
             )?,
-            by_feed: grouped("SELECT feed_name, COUNT(*) FROM events GROUP BY feed_name")?,
+            by_feed: grouped(
+                "SELECT runs.feed, SUM(n) FROM (SELECT run_id, COUNT(*) AS n FROM events GROUP BY run_id) AS per_run
+                 JOIN runs ON runs.id = per_run.run_id GROUP BY runs.feed",
+            )?,
             quarantined_by_kind: grouped("SELECT kind, COUNT(*) FROM quarantine GROUP BY kind")?,
             runs: count("SELECT COUNT(*) FROM runs")?,
         })

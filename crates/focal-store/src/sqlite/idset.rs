@@ -1,4 +1,4 @@
-//! The in-run de-duplication set.
+//! The set of known event ids, in memory.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
