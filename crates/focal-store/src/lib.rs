@@ -6,8 +6,10 @@
 //! - A batch of events, its quarantined records and the run's progress are committed in one
 //!   transaction ([`Store::commit_batch`]), so a process killed at any instant leaves a
 //!   consistent store, and the run's saved offset says exactly where to resume.
-//! - Event ids are deterministic and unique in the table, so writing the same event twice is a
-//!   no-op: re-ingestion and redelivery cannot double anything.
+//! - Event ids are deterministic, and a store never keeps two events with the same id: writing
+//!   the same event twice is a no-op, so re-ingestion and redelivery cannot double anything. (The
+//!   SQLite backend enforces this with per-window id sets and an ingest lock rather than a
+//!   unique index, for speed: see `sqlite/migrations/0001_initial.sql` and BENCHMARKS.md.)
 //!
 //! The trait is synchronous on purpose: ingestion runs on dedicated threads and a database
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
