@@ -193,15 +193,17 @@ pub fn ingest_file(
     let (layout, header_end, header_line) = match feed.format() {
         Format::Csv => {
             let mut reader = RecordReader::new(&mut file, feed.skip_rules(), 0, 1);
+            // (line number of the header, its column names)
             let header = if feed.definition.csv.header {
                 match reader.read_first_record().map_err(io)? {
-                    Some((_, line)) => {
-                        Some(feed.split_header(&line, &mut scratch).map_err(|m| {
+                    Some((number, line)) => {
+                        let names = feed.split_header(&line, &mut scratch).map_err(|m| {
                             IngestError::Layout {
                                 path: file_name.clone(),
-                                message: format!("line 1: {m}"),
+                                message: format!("line {number} (the header): {m}"),
                             }
-                        })?)
+                        })?;
+                        Some((number, names))
                     }
                     None => None,
                 }
@@ -211,12 +213,18 @@ pub fn ingest_file(
             let (end, line) = (reader.offset(), reader.next_line_number());
             let layout = match (&header, feed.definition.csv.header) {
                 (None, true) => None, // An empty file: no records, nothing to lay out.
-                _ => Some(feed.csv_layout(header.as_deref()).map_err(|message| {
-                    IngestError::Layout {
-                        path: file_name.clone(),
-                        message: format!("line 1: {message}"),
-                    }
-                })?),
+                _ => Some(
+                    feed.csv_layout(header.as_ref().map(|(_, names)| names.as_slice()))
+                        .map_err(|message| IngestError::Layout {
+                            path: file_name.clone(),
+                            message: match &header {
+                                Some((number, _)) => {
+                                    format!("line {number} (the header): {message}")
+                                }
+                                None => message,
+                            },
+                        })?,
+                ),
             };
             (
                 layout,

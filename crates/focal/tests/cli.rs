@@ -677,3 +677,22 @@ fn deduplication_spans_files_and_runs() {
     assert_eq!(stats["per_constituent"], e["per_constituent"]);
     assert_eq!(stats["unassigned"], e["unassigned_events"]);
 }
+
+/// A header that does not fit the definition is reported with its real line number, after
+/// the comment lines that precede it.
+#[test]
+fn header_errors_name_the_header_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    ok(&data, &["init"]);
+    let file = dir.path().join("feodo.csv");
+    std::fs::write(&file, "# banner\n# more banner\n\"first_seen\",\"dst_ip\"\n\"2026-01-01 00:00:00\",\"192.0.2.1\"\n").unwrap();
+    let feed = repo().join("feeds/abusech-feodo-ipblocklist.toml");
+    let out = focal(&data, &["ingest", "--feed", s(&feed), s(&file)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("feodo.csv: line 3 (the header)") && err.contains("is not in the header"),
+        "{err}"
+    );
+}
