@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// The fields written, in IntelMQ's usual order.
-const ORDER: &[Field] = &[
+/// The harmonised fields of an event, in IntelMQ's usual order (`tlp`, `extra.*` and `raw` aside).
+pub const FIELDS: &[Field] = &[
     Field::FeedName,
     Field::FeedProvider,
     Field::FeedUrl,
@@ -44,7 +44,7 @@ const ORDER: &[Field] = &[
 pub fn to_json(event: &Event) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("__type".into(), "Event".into());
-    for field in ORDER {
+    for field in FIELDS {
         let Some(text) = event.get_text(field) else {
             continue;
         };

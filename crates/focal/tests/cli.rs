@@ -344,9 +344,10 @@ fn event_filters_and_exports() {
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
     assert!(
-        header.starts_with("time.source,time.observation,feed.name"),
+        header.starts_with("feed.name,feed.provider,feed.url,time.source,time.observation"),
         "{header}"
     );
+    assert!(header.ends_with(",tlp,constituent"), "{header}");
     assert_eq!(lines.count() as u64, n.as_u64().unwrap());
     let intelmq = ok(&data, &["events", "--limit", "3", "--format", "intelmq"]);
     for line in intelmq.lines() {

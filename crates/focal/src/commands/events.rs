@@ -8,30 +8,12 @@ use focal_store::{EventFilter, Store};
 use std::io::Write;
 use std::path::Path;
 
-/// Columns of the CSV export, by harmonised name.
-const CSV_FIELDS: &[Field] = &[
-    Field::TimeSource,
-    Field::TimeObservation,
-    Field::FeedName,
-    Field::FeedProvider,
-    Field::ClassificationTaxonomy,
-    Field::ClassificationType,
-    Field::ClassificationIdentifier,
-    Field::SourceIp,
-    Field::SourcePort,
-    Field::SourceNetwork,
-    Field::SourceAsn,
-    Field::SourceAsName,
-    Field::SourceCountry,
-    Field::SourceFqdn,
-    Field::SourceUrl,
-    Field::DestinationIp,
-    Field::DestinationPort,
-    Field::ProtocolTransport,
-    Field::MalwareName,
-    Field::Tlp,
-    Field::Constituent,
-];
+/// Columns of the CSV export: IntelMQ's fields in its order, then the TLP label and the constituent.
+fn csv_fields() -> impl Iterator<Item = &'static Field> {
+    focal_model::intelmq::FIELDS
+        .iter()
+        .chain([Field::Tlp, Field::Constituent].iter())
+}
 
 fn parse_time(flag: &str, text: &str) -> Result<jiff::Timestamp> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
@@ -135,12 +117,10 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
         }
         EventFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(CSV_FIELDS.iter().map(|f| f.name().into_owned()))?;
+            w.write_record(csv_fields().map(|f| f.name().into_owned()))?;
             store.events(&filter, &mut |e: Event| {
                 w.write_record(
-                    CSV_FIELDS
-                        .iter()
-                        .map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()),
+                    csv_fields().map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()),
                 )
                 .map_err(|e| io_err(e.into()))
             })?;
