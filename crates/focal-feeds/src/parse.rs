@@ -125,7 +125,9 @@ impl Feed {
 
     /// Splits a header line into column names.
     pub fn split_header(&self, line: &[u8], scratch: &mut Scratch) -> Result<Vec<String>, String> {
-        let n = split_csv(line, scratch).ok_or("the header line could not be split")?;
+        let n = split_csv(line, scratch).ok_or(
+            "the header line could not be split into columns (a bare carriage return inside it? Lines must end in LF or CRLF)",
+        )?;
         let mut names = Vec::with_capacity(n);
         let mut start = 0;
         for &end in &scratch.ends[..n] {
@@ -268,7 +270,8 @@ impl Feed {
         let n = split_csv(bytes, scratch).ok_or((
             RejectKind::Columns,
             None,
-            "the record could not be split into columns".into(),
+            "the record could not be split into columns (a bare carriage return inside the line?)"
+                .into(),
         ))?;
         if n != layout.fields.len() {
             return Err((
@@ -489,8 +492,60 @@ fn split_csv(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
                 let len = scratch.ends.len();
                 scratch.ends.resize(len * 2, 0);
             }
-            csv_core::ReadRecordResult::Record => return Some(nend),
+            // A record that ends before the line does (csv-core also ends records at a bare
+            // `\r`) would silently lose the rest of the line: refuse it instead.
+            csv_core::ReadRecordResult::Record => return input.is_empty().then_some(nend),
             csv_core::ReadRecordResult::End => return Some(nend),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::{RecordReader, SkipRules};
+
+    fn feed() -> Feed {
+        Feed::from_toml(
+            "name='x'\nformat='csv'\n[fields]\nip='source.ip'\nmalware='malware.name'\n",
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    /// Found while writing the fuzz targets: csv-core ends a record at a bare `\r`, and the rest
+    /// of the line was dropped without a trace.
+    #[test]
+    fn a_bare_carriage_return_is_rejected_not_truncated() {
+        let feed = feed();
+        let mut scratch = feed.scratch();
+        let input = b"ip,malware\n192.0.2.1,mirai\r192.0.2.2,gafgyt\n192.0.2.3,mozi\r\n";
+        let mut reader = RecordReader::new(&input[..], SkipRules::default(), 0, 1);
+        let (_, header) = reader.read_first_record().unwrap().unwrap();
+        let names = feed.split_header(&header, &mut scratch).unwrap();
+        let layout = feed.csv_layout(Some(&names)).unwrap();
+        let batch = reader.next_batch(10).unwrap().unwrap();
+        let (mut events, mut rejections) = (Vec::new(), Vec::new());
+        feed.parse_batch(
+            Some(&layout),
+            &batch,
+            jiff::Timestamp::UNIX_EPOCH,
+            &mut scratch,
+            &mut events,
+            &mut rejections,
+        );
+        assert_eq!(events.len(), 1, "the CRLF line is fine");
+        assert_eq!(events[0].source_ip, Some("192.0.2.3".parse().unwrap()));
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(
+            (rejections[0].line, rejections[0].kind),
+            (2, RejectKind::Columns)
+        );
+        assert_eq!(rejections[0].raw, b"192.0.2.1,mirai\r192.0.2.2,gafgyt");
+        // A file with old Mac line endings is one line: its header cannot be split.
+        assert!(
+            feed.split_header(b"ip,malware\r192.0.2.1,mirai", &mut scratch)
+                .is_err()
+        );
     }
 }

@@ -13,6 +13,9 @@ use std::io::{self, Read};
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// How much of an oversized record is kept as evidence in the quarantine.
 pub const OVERSIZED_SAMPLE_BYTES: usize = 4096;
+/// A batch holds at most this many bytes of lines (besides its record count), which bounds its
+/// memory and keeps the `u32` offsets in [`LineMeta`] far from overflow.
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
 
 /// One line of input, located inside its batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,11 +156,17 @@ impl<R: Read> RecordReader<R> {
             if let Some(i) = memchr::memchr(b'\n', &self.buf[searched..self.filled]) {
                 let (start, end) = (self.pos, searched + i);
                 self.pos = end + 1;
-                return Ok(Some((
-                    self.take_line_number(),
-                    Span::Buf(start, self.strip_cr(start, end)),
-                    None,
-                )));
+                let end = self.strip_cr(start, end);
+                if end - start > MAX_RECORD_BYTES {
+                    // A long line that happened to arrive whole in one read is treated exactly
+                    // like one that did not: the limit must not depend on read sizes.
+                    self.sample.clear();
+                    self.sample
+                        .extend_from_slice(&self.buf[start..start + OVERSIZED_SAMPLE_BYTES]);
+                    let len = (end - start) as u64;
+                    return Ok(Some((self.take_line_number(), Span::Sample, Some(len))));
+                }
+                return Ok(Some((self.take_line_number(), Span::Buf(start, end), None)));
             }
             searched = self.filled;
             if self.filled - self.pos > MAX_RECORD_BYTES {
@@ -244,7 +253,7 @@ impl<R: Read> RecordReader<R> {
             ..Default::default()
         };
         let start_offset = self.offset();
-        while batch.lines.len() < max_records {
+        while batch.lines.len() < max_records && batch.raw.len() < MAX_BATCH_BYTES {
             let Some((line, span, oversized)) = self.next_raw_line()? else {
                 break;
             };
@@ -317,6 +326,47 @@ mod tests {
         assert_eq!((got[2].0, got[2].1.as_slice()), (3, &b"after"[..]));
         assert_eq!((got[3].0, got[3].1.as_slice()), (4, &b"last"[..]));
         assert_eq!(got[3].3, input.len() as u64);
+    }
+
+    /// Found while writing the fuzz targets: a line between 1 and 2 MiB that arrived in one
+    /// read was kept whole, the same line read in pieces was sampled.
+    #[test]
+    fn the_record_limit_does_not_depend_on_read_sizes() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(
+            b'x',
+            MAX_RECORD_BYTES + MAX_RECORD_BYTES / 2,
+        ));
+        input.extend_from_slice(b"\nnext\n");
+        let whole = read_all(&input, SkipRules::default());
+        /// A reader that returns at most 1,000 bytes per call, like a pipe.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = out.len().min(self.0.len()).min(1000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut r = RecordReader::new(Trickle(&input), SkipRules::default(), 0, 1);
+        let mut trickled = Vec::new();
+        while let Some(b) = r.next_batch(2).unwrap() {
+            for m in &b.lines {
+                trickled.push((m.line, b.line_bytes(m).to_vec(), m.oversized, b.end_offset));
+            }
+        }
+        assert_eq!(
+            whole[1].2,
+            Some((MAX_RECORD_BYTES + MAX_RECORD_BYTES / 2) as u64)
+        );
+        assert_eq!(whole[1].1.len(), OVERSIZED_SAMPLE_BYTES);
+        let strip = |v: &Vec<(u64, Vec<u8>, Option<u64>, u64)>| {
+            v.iter()
+                .map(|x| (x.0, x.1.clone(), x.2))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&whole), strip(&trickled));
     }
 
     #[test]

@@ -108,9 +108,14 @@ fn parse_offset(text: &str) -> Option<Offset> {
         b'-' => (-1, &text[1..]),
         _ => return None,
     };
+    // `hh:mm` or `hh`, within the ±25:59 range that jiff (and every real zone) allows; bounded
+    // before multiplying so that no input can overflow.
     let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let secs = sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60);
-    Offset::from_seconds(secs).ok()
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=25).contains(&h) || !(0..=59).contains(&m) {
+        return None;
+    }
+    Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()
 }
 
 #[cfg(test)]
@@ -135,5 +140,13 @@ mod tests {
         assert!(pat.parse("2026-11-23").is_err());
         assert!(TimeFormat::from_settings("dd/mm/yyyy", None).is_err());
         assert!(TimeFormat::from_settings("rfc3339", Some("Europe/Vienna")).is_err());
+        // Found by reading the code while writing the fuzz targets: an hour part this large
+        // overflowed i32 (a panic in debug builds, a wrong offset in release).
+        for huge in ["+596524", "+1193047", "-99999999999", "+01:99"] {
+            assert!(
+                TimeFormat::from_settings("%H", Some(huge)).is_err(),
+                "{huge}"
+            );
+        }
     }
 }
