@@ -548,4 +548,44 @@ mod tests {
                 .is_err()
         );
     }
+
+    /// A type outside RSIT is its own kind of rejection, naming the field and the value.
+    #[test]
+    fn an_unknown_taxonomy_value_is_quarantined() {
+        let feed = Feed::from_toml(
+            "name='x'\nformat='csv'\n[fields]\nip='source.ip'\ntype='classification.type'\n",
+            "t.toml",
+        )
+        .unwrap();
+        let mut scratch = feed.scratch();
+        let input = b"ip,type\n192.0.2.1,botnet\n192.0.2.2,botnet drone\n192.0.2.3,c2-server\n";
+        let mut reader = RecordReader::new(&input[..], SkipRules::default(), 0, 1);
+        let (_, header) = reader.read_first_record().unwrap().unwrap();
+        let layout = feed
+            .csv_layout(Some(&feed.split_header(&header, &mut scratch).unwrap()))
+            .unwrap();
+        let batch = reader.next_batch(10).unwrap().unwrap();
+        let (mut events, mut rejections) = (Vec::new(), Vec::new());
+        feed.parse_batch(
+            Some(&layout),
+            &batch,
+            jiff::Timestamp::UNIX_EPOCH,
+            &mut scratch,
+            &mut events,
+            &mut rejections,
+        );
+        assert_eq!(rejections.len(), 1);
+        let r = &rejections[0];
+        assert_eq!(
+            (r.line, r.kind, r.field.as_deref()),
+            (2, RejectKind::Taxonomy, Some("classification.type"))
+        );
+        assert!(r.reason.contains("botnet"), "{}", r.reason);
+        // The legacy spelling is normalised as IntelMQ does.
+        let types: Vec<_> = events
+            .iter()
+            .map(|e| e.classification_type.as_str())
+            .collect();
+        assert_eq!(types, ["infected-system", "c2-server"]);
+    }
 }
