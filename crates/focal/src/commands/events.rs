@@ -2,7 +2,7 @@
 
 use super::open;
 use crate::cli::{EventFormat, EventsArgs};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use focal_model::{Event, Field};
 use focal_store::{EventFilter, Store};
 use std::io::Write;
@@ -157,12 +157,4 @@ fn io_err(e: std::io::Error) -> focal_store::StoreError {
         path: "<stdout>".into(),
         source: e,
     }
-}
-
-#[allow(dead_code)]
-fn ensure(cond: bool, msg: &str) -> Result<()> {
-    if !cond {
-        bail!("{msg}");
-    }
-    Ok(())
 }
