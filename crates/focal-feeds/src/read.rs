@@ -169,7 +169,9 @@ impl<R: Read> RecordReader<R> {
                 return Ok(Some((self.take_line_number(), Span::Buf(start, end), None)));
             }
             searched = self.filled;
-            if self.filled - self.pos > MAX_RECORD_BYTES {
+            // The limit is on the line without its terminator; one more byte may be the `\r` of
+            // a CRLF whose `\n` has not arrived yet.
+            if self.filled - self.pos > MAX_RECORD_BYTES + 1 {
                 return self.skip_oversized().map(Some);
             }
             let keep = self.pos;
@@ -210,19 +212,28 @@ impl<R: Read> RecordReader<R> {
         self.sample
             .extend_from_slice(&self.buf[self.pos..self.pos + OVERSIZED_SAMPLE_BYTES]);
         let mut total = 0u64;
+        // The byte before the line's end, to leave a CRLF's `\r` out of the length, as
+        // `strip_cr` does for lines of normal size.
+        let mut last = 0u8;
         loop {
             // Everything buffered from `pos` on belongs to the long line: count it and drop it.
             total += (self.filled - self.pos) as u64;
+            if self.filled > self.pos {
+                last = self.buf[self.filled - 1];
+            }
             self.base += self.filled as u64;
             self.pos = 0;
             self.filled = 0;
             if !self.fill(0)? {
-                return Ok((line, Span::Sample, Some(total)));
+                return Ok((line, Span::Sample, Some(total - (last == b'\r') as u64)));
             }
             if let Some(i) = memchr::memchr(b'\n', &self.buf[..self.filled]) {
                 total += i as u64;
+                if i > 0 {
+                    last = self.buf[i - 1];
+                }
                 self.pos = i + 1;
-                return Ok((line, Span::Sample, Some(total)));
+                return Ok((line, Span::Sample, Some(total - (last == b'\r') as u64)));
             }
         }
     }
@@ -367,6 +378,42 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(strip(&whole), strip(&trickled));
+    }
+
+    /// Found by the fuzz harness: with CRLF endings, a line right at the limit was kept or
+    /// sampled (and its length counted with or without the `\r`) depending on read sizes.
+    #[test]
+    fn crlf_lines_at_the_limit_read_the_same_in_any_pieces() {
+        for content in [MAX_RECORD_BYTES, MAX_RECORD_BYTES + 1, MAX_RECORD_BYTES + 2] {
+            let mut input = vec![b'x'; content];
+            input.extend_from_slice(b"\r\nnext\r\n");
+            let whole = read_all(&input, SkipRules::default());
+            // `content + 1` ends a read between the `\r` and the `\n`.
+            for piece in [1000, 4096, 65_536, content + 1, content + 2] {
+                let mut r = RecordReader::new(Pieces(&input, piece), SkipRules::default(), 0, 1);
+                let mut got = Vec::new();
+                while let Some(b) = r.next_batch(5).unwrap() {
+                    for m in &b.lines {
+                        got.push((m.line, b.line_bytes(m).to_vec(), m.oversized, b.end_offset));
+                    }
+                }
+                assert_eq!(got, whole, "content {content}, pieces of {piece}");
+            }
+            let want = (content > MAX_RECORD_BYTES).then_some(content as u64);
+            assert_eq!(whole[0].2, want, "content {content}");
+            assert_eq!(whole[1].1, b"next");
+        }
+    }
+
+    /// A reader that returns at most `.1` bytes per call, like a pipe or a socket.
+    struct Pieces<'a>(&'a [u8], usize);
+    impl Read for Pieces<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = out.len().min(self.0.len()).min(self.1);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
     }
 
     #[test]
