@@ -156,17 +156,7 @@ impl<R: Read> RecordReader<R> {
             if let Some(i) = memchr::memchr(b'\n', &self.buf[searched..self.filled]) {
                 let (start, end) = (self.pos, searched + i);
                 self.pos = end + 1;
-                let end = self.strip_cr(start, end);
-                if end - start > MAX_RECORD_BYTES {
-                    // A long line that happened to arrive whole in one read is treated exactly
-                    // like one that did not: the limit must not depend on read sizes.
-                    self.sample.clear();
-                    self.sample
-                        .extend_from_slice(&self.buf[start..start + OVERSIZED_SAMPLE_BYTES]);
-                    let len = (end - start) as u64;
-                    return Ok(Some((self.take_line_number(), Span::Sample, Some(len))));
-                }
-                return Ok(Some((self.take_line_number(), Span::Buf(start, end), None)));
+                return Ok(Some(self.complete_line(start, end)));
             }
             searched = self.filled;
             // The limit is on the line without its terminator; one more byte may be the `\r` of
@@ -182,14 +172,25 @@ impl<R: Read> RecordReader<R> {
                 // The last line has no terminator.
                 let (start, end) = (self.pos, self.filled);
                 self.pos = self.filled;
-                return Ok(Some((
-                    self.take_line_number(),
-                    Span::Buf(start, self.strip_cr(start, end)),
-                    None,
-                )));
+                return Ok(Some(self.complete_line(start, end)));
             }
             searched -= keep;
         }
+    }
+
+    /// A line found whole in the buffer at `start..end` (terminator excluded, a final `\r`
+    /// included). A line over the limit is sampled exactly as if it had arrived in pieces: the
+    /// outcome must not depend on read sizes.
+    fn complete_line(&mut self, start: usize, end: usize) -> (u64, Span, Option<u64>) {
+        let end = self.strip_cr(start, end);
+        let line = self.take_line_number();
+        if end - start > MAX_RECORD_BYTES {
+            self.sample.clear();
+            self.sample
+                .extend_from_slice(&self.buf[start..start + OVERSIZED_SAMPLE_BYTES]);
+            return (line, Span::Sample, Some((end - start) as u64));
+        }
+        (line, Span::Buf(start, end), None)
     }
 
     fn take_line_number(&mut self) -> u64 {
@@ -402,6 +403,22 @@ mod tests {
             let want = (content > MAX_RECORD_BYTES).then_some(content as u64);
             assert_eq!(whole[0].2, want, "content {content}");
             assert_eq!(whole[1].1, b"next");
+        }
+    }
+
+    /// Found by the fuzz harness: a last line without a line feed skipped the limit check.
+    #[test]
+    fn an_unterminated_last_line_over_the_limit_is_sampled() {
+        for content in [MAX_RECORD_BYTES, MAX_RECORD_BYTES + 1] {
+            let input = vec![b'x'; content];
+            let got = read_all(&input, SkipRules::default());
+            assert_eq!(got.len(), 1);
+            let want = (content > MAX_RECORD_BYTES).then_some(content as u64);
+            assert_eq!(got[0].2, want, "content {content}");
+            assert_eq!(
+                got[0].3, content as u64,
+                "the offset is the end of the input"
+            );
         }
     }
 
