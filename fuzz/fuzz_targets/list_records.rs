@@ -1,0 +1,12 @@
+//! Plain-list feed in Spamhaus DROP's layout (`source.network`, separator ";", rest to `extra.sbl_id`).
+#![no_main]
+
+use focal_feeds::Feed;
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+static FEED: LazyLock<Feed> = LazyLock::new(|| focal_fuzz::fixed_feed(focal_fuzz::LIST_FEED));
+
+fuzz_target!(|data: &[u8]| {
+    focal_fuzz::check_records(&FEED, data);
+});
