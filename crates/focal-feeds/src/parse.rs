@@ -505,6 +505,27 @@ mod tests {
     use super::*;
     use crate::read::{RecordReader, SkipRules};
 
+    /// Reads a small CSV input (header first) and parses it in one batch.
+    fn parse_csv(feed: &Feed, input: &[u8]) -> (Vec<Event>, Vec<Rejection>) {
+        let mut scratch = feed.scratch();
+        let mut reader = RecordReader::new(input, SkipRules::default(), 0, 1);
+        let (_, header) = reader.read_first_record().unwrap().unwrap();
+        let names = feed.split_header(&header, &mut scratch).unwrap();
+        let layout = feed.csv_layout(Some(&names)).unwrap();
+        let batch = reader.next_batch(10).unwrap().unwrap();
+        let (mut events, mut rejections) = (Vec::new(), Vec::new());
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        feed.parse_batch(
+            Some(&layout),
+            &batch,
+            now,
+            &mut scratch,
+            &mut events,
+            &mut rejections,
+        );
+        (events, rejections)
+    }
+
     fn feed() -> Feed {
         Feed::from_toml(
             "name='x'\nformat='csv'\n[fields]\nip='source.ip'\nmalware='malware.name'\n",
@@ -518,22 +539,8 @@ mod tests {
     #[test]
     fn a_bare_carriage_return_is_rejected_not_truncated() {
         let feed = feed();
-        let mut scratch = feed.scratch();
         let input = b"ip,malware\n192.0.2.1,mirai\r192.0.2.2,gafgyt\n192.0.2.3,mozi\r\n";
-        let mut reader = RecordReader::new(&input[..], SkipRules::default(), 0, 1);
-        let (_, header) = reader.read_first_record().unwrap().unwrap();
-        let names = feed.split_header(&header, &mut scratch).unwrap();
-        let layout = feed.csv_layout(Some(&names)).unwrap();
-        let batch = reader.next_batch(10).unwrap().unwrap();
-        let (mut events, mut rejections) = (Vec::new(), Vec::new());
-        feed.parse_batch(
-            Some(&layout),
-            &batch,
-            jiff::Timestamp::UNIX_EPOCH,
-            &mut scratch,
-            &mut events,
-            &mut rejections,
-        );
+        let (events, rejections) = parse_csv(&feed, input);
         assert_eq!(events.len(), 1, "the CRLF line is fine");
         assert_eq!(events[0].source_ip, Some("192.0.2.3".parse().unwrap()));
         assert_eq!(rejections.len(), 1);
@@ -543,10 +550,8 @@ mod tests {
         );
         assert_eq!(rejections[0].raw, b"192.0.2.1,mirai\r192.0.2.2,gafgyt");
         // A file with old Mac line endings is one line: its header cannot be split.
-        assert!(
-            feed.split_header(b"ip,malware\r192.0.2.1,mirai", &mut scratch)
-                .is_err()
-        );
+        let mac = feed.split_header(b"ip,malware\r192.0.2.1,mirai", &mut feed.scratch());
+        assert!(mac.is_err());
     }
 
     /// A type outside RSIT is its own kind of rejection, naming the field and the value.
@@ -557,23 +562,8 @@ mod tests {
             "t.toml",
         )
         .unwrap();
-        let mut scratch = feed.scratch();
         let input = b"ip,type\n192.0.2.1,botnet\n192.0.2.2,botnet drone\n192.0.2.3,c2-server\n";
-        let mut reader = RecordReader::new(&input[..], SkipRules::default(), 0, 1);
-        let (_, header) = reader.read_first_record().unwrap().unwrap();
-        let layout = feed
-            .csv_layout(Some(&feed.split_header(&header, &mut scratch).unwrap()))
-            .unwrap();
-        let batch = reader.next_batch(10).unwrap().unwrap();
-        let (mut events, mut rejections) = (Vec::new(), Vec::new());
-        feed.parse_batch(
-            Some(&layout),
-            &batch,
-            jiff::Timestamp::UNIX_EPOCH,
-            &mut scratch,
-            &mut events,
-            &mut rejections,
-        );
+        let (events, rejections) = parse_csv(&feed, input);
         assert_eq!(rejections.len(), 1);
         let r = &rejections[0];
         assert_eq!(
