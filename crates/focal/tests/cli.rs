@@ -69,6 +69,21 @@ fn prepared() -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
+/// A prepared data folder with the fixture workload ingested.
+fn ingested() -> (tempfile::TempDir, PathBuf) {
+    let (dir, data) = prepared();
+    ok(
+        &data,
+        &[
+            "ingest",
+            "--feed",
+            s(&reference_feed()),
+            s(&fixture("feed.csv")),
+        ],
+    );
+    (dir, data)
+}
+
 fn reference_feed() -> PathBuf {
     repo().join("bench/reference-feed.toml")
 }
@@ -128,16 +143,7 @@ fn reference_workload_gives_exactly_the_expected_figures() {
 /// Each malformed kind the generator makes is quarantined under its own reason, with line and raw bytes.
 #[test]
 fn every_malformed_kind_is_quarantined_with_file_line_and_reason() {
-    let (_dir, data) = prepared();
-    ok(
-        &data,
-        &[
-            "ingest",
-            "--feed",
-            s(&reference_feed()),
-            s(&fixture("feed.csv")),
-        ],
-    );
+    let (_dir, data) = ingested();
     let stats = json(&data, &["stats"]);
     let e = expected();
     let by_kind = &stats["quarantined_by_kind"];
@@ -236,16 +242,7 @@ fn reingesting_the_same_file_adds_no_events() {
 /// IPv6 addresses are parsed, enriched with ASN and country, assigned, and filterable by CIDR.
 #[test]
 fn ipv6_events_are_enriched_and_searchable() {
-    let (_dir, data) = prepared();
-    ok(
-        &data,
-        &[
-            "ingest",
-            "--feed",
-            s(&reference_feed()),
-            s(&fixture("feed.csv")),
-        ],
-    );
+    let (_dir, data) = ingested();
     let events = json(&data, &["events", "--ip", "::/0", "--limit", "0"]);
     let events = events.as_array().unwrap();
     let v6: Vec<&Value> = events
@@ -289,16 +286,7 @@ fn ipv6_events_are_enriched_and_searchable() {
 /// Filters agree with the statistics, and exports carry IntelMQ's field names.
 #[test]
 fn event_filters_and_exports() {
-    let (_dir, data) = prepared();
-    ok(
-        &data,
-        &[
-            "ingest",
-            "--feed",
-            s(&reference_feed()),
-            s(&fixture("feed.csv")),
-        ],
-    );
+    let (_dir, data) = ingested();
     let stats = json(&data, &["stats"]);
     let (id, n) = stats["per_constituent"]
         .as_object()
