@@ -1,4 +1,5 @@
-//! Storage: the [`Store`] trait every backend implements, and the embedded SQLite backend.
+//! Storage: the [`Store`] trait every backend implements, the embedded SQLite backend, and the
+//! PostgreSQL backend for deployments with several processes or machines.
 //!
 //! **Architecture invariants.**
 //! - This is the only crate that knows SQL. Every value reaches the database as a bound
@@ -9,18 +10,28 @@
 //! - Event ids are deterministic, and a store never keeps two events with the same id: writing
 //!   the same event twice is a no-op, so re-ingestion and redelivery cannot double anything. (The
 //!   SQLite backend enforces this with per-window id sets and an ingest lock rather than a
-//!   unique index, for speed: see `sqlite/migrations/0001_initial.sql` and BENCHMARKS.md.)
+//!   unique index, for speed: see `sqlite/migrations/0001_initial.sql` and BENCHMARKS.md. The
+//!   PostgreSQL backend, which has many concurrent writers, keeps a real unique constraint.)
+//! - Each backend has its own migrations (`sqlite/migrations/`, `pg/migrations/`); a change to
+//!   the schema is a new migration in both.
 //!
 //! The trait is synchronous on purpose: ingestion runs on dedicated threads and a database
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
 mod encode;
+pub mod filter;
+pub mod jobs;
+mod location;
+pub mod pg;
 pub mod sqlite;
 mod types;
 
 pub use encode::{
     EncodedEvent, RunContext, StoredRow, decode as decode_event, ip_bytes, ip_from_bytes,
 };
+pub use jobs::*;
+pub use location::{Location, open};
+pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -33,6 +44,17 @@ pub enum StoreError {
     Sqlite {
         context: &'static str,
         source: rusqlite::Error,
+    },
+    #[error("PostgreSQL error while {context}: {}", postgres_message(source))]
+    Postgres {
+        context: &'static str,
+        source: ::postgres::Error,
+    },
+    #[error("cannot reach PostgreSQL at {url} while {context}: {source}")]
+    Connect {
+        context: &'static str,
+        url: String,
+        source: r2d2::Error,
     },
     #[error("{0}")]
     Invalid(String),
@@ -52,6 +74,36 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The server's own message and SQLSTATE code where there is one: `postgres::Error`'s Display
+/// says only "db error".
+fn postgres_message(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl StoreError {
+    /// True when retrying the same work later may succeed: the database was unreachable, or a
+    /// concurrent transaction won a deadlock or serialization conflict. The distributed worker
+    /// uses this to leave a chunk unacknowledged (to be redelivered) rather than fail it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Postgres { source, .. } => match source.code() {
+                Some(code) => {
+                    let c = code.code();
+                    // 40001 serialization_failure, 40P01 deadlock_detected, class 08 connection
+                    // exceptions, 57P01-03 admin shutdown / cannot connect now.
+                    c == "40001" || c == "40P01" || c.starts_with("08") || c.starts_with("57P")
+                }
+                None => source.is_closed() || source.as_db_error().is_none(),
+            },
+            _ => false,
+        }
+    }
+}
 
 /// Streams one run's events and quarantined records into the store.
 ///
@@ -87,4 +139,13 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRecord>>;
     fn stats(&self) -> Result<Stats>;
+
+    /// The schema version (the number of the last applied migration).
+    fn schema_version(&self) -> Result<i64>;
+    /// Where the data lives, for messages: a file path, or a PostgreSQL URL without its password.
+    fn describe(&self) -> String;
+    /// The distributed pipeline's job table, on backends that have one (PostgreSQL).
+    fn jobs(&self) -> Option<&dyn JobStore> {
+        None
+    }
 }

@@ -1,17 +1,11 @@
 //! Writing and reading the `events` table.
 
-use crate::encode::{StoredRow, decode, ip_bytes};
+use crate::encode::{StoredRow, decode};
+use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions};
 use crate::{EncodedEvent, EventFilter, Result, StoreError};
 use focal_model::Event;
-use ipnet::IpNet;
-use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
-use std::net::IpAddr;
-
-fn micros(ts: Timestamp) -> i64 {
-    ts.as_microsecond()
-}
 
 const INSERT: &str = "INSERT INTO events (
     id, run_id, time_event, time_source, source_ip, source_net_first, source_net_last, source_port,
@@ -51,103 +45,24 @@ pub fn insert(conn: &Connection, run_id: i64, events: &[&EncodedEvent]) -> rusql
     Ok(inserted)
 }
 
-const SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, e.source_port, e.source_asn, a.name,
-    e.source_network, e.source_cc, e.source_fqdn, e.destination_ip, e.destination_port,
-    e.protocol_transport, e.malware_name, e.classification_type, e.tlp, e.constituent, e.detail,
-    e.raw, r.feed, r.feed_provider, r.feed_url, r.observed
-  FROM events AS e JOIN runs AS r ON r.id = e.run_id LEFT JOIN as_names AS a ON a.asn = e.source_asn";
-
-/// A WHERE clause built from conditions whose values are always bound parameters.
-#[derive(Default)]
-struct Where {
-    sql: String,
-    args: Vec<Value>,
-}
-
-impl Where {
-    /// Adds `clause`, where each `?` takes the next of `values`.
-    fn and(&mut self, clause: &str, values: Vec<Value>) {
-        self.sql.push_str(if self.sql.is_empty() {
-            " WHERE "
-        } else {
-            " AND "
-        });
-        let mut values = values.into_iter();
-        for (i, part) in clause.split('?').enumerate() {
-            if i > 0 {
-                if let Some(v) = values.next() {
-                    self.args.push(v);
-                }
-                self.sql.push_str(&format!("?{}", self.args.len()));
-            }
-            self.sql.push_str(part);
-        }
-    }
-}
-
 /// Streams matching events to `visit`.
 pub fn query(
     conn: &Connection,
     f: &EventFilter,
     visit: &mut dyn FnMut(Event) -> Result<()>,
 ) -> Result<()> {
-    let mut w = Where::default();
-    if let Some(c) = &f.constituent {
-        w.and("e.constituent = ?", vec![c.clone().into()]);
-    }
-    if f.unassigned {
-        w.and("e.constituent IS NULL", vec![]);
-    }
-    if let Some(net) = &f.network {
-        let bytes = |ip: IpAddr| Value::Blob(ip_bytes(ip).to_vec());
-        // An address inside the range, or a listed network that overlaps it.
-        let (first, last) = (bytes(net.network()), bytes(net.broadcast()));
-        w.and(
-            "(e.source_ip BETWEEN ? AND ? OR (e.source_net_first <= ? AND e.source_net_last >= ?))",
-            vec![first.clone(), last.clone(), last, first],
-        );
-        // IPv4 is stored IPv4-mapped; an IPv6 network that spans the mapped block (like ::/0)
-        // means IPv6 addresses, so that block is cut out.
-        if let Ok(mapped) = "::ffff:0:0/96".parse::<IpNet>()
-            && matches!(net, IpNet::V6(_))
-            && net.contains(&mapped)
-        {
-            w.and(
-                "COALESCE(e.source_ip, e.source_net_first) NOT BETWEEN ? AND ?",
-                vec![bytes(mapped.network()), bytes(mapped.broadcast())],
-            );
-        }
-    }
-    if let Some(asn) = f.asn {
-        w.and("e.source_asn = ?", vec![i64::from(asn).into()]);
-    }
-    if let Some(cc) = &f.country {
-        w.and("e.source_cc = ?", vec![cc.to_ascii_uppercase().into()]);
-    }
-    if let Some(t) = &f.classification_type {
-        w.and("e.classification_type = ?", vec![t.clone().into()]);
-    }
-    if let Some(feed) = &f.feed {
-        w.and(
-            "e.run_id IN (SELECT id FROM runs WHERE feed = ?)",
-            vec![feed.clone().into()],
-        );
-    }
-    if let Some(since) = f.since {
-        w.and("e.time_event >= ?", vec![micros(since).into()]);
-    }
-    if let Some(until) = f.until {
-        w.and("e.time_event < ?", vec![micros(until).into()]);
-    }
-    if let Some(after) = f.after_seq {
-        w.and("e.seq > ?", vec![after.into()]);
-    }
-    let mut sql = format!("{SELECT}{} ORDER BY e.seq", w.sql);
-    let mut args = w.args;
+    let mut w = Where::new(Placeholder::Question);
+    event_conditions(f, &mut w);
+    w.sql.push_str(" ORDER BY e.seq");
     if let Some(limit) = f.limit {
-        args.push((limit as i64).into());
-        sql.push_str(&format!(" LIMIT ?{}", args.len()));
+        w.limit(limit);
     }
+    let sql = format!("{EVENT_SELECT}{}", w.sql);
+    let args = w.args.into_iter().map(|p| match p {
+        Param::Int(i) => Value::Integer(i),
+        Param::Text(t) => Value::Text(t),
+        Param::Blob(b) => Value::Blob(b),
+    });
     let e = |source| StoreError::Sqlite {
         context: "listing events",
         source,

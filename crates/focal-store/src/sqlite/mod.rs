@@ -72,11 +72,6 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// The schema version (the number of the last applied migration).
-    pub fn schema_version(&self) -> Result<i64> {
-        migrate::current(&self.writer())
-    }
 }
 
 /// Holds the write connection for the whole run; a transaction is open between the first write
@@ -322,6 +317,14 @@ fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::R
 }
 
 impl Store for SqliteStore {
+    fn schema_version(&self) -> Result<i64> {
+        migrate::current(&self.writer())
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn import_constituents(&self, list: &[Constituent]) -> Result<ImportSummary> {
         let mut conn = self.writer();
         let tx = conn

@@ -1,0 +1,448 @@
+//! The store test suite, run against every backend: the embedded SQLite file and a real
+//! PostgreSQL (127.0.0.1:5432, database `test`). Each PostgreSQL test works in a schema of its
+//! own, dropped at the end, so the tests run in parallel without seeing each other's rows.
+
+use focal_model::{ClassificationType, Constituent, Event, Tlp};
+use focal_store::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A store for one test, and whatever keeps its data alive (a temporary folder, a schema).
+struct Backend {
+    store: Box<dyn Store>,
+    _guard: Guard,
+}
+
+enum Guard {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema(String),
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Guard::Schema(name) = self
+            && let Ok(mut c) =
+                postgres::Client::connect(focal_testkit::POSTGRES_URL, postgres::NoTls)
+        {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
+        }
+    }
+}
+
+fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
+    Backend {
+        store: Box::new(store),
+        _guard: Guard::Dir(dir),
+    }
+}
+
+/// A schema name unique to this process and call.
+fn fresh_schema(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        jiff::Timestamp::now().as_microsecond() % 1_000_000
+    )
+}
+
+fn postgres() -> Backend {
+    focal_testkit::require_postgres();
+    let schema = fresh_schema("store_test");
+    let store = PostgresStore::open(focal_testkit::POSTGRES_URL, Some(&schema)).unwrap();
+    Backend {
+        store: Box::new(store),
+        _guard: Guard::Schema(schema),
+    }
+}
+
+/// Declares each test once per backend.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite { $( #[test] fn $name() { super::$name(&super::sqlite()); } )* }
+        mod on_postgres { $( #[test] fn $name() { super::$name(&super::postgres()); } )* }
+    };
+}
+
+on_every_backend!(
+    constituents_are_imported_and_updated,
+    runs_are_recorded_found_and_finished,
+    events_are_written_once_and_read_back_unchanged,
+    uncommitted_writes_are_rolled_back,
+    quarantine_keeps_each_bad_line_once,
+    event_filters_select_the_right_events,
+    statistics_count_what_is_stored,
+    reopening_keeps_the_schema_version,
+);
+
+fn observed() -> jiff::Timestamp {
+    "2026-11-24T12:00:00Z".parse().unwrap()
+}
+
+fn context() -> RunContext {
+    RunContext {
+        feed_name: "test-feed".into(),
+        feed_provider: Some("Test Provider".into()),
+        feed_url: None,
+        observed: observed(),
+    }
+}
+
+/// An event with a given id number, source address and owner.
+fn event(n: u128, ip: &str, constituent: Option<&str>) -> Event {
+    let mut e = Event::new(
+        "test-feed".into(),
+        observed(),
+        ClassificationType::InfectedSystem,
+    );
+    e.id = uuid::Uuid::from_u128(n);
+    for (field, value) in [
+        ("feed.provider", "Test Provider"),
+        ("source.ip", ip),
+        ("source.port", "8080"),
+        ("source.asn", "64500"),
+        ("source.as_name", "EXAMPLE-AS"),
+        ("source.geolocation.cc", "NL"),
+        ("malware.name", "mirai"),
+        ("time.source", "2026-11-24T10:00:00Z"),
+        ("extra.note", "kept in detail"),
+    ] {
+        e.set_text(&field.parse().unwrap(), value).unwrap();
+    }
+    e.tlp = Tlp::Amber;
+    e.constituent = constituent.map(Into::into);
+    e.raw = Some(format!("{ip},8080").into_bytes());
+    e
+}
+
+fn encoded(events: &[Event]) -> Vec<EncodedEvent> {
+    events
+        .iter()
+        .map(|e| EncodedEvent::new(e.clone(), (86_400, 20_416), &context()))
+        .collect()
+}
+
+fn new_run(sha: &str) -> NewRun {
+    NewRun {
+        feed: "test-feed".into(),
+        feed_provider: Some("Test Provider".into()),
+        feed_url: None,
+        observed: observed(),
+        file_name: "feed.csv".into(),
+        sha256: sha.into(),
+        size: 1234,
+        resumed_from: None,
+        progress: RunProgress::default(),
+        status: RunStatus::Running,
+    }
+}
+
+fn all_events(store: &dyn Store, filter: &EventFilter) -> Vec<Event> {
+    let mut out = Vec::new();
+    store
+        .events(filter, &mut |e| {
+            out.push(e);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn ids(events: &[Event]) -> Vec<u128> {
+    let mut ids: Vec<u128> = events.iter().map(|e| e.id.as_u128()).collect();
+    ids.sort();
+    ids
+}
+
+/// Writes events in one committed run; returns the run id and how many events were new.
+fn write_run(store: &dyn Store, sha: &str, events: &[Event]) -> (i64, u64) {
+    let run = store.begin_run(&new_run(sha)).unwrap();
+    let mut writer = store.run_writer(run.id).unwrap();
+    let inserted = writer.write(&encoded(events), &[]).unwrap();
+    writer
+        .commit(&RunProgress {
+            rows_read: events.len() as u64,
+            events_stored: inserted,
+            ..Default::default()
+        })
+        .unwrap();
+    drop(writer);
+    (run.id, inserted)
+}
+
+fn constituents_are_imported_and_updated(b: &Backend) {
+    let org = |id: &str, email: &str| Constituent {
+        id: id.into(),
+        name: format!("Org {id}"),
+        abuse_email: email.into(),
+        asns: vec![64500, 64501],
+        netblocks: vec![
+            "192.0.2.0/24".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ],
+        domains: vec!["example.org".into()],
+    };
+    let first = b
+        .store
+        .import_constituents(&[org("a", "abuse@a.example"), org("b", "abuse@b.example")])
+        .unwrap();
+    assert_eq!((first.added, first.updated, first.unchanged), (2, 0, 0));
+    let second = b
+        .store
+        .import_constituents(&[org("a", "abuse@a.example"), org("b", "soc@b.example")])
+        .unwrap();
+    assert_eq!((second.added, second.updated, second.unchanged), (0, 1, 1));
+    let listed = b.store.constituents().unwrap();
+    assert_eq!(
+        listed,
+        vec![org("a", "abuse@a.example"), org("b", "soc@b.example")]
+    );
+}
+
+fn runs_are_recorded_found_and_finished(b: &Backend) {
+    assert!(b.store.find_run("abc", "test-feed").unwrap().is_none());
+    let run = b.store.begin_run(&new_run("abc")).unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    let found = b.store.find_run("abc", "test-feed").unwrap().unwrap();
+    assert_eq!(found.id, run.id);
+    assert!(b.store.find_run("abc", "other-feed").unwrap().is_none());
+    let progress = RunProgress {
+        rows_read: 10,
+        events_stored: 7,
+        duplicates: 2,
+        quarantined: 1,
+        offset: 999,
+        line: 11,
+    };
+    b.store
+        .finish_run(run.id, &progress, RunStatus::Completed)
+        .unwrap();
+    let runs = b.store.runs(10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Completed);
+    assert_eq!(runs[0].progress, progress);
+    assert!(runs[0].finished_at.is_some());
+}
+
+fn events_are_written_once_and_read_back_unchanged(b: &Backend) {
+    let batch = vec![
+        event(1, "192.0.2.1", Some("org-a")),
+        event(2, "192.0.2.2", None),
+        event(1, "192.0.2.1", Some("org-a")), // the same event again within the batch
+    ];
+    let (_, inserted) = write_run(&*b.store, "s1", &batch);
+    assert_eq!(inserted, 2);
+    // Another run repeating one stored event and adding one.
+    let (_, inserted) = write_run(
+        &*b.store,
+        "s2",
+        &[
+            event(2, "192.0.2.2", None),
+            event(3, "2001:db8::3", Some("org-b")),
+        ],
+    );
+    assert_eq!(inserted, 1);
+    let stored = all_events(&*b.store, &EventFilter::default());
+    assert_eq!(ids(&stored), vec![1, 2, 3]);
+    let original = event(3, "2001:db8::3", Some("org-b"));
+    let back = stored.iter().find(|e| e.id == original.id).unwrap();
+    assert_eq!(back, &original, "every field survives the round trip");
+}
+
+fn uncommitted_writes_are_rolled_back(b: &Backend) {
+    let run = b.store.begin_run(&new_run("s")).unwrap();
+    {
+        let mut writer = b.store.run_writer(run.id).unwrap();
+        writer
+            .write(&encoded(&[event(1, "192.0.2.1", None)]), &[])
+            .unwrap();
+        writer.commit(&RunProgress::default()).unwrap();
+        writer
+            .write(&encoded(&[event(2, "192.0.2.2", None)]), &[])
+            .unwrap();
+        // Dropped without a commit, as when a process dies mid-batch.
+    }
+    assert_eq!(
+        ids(&all_events(&*b.store, &EventFilter::default())),
+        vec![1]
+    );
+    // The event that was rolled back can be written later.
+    let (_, inserted) = write_run(&*b.store, "t", &[event(2, "192.0.2.2", None)]);
+    assert_eq!(inserted, 1);
+}
+
+fn quarantine_keeps_each_bad_line_once(b: &Backend) {
+    let bad = |line: u64, kind: &str| QuarantineEntry {
+        line,
+        kind: kind.into(),
+        field: Some("source.ip".into()),
+        reason: format!("line {line} is bad"),
+        raw: vec![b'x', 0xff, b'\n'],
+    };
+    for _ in 0..2 {
+        let run = b.store.begin_run(&new_run("same-content")).unwrap();
+        let mut writer = b.store.run_writer(run.id).unwrap();
+        writer
+            .write(&[], &[bad(3, "bad_ip"), bad(9, "timestamp")])
+            .unwrap();
+        writer.commit(&RunProgress::default()).unwrap();
+    }
+    let all = b.store.quarantine(&QuarantineFilter::default()).unwrap();
+    assert_eq!(
+        all.len(),
+        2,
+        "re-reading the same file quarantines nothing twice"
+    );
+    assert_eq!(all[0].line, 3);
+    assert_eq!(all[0].raw_hex, "78ff0a");
+    assert_eq!(all[0].field.as_deref(), Some("source.ip"));
+    let ips = b
+        .store
+        .quarantine(&QuarantineFilter {
+            kind: Some("bad_ip".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ips.len(), 1);
+    assert_eq!(ips[0].reason, "line 3 is bad");
+}
+
+fn event_filters_select_the_right_events(b: &Backend) {
+    let mut late = event(4, "198.51.100.7", Some("org-b"));
+    for (field, value) in [
+        ("time.source", "2026-11-24T23:00:00Z"),
+        ("source.asn", "64999"),
+        ("source.geolocation.cc", "DE"),
+    ] {
+        late.set_text(&field.parse().unwrap(), value).unwrap();
+    }
+    late.classification_type = ClassificationType::Scanner;
+    let mut network = event(5, "192.0.2.9", None);
+    network.source_ip = None;
+    network.source_network = Some("203.0.113.0/24".parse().unwrap());
+    write_run(
+        &*b.store,
+        "f",
+        &[
+            event(1, "192.0.2.1", Some("org-a")),
+            event(2, "192.0.2.200", Some("org-a")),
+            event(3, "2001:db8::1", None),
+            late,
+            network,
+        ],
+    );
+    let pick = |f: EventFilter| ids(&all_events(&*b.store, &f));
+    let net = |cidr: &str| EventFilter {
+        network: Some(cidr.parse().unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(pick(net("192.0.2.0/25")), vec![1]);
+    assert_eq!(
+        pick(net("203.0.113.77/32")),
+        vec![5],
+        "a listed network is found by an address inside it"
+    );
+    assert_eq!(pick(net("::/0")), vec![3], "::/0 means IPv6 addresses");
+    assert_eq!(
+        pick(EventFilter {
+            constituent: Some("org-a".into()),
+            ..Default::default()
+        }),
+        vec![1, 2]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            unassigned: true,
+            ..Default::default()
+        }),
+        vec![3, 5]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            asn: Some(64999),
+            ..Default::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            country: Some("de".into()),
+            ..Default::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            classification_type: Some("scanner".into()),
+            ..Default::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            since: Some("2026-11-24T12:00:00Z".parse().unwrap()),
+            ..Default::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            until: Some("2026-11-24T12:00:00Z".parse().unwrap()),
+            feed: Some("test-feed".into()),
+            ..Default::default()
+        }),
+        vec![1, 2, 3, 5]
+    );
+    assert_eq!(
+        pick(EventFilter {
+            feed: Some("no-such-feed".into()),
+            ..Default::default()
+        }),
+        Vec::<u128>::new()
+    );
+    // Paging by limit: each page is short, and together the pages hold every event once.
+    let first = all_events(
+        &*b.store,
+        &EventFilter {
+            limit: Some(2),
+            ..Default::default()
+        },
+    );
+    assert_eq!(first.len(), 2);
+    let all = all_events(&*b.store, &EventFilter::default());
+    assert_eq!(
+        &all[..2],
+        &first[..],
+        "a limit takes the first events in storage order"
+    );
+}
+
+fn statistics_count_what_is_stored(b: &Backend) {
+    write_run(
+        &*b.store,
+        "f",
+        &[
+            event(1, "192.0.2.1", Some("org-a")),
+            event(2, "192.0.2.2", Some("org-a")),
+            event(3, "192.0.2.3", Some("org-b")),
+            event(4, "192.0.2.4", None),
+        ],
+    );
+    let stats = b.store.stats().unwrap();
+    assert_eq!(stats.events, 4);
+    assert_eq!(stats.unassigned, 1);
+    assert_eq!(stats.constituents_with_events, 2);
+    assert_eq!(stats.per_constituent.get("org-a"), Some(&2));
+    assert_eq!(stats.per_constituent.get("org-b"), Some(&1));
+    assert_eq!(stats.by_feed.get("test-feed"), Some(&4));
+    assert_eq!(stats.by_type.get("infected-system"), Some(&4));
+    assert_eq!(stats.runs, 1);
+}
+
+fn reopening_keeps_the_schema_version(b: &Backend) {
+    let version = b.store.schema_version().unwrap();
+    assert!(version >= 1);
+    assert!(!b.store.describe().is_empty());
+}
