@@ -188,52 +188,12 @@ pub fn ingest_file(
     let run = store.begin_run(&new_run(RunStatus::Running, resumed_from, start))?;
 
     let mut file = File::open(path).map_err(io)?;
-    let mut scratch = feed.scratch();
-    // The CSV header is always read from the top, even when resuming further down.
-    let (layout, header_end, header_line) = match feed.format() {
-        Format::Csv => {
-            let mut reader = RecordReader::new(&mut file, feed.skip_rules(), 0, 1);
-            // (line number of the header, its column names)
-            let header = if feed.definition.csv.header {
-                match reader.read_first_record().map_err(io)? {
-                    Some((number, line)) => {
-                        let names = feed.split_header(&line, &mut scratch).map_err(|m| {
-                            IngestError::Layout {
-                                path: file_name.clone(),
-                                message: format!("line {number} (the header): {m}"),
-                            }
-                        })?;
-                        Some((number, names))
-                    }
-                    None => None,
-                }
-            } else {
-                None
-            };
-            let (end, line) = (reader.offset(), reader.next_line_number());
-            let layout = match (&header, feed.definition.csv.header) {
-                (None, true) => None, // An empty file: no records, nothing to lay out.
-                _ => Some(
-                    feed.csv_layout(header.as_ref().map(|(_, names)| names.as_slice()))
-                        .map_err(|message| IngestError::Layout {
-                            path: file_name.clone(),
-                            message: match &header {
-                                Some((number, _)) => {
-                                    format!("line {number} (the header): {message}")
-                                }
-                                None => message,
-                            },
-                        })?,
-                ),
-            };
-            (
-                layout,
-                if header.is_some() { end } else { 0 },
-                if header.is_some() { line } else { 1 },
-            )
-        }
-        _ => (None, 0, 1),
-    };
+    let FileLayout {
+        layout,
+        header_end,
+        header_line,
+        ..
+    } = read_layout(feed, &mut file, &file_name)?;
     let (offset, first_line) = if start.offset > header_end {
         (start.offset, start.line + 1)
     } else {
@@ -315,6 +275,121 @@ pub fn ingest_file(
     })
 }
 
+/// What a worker needs to parse a file's records: the CSV layout, and where records start.
+pub struct FileLayout {
+    /// `None` for formats without columns, and for an empty CSV file with a header expected.
+    pub layout: Option<CsvLayout>,
+    /// Byte offset and line number just after the header (0 and 1 without one).
+    pub header_end: u64,
+    pub header_line: u64,
+    /// The header record's bytes and line number, to hand to workers elsewhere.
+    pub header: Option<(Vec<u8>, u64)>,
+}
+
+/// Reads the CSV header (always from the top of the file) and works out the layout.
+pub fn read_layout(
+    feed: &Feed,
+    file: &mut File,
+    file_name: &str,
+) -> Result<FileLayout, IngestError> {
+    let io = |source| IngestError::Io {
+        path: file_name.to_string(),
+        source,
+    };
+    if feed.format() != Format::Csv {
+        return Ok(FileLayout {
+            layout: None,
+            header_end: 0,
+            header_line: 1,
+            header: None,
+        });
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut reader = RecordReader::new(&mut *file, feed.skip_rules(), 0, 1);
+    let header = if feed.definition.csv.header {
+        reader
+            .read_first_record()
+            .map_err(io)?
+            .map(|(number, line)| (line, number))
+    } else {
+        None
+    };
+    let (end, line) = (reader.offset(), reader.next_line_number());
+    let layout = layout_from_header(feed, header.as_ref(), file_name)?;
+    Ok(FileLayout {
+        layout,
+        header_end: if header.is_some() { end } else { 0 },
+        header_line: if header.is_some() { line } else { 1 },
+        header,
+    })
+}
+
+/// The CSV layout from a header record (its line number and bytes), as read by [`read_layout`]
+/// or received with a distributed job. `None` when a header is expected but the file is empty.
+pub fn layout_from_header(
+    feed: &Feed,
+    header: Option<&(Vec<u8>, u64)>,
+    file_name: &str,
+) -> Result<Option<CsvLayout>, IngestError> {
+    if feed.format() != Format::Csv {
+        return Ok(None);
+    }
+    let layout_error = |number: Option<u64>, message: String| IngestError::Layout {
+        path: file_name.to_string(),
+        message: match number {
+            Some(n) => format!("line {n} (the header): {message}"),
+            None => message,
+        },
+    };
+    let names = match header {
+        Some((line, number)) => {
+            let mut scratch = feed.scratch();
+            Some(
+                feed.split_header(line, &mut scratch)
+                    .map_err(|m| layout_error(Some(*number), m))?,
+            )
+        }
+        None if feed.definition.csv.header => return Ok(None),
+        None => None,
+    };
+    feed.csv_layout(names.as_deref())
+        .map(Some)
+        .map_err(|m| layout_error(header.map(|h| h.1), m))
+}
+
+/// Parses, enriches, identifies and encodes one batch of records: the work every path (the
+/// embedded ingest's threads, a distributed worker) does on a batch before writing it.
+pub fn prepare_batch(
+    feed: &Feed,
+    enricher: &Enricher,
+    layout: Option<&CsvLayout>,
+    context: &RunContext,
+    batch: &RecordBatch,
+    scratch: &mut focal_feeds::parse::Scratch,
+) -> (Vec<EncodedEvent>, Vec<Rejection>) {
+    let mut events = Vec::with_capacity(batch.lines.len());
+    let mut rejections = Vec::new();
+    feed.parse_batch(
+        layout,
+        batch,
+        context.observed,
+        scratch,
+        &mut events,
+        &mut rejections,
+    );
+    let mut key_buf = Vec::with_capacity(128);
+    let encoded = events
+        .into_iter()
+        .map(|mut event| {
+            enricher.enrich(&mut event);
+            event.id = feed.dedup.event_id(&event, &mut key_buf);
+            let bucket = feed.dedup.bucket(&event);
+            EncodedEvent::new(event, bucket, context)
+        })
+        .collect();
+    (encoded, rejections)
+}
+
 fn parse_worker(
     feed: &Feed,
     enricher: &Enricher,
@@ -324,27 +399,9 @@ fn parse_worker(
     tx: Sender<Parsed>,
 ) {
     let mut scratch = feed.scratch();
-    let mut key_buf = Vec::with_capacity(128);
     for batch in rx {
-        let mut events = Vec::with_capacity(batch.lines.len());
-        let mut rejections = Vec::new();
-        feed.parse_batch(
-            layout,
-            &batch,
-            context.observed,
-            &mut scratch,
-            &mut events,
-            &mut rejections,
-        );
-        let encoded = events
-            .into_iter()
-            .map(|mut event| {
-                enricher.enrich(&mut event);
-                event.id = feed.dedup.event_id(&event, &mut key_buf);
-                let bucket = feed.dedup.bucket(&event);
-                EncodedEvent::new(event, bucket, context)
-            })
-            .collect();
+        let (encoded, rejections) =
+            prepare_batch(feed, enricher, layout, context, &batch, &mut scratch);
         let parsed = Parsed {
             seq: batch.seq,
             rows: batch.lines.len() as u64,

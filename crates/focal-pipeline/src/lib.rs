@@ -14,4 +14,7 @@
 
 mod ingest;
 
-pub use ingest::{FileSummary, IngestError, IngestOptions, ProgressSink, ingest_file, sha256_file};
+pub use ingest::{
+    FileLayout, FileSummary, IngestError, IngestOptions, ProgressSink, ingest_file,
+    layout_from_header, prepare_batch, read_layout, sha256_file,
+};

@@ -45,6 +45,9 @@ pub struct NewJob {
     pub feed_definition: String,
     /// The CSV header record and its line number, for feeds with a header.
     pub header: Option<(Vec<u8>, u64)>,
+    /// At most this many records, and about this many bytes, per chunk.
+    pub chunk_records: u32,
+    pub chunk_bytes: u32,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -68,6 +71,10 @@ pub struct JobRecord {
     pub feed_definition: String,
     #[serde(skip)]
     pub header: Option<(Vec<u8>, u64)>,
+    #[serde(skip)]
+    pub chunk_records: u32,
+    #[serde(skip)]
+    pub chunk_bytes: u32,
     /// `time.observation` of the job's events, Unix microseconds.
     #[serde(skip)]
     pub observed: i64,
@@ -82,20 +89,25 @@ pub struct JobRecord {
 pub struct ChunkSpec {
     pub job_id: i64,
     pub chunk_no: u32,
-    pub start_offset: u64,
-    pub end_offset: u64,
-    /// Line number of the chunk's first line.
+    /// Line numbers of the chunk's first and last record.
     pub first_line: u64,
+    pub last_line: u64,
+    pub records: u32,
+    /// Size of the published message.
+    pub bytes: u32,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChunkRecord {
     pub job_id: i64,
     pub chunk_no: u32,
-    pub start_offset: u64,
-    pub end_offset: u64,
     pub first_line: u64,
+    pub last_line: u64,
+    pub records: u32,
+    pub bytes: u32,
+    /// `queued`, `done`, or `failed` (with `error`).
     pub status: String,
+    pub error: Option<String>,
     pub rows_read: u64,
     pub events_stored: u64,
     pub duplicates: u64,
@@ -144,4 +156,6 @@ pub trait JobStore: Send + Sync {
     /// Writes a chunk's events, quarantined records and result in one transaction, unless an
     /// earlier delivery already did; completes the job and its run when it was the last chunk.
     fn write_chunk(&self, chunk: &ChunkWrite<'_>) -> Result<ChunkOutcome>;
+    /// Marks a chunk that can never be processed (its message is unreadable), with the reason.
+    fn fail_chunk(&self, job_id: i64, chunk_no: u32, error: &str) -> Result<()>;
 }

@@ -30,7 +30,7 @@ pub use encode::{
     EncodedEvent, RunContext, StoredRow, decode as decode_event, ip_bytes, ip_from_bytes,
 };
 pub use jobs::*;
-pub use location::{Location, open};
+pub use location::{Location, open, redact_url};
 pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;

@@ -14,6 +14,10 @@ pub struct Cli {
     /// focal-demo for `demo`].
     #[arg(long, global = true, env = "FOCAL_DATA")]
     pub data: Option<PathBuf>,
+    /// The store: a `postgres://` URL (add `?schema=NAME` for a schema of its own) or a SQLite
+    /// file. Overrides `[database] url` in focal.toml; the default is focal.db in the data folder.
+    #[arg(long, global = true, env = "FOCAL_DATABASE")]
+    pub database: Option<String>,
     /// Print results as JSON on stdout, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
@@ -53,6 +57,9 @@ pub struct InitArgs {
     /// IP→country MaxMind DB (.mmdb).
     #[arg(long)]
     pub country: Option<PathBuf>,
+    /// Keep the data in this PostgreSQL database (saved in focal.toml) instead of focal.db.
+    #[arg(long = "postgres", value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,4 +1,5 @@
-//! The data folder: `focal.toml` (settings) and `focal.db` (the embedded store).
+//! The data folder: `focal.toml` (settings) and `focal.db` (the embedded store), or a
+//! PostgreSQL database named in `focal.toml` or by `--database`.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,22 @@ pub const DATABASE_FILE: &str = "focal.db";
 pub struct Config {
     #[serde(default)]
     pub enrichment: Enrichment,
+    #[serde(default, skip_serializing_if = "Database::is_default")]
+    pub database: Database,
+}
+
+/// Where the store lives. Without a URL, the embedded SQLite file `focal.db` in the data folder.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://user@host:5432/db` (a `?schema=NAME` parameter keeps Focal's tables in a schema).
+    pub url: Option<String>,
+}
+
+impl Database {
+    fn is_default(&self) -> bool {
+        self == &Database::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -51,6 +68,14 @@ impl DataDir {
 
     pub fn database(&self) -> PathBuf {
         self.root.join(DATABASE_FILE)
+    }
+
+    /// The store to open: `--database` if given, else the configured URL, else `focal.db`.
+    pub fn location(&self, database: Option<&str>) -> focal_store::Location {
+        match database.or(self.config.database.url.as_deref()) {
+            Some(url) => focal_store::Location::parse(url),
+            None => focal_store::Location::Sqlite(self.database()),
+        }
     }
 
     pub fn resolve(&self, p: &Path) -> PathBuf {

@@ -8,7 +8,7 @@ use postgres::GenericClient;
 
 const JOB_SELECT: &str = "SELECT j.id, j.run_id, j.feed, j.file_name, j.sha256, j.size, j.status,
         j.chunks_total, j.created_at, j.finished_at, j.feed_definition, j.header, j.header_line,
-        r.observed, r.feed_provider, r.feed_url,
+        r.observed, r.feed_provider, r.feed_url, j.chunk_records, j.chunk_bytes,
         COUNT(c.chunk_no) FILTER (WHERE c.status = 'done'),
         COALESCE(SUM(c.rows_read), 0)::BIGINT, COALESCE(SUM(c.events_stored), 0)::BIGINT,
         COALESCE(SUM(c.duplicates), 0)::BIGINT, COALESCE(SUM(c.quarantined), 0)::BIGINT
@@ -37,12 +37,14 @@ fn job_from_row(row: &postgres::Row) -> JobRecord {
         observed: row.get(13),
         feed_provider: row.get(14),
         feed_url: row.get(15),
-        chunks_done: n(16) as u32,
+        chunk_records: row.get::<_, i32>(16) as u32,
+        chunk_bytes: row.get::<_, i32>(17) as u32,
+        chunks_done: n(18) as u32,
         progress: RunProgress {
-            rows_read: n(17),
-            events_stored: n(18),
-            duplicates: n(19),
-            quarantined: n(20),
+            rows_read: n(19),
+            events_stored: n(20),
+            duplicates: n(21),
+            quarantined: n(22),
             offset: 0,
             line: 0,
         },
@@ -68,7 +70,7 @@ fn complete_if_done(client: &mut impl GenericClient, job_id: i64) -> Result<bool
                     COUNT(c.chunk_no) FILTER (WHERE c.status = 'done'),
                     COALESCE(SUM(c.rows_read), 0)::BIGINT, COALESCE(SUM(c.events_stored), 0)::BIGINT,
                     COALESCE(SUM(c.duplicates), 0)::BIGINT, COALESCE(SUM(c.quarantined), 0)::BIGINT,
-                    COALESCE(MAX(c.end_offset), 0)::BIGINT
+                    0::BIGINT
              FROM jobs AS j LEFT JOIN job_chunks AS c ON c.job_id = j.id
              WHERE j.id = $1 GROUP BY j.id",
             &[&job_id],
@@ -122,8 +124,9 @@ impl JobStore for PostgresStore {
         };
         let row = tx
             .query_one(
-                "INSERT INTO jobs (run_id, feed, feed_definition, header, header_line, file_name, sha256, size, status, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'publishing', $9) RETURNING id",
+                "INSERT INTO jobs (run_id, feed, feed_definition, header, header_line, file_name, sha256, size,
+                                   chunk_records, chunk_bytes, status, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'publishing', $11) RETURNING id",
                 &[
                     &run.id,
                     &job.run.feed,
@@ -133,6 +136,8 @@ impl JobStore for PostgresStore {
                     &job.run.file_name,
                     &job.run.sha256,
                     &(job.run.size as i64),
+                    &(job.chunk_records as i32),
+                    &(job.chunk_bytes as i32),
                     &now(),
                 ],
             )
@@ -161,14 +166,15 @@ impl JobStore for PostgresStore {
     fn record_chunk(&self, c: &ChunkSpec) -> Result<()> {
         let mut conn = self.job_conn("recording a chunk")?;
         conn.execute(
-            "INSERT INTO job_chunks (job_id, chunk_no, start_offset, end_offset, first_line, status)
-             VALUES ($1, $2, $3, $4, $5, 'queued') ON CONFLICT (job_id, chunk_no) DO NOTHING",
+            "INSERT INTO job_chunks (job_id, chunk_no, first_line, last_line, records, bytes, status)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued') ON CONFLICT (job_id, chunk_no) DO NOTHING",
             &[
                 &c.job_id,
                 &(c.chunk_no as i32),
-                &(c.start_offset as i64),
-                &(c.end_offset as i64),
                 &(c.first_line as i64),
+                &(c.last_line as i64),
+                &(c.records as i32),
+                &(c.bytes as i32),
             ],
         )
         .map_err(err("recording a chunk"))?;
@@ -213,8 +219,8 @@ impl JobStore for PostgresStore {
         let mut conn = self.job_conn("listing chunks")?;
         let rows = conn
             .query(
-                "SELECT job_id, chunk_no, start_offset, end_offset, first_line, status, rows_read,
-                        events_stored, duplicates, quarantined, worker, finished_at
+                "SELECT job_id, chunk_no, first_line, last_line, records, bytes, status, rows_read,
+                        events_stored, duplicates, quarantined, worker, finished_at, error
                  FROM job_chunks WHERE job_id = $1 ORDER BY chunk_no",
                 &[&job_id],
             )
@@ -226,19 +232,32 @@ impl JobStore for PostgresStore {
                 ChunkRecord {
                     job_id: r.get(0),
                     chunk_no: r.get::<_, i32>(1) as u32,
-                    start_offset: n(2),
-                    end_offset: n(3),
-                    first_line: n(4),
-                    status: r.get(5),
-                    rows_read: n(6),
-                    events_stored: n(7),
-                    duplicates: n(8),
-                    quarantined: n(9),
-                    worker: r.get(10),
-                    finished_at: r.get(11),
+                    first_line: n(2),
+                    last_line: n(3),
+                    records: r.get::<_, i32>(4) as u32,
+                    bytes: r.get::<_, i32>(5) as u32,
+                    status: r.get(6),
+                    rows_read: n(7),
+                    events_stored: n(8),
+                    duplicates: n(9),
+                    quarantined: n(10),
+                    worker: r.get(11),
+                    finished_at: r.get(12),
+                    error: r.get(13),
                 }
             })
             .collect())
+    }
+
+    fn fail_chunk(&self, job_id: i64, chunk_no: u32, error: &str) -> Result<()> {
+        let mut conn = self.job_conn("recording a failed chunk")?;
+        conn.execute(
+            "UPDATE job_chunks SET status = 'failed', error = $3, finished_at = $4
+             WHERE job_id = $1 AND chunk_no = $2 AND status = 'queued'",
+            &[&job_id, &(chunk_no as i32), &error, &now()],
+        )
+        .map_err(err("recording a failed chunk"))?;
+        Ok(())
     }
 
     fn write_chunk(&self, c: &ChunkWrite<'_>) -> Result<ChunkOutcome> {
@@ -281,7 +300,7 @@ fn write_chunk_in_transaction(conn: &mut Conn, c: &ChunkWrite<'_>) -> Result<Chu
             c.chunk_no, c.job_id
         )));
     };
-    if row.get::<_, &str>(0) == "done" {
+    if row.get::<_, &str>(0) != "queued" {
         return Ok(ChunkOutcome::AlreadyDone);
     }
     let run_id: i64 = row.get(1);

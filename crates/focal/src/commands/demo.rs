@@ -36,6 +36,7 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     super::init(
         data,
         &InitArgs {
+            postgres: None,
             asn: vec![demo.join("asn-ipv4.csv"), demo.join("asn-ipv6.csv")],
             country: Some(root.join("data/ipdb/geo-whois-asn-country.mmdb")),
         },
@@ -46,8 +47,8 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     let file = demo.join("constituents.csv");
     let list =
         focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
-    focal_store::Store::import_constituents(&store, &list)?;
-    let enricher = super::ingest::enricher(&dir, &store, &[], None)?;
+    focal_store::Store::import_constituents(&*store, &list)?;
+    let enricher = super::ingest::enricher(&dir, &*store, &[], None)?;
 
     // The reference drone feed, then one sample of each shipped public feed format.
     let mut feeds: Vec<(PathBuf, PathBuf)> = vec![(
@@ -72,14 +73,14 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     for (def, sample) in &feeds {
         let feed = Feed::load(def)?;
         summaries.extend(super::ingest::ingest_files(
-            &store,
+            &*store,
             &enricher,
             &feed,
             std::slice::from_ref(sample),
             &IngestOptions::default(),
         )?);
     }
-    let stats = focal_store::Store::stats(&store)?;
+    let stats = focal_store::Store::stats(&*store)?;
     if json {
         return print_json(&serde_json::json!({"data": data, "files": summaries, "stats": stats}));
     }

@@ -4,7 +4,7 @@ use super::open;
 use crate::cli::{EventFormat, EventsArgs};
 use anyhow::{Context, Result};
 use focal_model::{Event, Field};
-use focal_store::{EventFilter, Store};
+use focal_store::EventFilter;
 use std::io::Write;
 use std::path::Path;
 

@@ -77,14 +77,14 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
             anyhow::bail!("{}: no such file", file.display());
         }
     }
-    let enricher = enricher(&dir, &store, &args.asn, args.country.as_deref())?;
+    let enricher = enricher(&dir, &*store, &args.asn, args.country.as_deref())?;
     let options = IngestOptions {
         batch_size: args.batch_size.max(1),
         commit_rows: args.commit_rows.max(1),
         workers: args.workers,
         force: args.force,
     };
-    let summaries = ingest_files(&store, &enricher, &feed, &args.files, &options)?;
+    let summaries = ingest_files(&*store, &enricher, &feed, &args.files, &options)?;
     if json {
         print_json(&serde_json::json!({ "files": summaries }))
     } else {

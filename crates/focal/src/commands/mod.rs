@@ -7,7 +7,7 @@ mod ingest;
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
 use crate::config::{Config, DataDir, Enrichment};
 use anyhow::{Context, Result, bail};
-use focal_store::{QuarantineFilter, SqliteStore, Store};
+use focal_store::{QuarantineFilter, Store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,10 @@ pub fn run(cli: Cli) -> Result<()> {
         })
     });
     let json = cli.json;
+    if let Some(url) = &cli.database {
+        // Set once, before any command runs; `open` reads it.
+        let _ = DATABASE.set(url.clone());
+    }
     match cli.command {
         Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
@@ -35,11 +39,20 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Opens the data folder and its store.
-pub fn open(data: &Path) -> Result<(DataDir, SqliteStore)> {
+/// The global `--database` flag. A process-wide value rather than a parameter of every command:
+/// it is set once from the command line and only `open` reads it.
+static DATABASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Opens the data folder and its store (SQLite in the folder, or the configured PostgreSQL).
+pub fn open(data: &Path) -> Result<(DataDir, Box<dyn Store>)> {
     let dir = DataDir::open(data)?;
-    let store = SqliteStore::open(&dir.database())
-        .with_context(|| format!("opening {}", dir.database().display()))?;
+    let location = dir.location(DATABASE.get().map(String::as_str));
+    let store = focal_store::open(&location).with_context(|| match &location {
+        focal_store::Location::Sqlite(path) => format!("opening {}", path.display()),
+        focal_store::Location::Postgres { url, .. } => {
+            format!("opening {}", focal_store::redact_url(url))
+        }
+    })?;
     Ok((dir, store))
 }
 
@@ -70,6 +83,9 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
             asn: args.asn.iter().map(absolute).collect(),
             country: args.country.as_ref().map(absolute),
         },
+        database: crate::config::Database {
+            url: args.postgres.clone(),
+        },
     };
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
@@ -79,13 +95,13 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
     }
     if json {
         print_json(&serde_json::json!({
-            "data": dir.root, "database": dir.database(), "schema_version": version, "config": config,
+            "data": dir.root, "database": store.describe(), "schema_version": version, "config": config,
         }))
     } else {
         println!(
             "Initialised {} (database {}, schema version {version}).",
             dir.root.display(),
-            dir.database().display()
+            store.describe()
         );
         if config.enrichment.asn.is_empty() {
             println!(

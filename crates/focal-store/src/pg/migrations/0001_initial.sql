@@ -100,6 +100,8 @@ CREATE TABLE jobs (
     file_name       TEXT NOT NULL,
     sha256          TEXT NOT NULL,
     size            BIGINT NOT NULL,
+    chunk_records   INTEGER NOT NULL, -- how the file was cut, so a resumed submit cuts it alike
+    chunk_bytes     INTEGER NOT NULL,
     chunks_total    INTEGER,         -- NULL while the submitter is still publishing
     status          TEXT NOT NULL,   -- publishing | queued | completed
     created_at      TEXT NOT NULL,
@@ -113,10 +115,12 @@ CREATE INDEX jobs_by_content ON jobs(sha256, feed);
 CREATE TABLE job_chunks (
     job_id        BIGINT NOT NULL REFERENCES jobs(id),
     chunk_no      INTEGER NOT NULL,
-    start_offset  BIGINT NOT NULL,
-    end_offset    BIGINT NOT NULL,
     first_line    BIGINT NOT NULL,
-    status        TEXT NOT NULL,     -- queued | done
+    last_line     BIGINT NOT NULL,
+    records       INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    status        TEXT NOT NULL,     -- queued | done | failed
+    error         TEXT,              -- why a chunk failed for good (an unreadable message)
     rows_read     BIGINT NOT NULL DEFAULT 0,
     events_stored BIGINT NOT NULL DEFAULT 0,
     duplicates    BIGINT NOT NULL DEFAULT 0,
