@@ -47,6 +47,79 @@ pub enum Command {
     Stats,
     /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
     Demo(DemoArgs),
+    /// Distributed ingest: cut feed files into chunks and queue them on NATS JetStream for
+    /// `focal worker` processes (needs PostgreSQL).
+    Submit(SubmitArgs),
+    /// Process queued chunks: parse, enrich, de-duplicate, write to PostgreSQL. Run any number,
+    /// on any machines.
+    Worker(WorkerArgs),
+    /// Distributed ingest jobs: progress and per-chunk results.
+    Jobs(JobsArgs),
+}
+
+/// Where the work queue is.
+#[derive(Args, Debug, Clone)]
+pub struct QueueArgs {
+    /// NATS server URL (JetStream enabled).
+    #[arg(long, env = "FOCAL_NATS", default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
+    /// JetStream stream name; separate names keep deployments apart on one NATS.
+    #[arg(long, env = "FOCAL_STREAM", default_value = "FOCAL_CHUNKS")]
+    pub stream: String,
+    /// Seconds a chunk may go unacknowledged before NATS hands it to another worker (when the
+    /// stream's consumer is first created).
+    #[arg(long, default_value_t = 30)]
+    pub ack_wait: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// The feed definition (TOML); it travels with the job, workers need no copy.
+    #[arg(long)]
+    pub feed: PathBuf,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Records per chunk.
+    #[arg(long, default_value_t = 20_000)]
+    pub chunk_records: u32,
+    /// Submit even if the same content was already ingested for this feed.
+    #[arg(long)]
+    pub force: bool,
+    /// Wait until workers have processed every chunk, showing progress, and print the result.
+    #[arg(long)]
+    pub wait: bool,
+    /// Feed files to submit.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Chunks processed at once (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub concurrency: usize,
+    /// Override the configured ASN range files (repeat for IPv4 and IPv6).
+    #[arg(long = "asn")]
+    pub asn: Vec<PathBuf>,
+    /// Override the configured country database.
+    #[arg(long)]
+    pub country: Option<PathBuf>,
+    /// Stop after this many seconds with nothing to do (default: run until stopped).
+    #[arg(long)]
+    pub exit_when_idle: Option<u64>,
+    /// The name recorded with each chunk this worker writes (default: host-pid).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct JobsArgs {
+    /// Show one job with its chunks.
+    pub id: Option<i64>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 #[derive(Args, Debug)]

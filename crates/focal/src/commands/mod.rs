@@ -1,6 +1,7 @@
 //! One function per command. Each prints a human summary, or JSON with `--json`.
 
 mod demo;
+mod distributed;
 mod events;
 mod ingest;
 
@@ -36,6 +37,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Runs(args) => runs(&data, &args, json),
         Command::Stats => stats(&data, json),
         Command::Demo(args) => demo::run(&data, &args, json),
+        Command::Submit(args) => distributed::submit(&data, &args, json),
+        Command::Worker(args) => distributed::worker(&data, &args, json),
+        Command::Jobs(args) => distributed::jobs(&data, &args, json),
     }
 }
 
