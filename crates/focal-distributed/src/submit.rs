@@ -137,13 +137,16 @@ async fn publish_chunk(
     }
 }
 
+/// Publishes one chunk: (message id, chunk, payload).
+type Publisher<'a> = dyn Fn(&str, &ChunkSpec, Vec<u8>) -> Result<()> + 'a;
+
 fn submit_blocking(
     store: &dyn Store,
     feed_path: &Path,
     file: &Path,
     options: &SubmitOptions,
     chunk_bytes: u32,
-    publish: &dyn Fn(&str, &ChunkSpec, Vec<u8>) -> Result<()>,
+    publish: &Publisher<'_>,
 ) -> Result<SubmitOutcome> {
     let jobs: &dyn JobStore = store
         .jobs()

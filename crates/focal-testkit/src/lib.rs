@@ -78,3 +78,72 @@ pub fn require_nats() {
         "nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server",
     );
 }
+
+/// The nats-server binary, for tests that run a private server (to stop and restart it).
+pub fn nats_server_binary() -> PathBuf {
+    for candidate in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
+        let path = PathBuf::from(candidate);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!(
+        "nats-server is not installed; this test runs a private NATS server. Install Debian's \
+         nats-server package (.ci/run checks for it)"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the caller to use).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral port on 127.0.0.1")
+}
+
+/// A PostgreSQL URL whose Focal tables live in `schema` of the `test` database.
+pub fn postgres_url_with_schema(schema: &str) -> String {
+    format!("{POSTGRES_URL}?schema={schema}")
+}
+
+/// A name unique to this process and call, for schemas and streams.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() % 1_000_000)
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{micros}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Drops a PostgreSQL schema (and everything in it) when dropped.
+pub struct SchemaGuard(pub String);
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "test",
+                "-q",
+                "-c",
+            ])
+            .arg(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
