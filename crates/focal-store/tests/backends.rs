@@ -446,3 +446,163 @@ fn reopening_keeps_the_schema_version(b: &Backend) {
     assert!(version >= 1);
     assert!(!b.store.describe().is_empty());
 }
+
+/// The distributed pipeline's bookkeeping (PostgreSQL only).
+mod jobs_on_postgres {
+    use super::*;
+
+    fn new_job(store: &dyn Store) -> JobRecord {
+        store
+            .jobs()
+            .expect("PostgreSQL has a job table")
+            .create_job(&NewJob {
+                run: new_run("job-content"),
+                feed_definition: "name = \"test-feed\"".into(),
+                header: Some((b"ip,port".to_vec(), 1)),
+                chunk_records: 2,
+                chunk_bytes: 1 << 20,
+            })
+            .unwrap()
+    }
+
+    fn spec(job: i64, no: u32) -> ChunkSpec {
+        ChunkSpec {
+            job_id: job,
+            chunk_no: no,
+            first_line: 2 + 2 * u64::from(no),
+            last_line: 3 + 2 * u64::from(no),
+            records: 2,
+            bytes: 100,
+        }
+    }
+
+    fn write(store: &dyn Store, job: i64, no: u32, events: &[Event]) -> ChunkOutcome {
+        store
+            .jobs()
+            .unwrap()
+            .write_chunk(&ChunkWrite {
+                job_id: job,
+                chunk_no: no,
+                worker: "t",
+                events: &encoded(events),
+                rejections: &[],
+                rows_read: events.len() as u64,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_redelivered_chunk_is_written_once_and_the_last_chunk_completes_the_job() {
+        let b = postgres();
+        let store = &*b.store;
+        let jobs = store.jobs().unwrap();
+        let job = new_job(store);
+        assert_eq!(job.status, JobStatus::Publishing);
+        assert_eq!(job.header, Some((b"ip,port".to_vec(), 1)));
+        for no in 0..2 {
+            jobs.record_chunk(&spec(job.id, no)).unwrap();
+        }
+        // Chunk 1 finishes before chunk 0, and before publishing is over.
+        let first = write(store, job.id, 1, &[event(3, "192.0.2.3", None)]);
+        assert_eq!(
+            first,
+            ChunkOutcome::Written {
+                events_stored: 1,
+                job_completed: false
+            }
+        );
+        assert_eq!(
+            write(store, job.id, 1, &[event(3, "192.0.2.3", None)]),
+            ChunkOutcome::AlreadyDone,
+            "a second delivery writes nothing"
+        );
+        let published = jobs.chunks_published(job.id, 2).unwrap();
+        assert_eq!(published.status, JobStatus::Queued);
+        // The last chunk repeats an event of chunk 1: stored once, counted as a duplicate.
+        let last = write(
+            store,
+            job.id,
+            0,
+            &[event(1, "192.0.2.1", None), event(3, "192.0.2.3", None)],
+        );
+        assert_eq!(
+            last,
+            ChunkOutcome::Written {
+                events_stored: 1,
+                job_completed: true
+            }
+        );
+        let done = jobs.job(job.id).unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.chunks_done, 2);
+        assert_eq!(
+            (
+                done.progress.rows_read,
+                done.progress.events_stored,
+                done.progress.duplicates
+            ),
+            (3, 2, 1)
+        );
+        let run = store.runs(1).unwrap().remove(0);
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.progress.events_stored, 2);
+        assert_eq!(store.stats().unwrap().events, 2);
+        assert!(
+            jobs.unfinished_job("job-content", "test-feed")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn racing_deliveries_of_overlapping_chunks_store_each_event_once() {
+        let b = postgres();
+        let job = new_job(&*b.store);
+        let jobs = b.store.jobs().unwrap();
+        let chunks = 8u32;
+        for no in 0..chunks {
+            jobs.record_chunk(&spec(job.id, no)).unwrap();
+        }
+        jobs.chunks_published(job.id, chunks).unwrap();
+        // Every chunk holds events 0..50, so all of them collide with each other; each chunk is
+        // also delivered twice, from two threads at once.
+        let events: Vec<Event> = (0..50)
+            .map(|n| event(n, &format!("192.0.2.{n}"), None))
+            .collect();
+        std::thread::scope(|scope| {
+            for no in 0..chunks {
+                for _ in 0..2 {
+                    let (store, events) = (&*b.store, &events);
+                    scope.spawn(move || write(store, job.id, no, events));
+                }
+            }
+        });
+        let done = jobs.job(job.id).unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.progress.events_stored, 50);
+        assert_eq!(done.progress.duplicates, 50 * u64::from(chunks) - 50);
+        assert_eq!(b.store.stats().unwrap().events, 50);
+    }
+
+    #[test]
+    fn a_failed_chunk_records_its_reason() {
+        let b = postgres();
+        let job = new_job(&*b.store);
+        let jobs = b.store.jobs().unwrap();
+        jobs.record_chunk(&spec(job.id, 0)).unwrap();
+        jobs.fail_chunk(job.id, 0, "bad magic bytes").unwrap();
+        let chunk = jobs.chunks(job.id).unwrap().remove(0);
+        assert_eq!(chunk.status, "failed");
+        assert_eq!(chunk.error.as_deref(), Some("bad magic bytes"));
+        assert_eq!(
+            write(&*b.store, job.id, 0, &[event(1, "192.0.2.1", None)]),
+            ChunkOutcome::AlreadyDone,
+            "a failed chunk is not written by a late delivery"
+        );
+    }
+
+    #[test]
+    fn the_sqlite_backend_has_no_job_table() {
+        assert!(sqlite().store.jobs().is_none());
+    }
+}

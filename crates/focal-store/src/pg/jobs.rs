@@ -107,15 +107,9 @@ fn complete_if_done(client: &mut impl GenericClient, job_id: i64) -> Result<bool
     Ok(true)
 }
 
-impl PostgresStore {
-    fn job_conn(&self, context: &'static str) -> Result<Conn> {
-        self.conn(context)
-    }
-}
-
 impl JobStore for PostgresStore {
     fn create_job(&self, job: &NewJob) -> Result<JobRecord> {
-        let mut conn = self.job_conn("creating a job")?;
+        let mut conn = self.conn("creating a job")?;
         let mut tx = conn.transaction().map_err(err("creating a job"))?;
         let run = insert_run(&mut tx, &job.run)?;
         let (header, header_line) = match &job.header {
@@ -150,7 +144,7 @@ impl JobStore for PostgresStore {
     }
 
     fn unfinished_job(&self, sha256: &str, feed: &str) -> Result<Option<JobRecord>> {
-        let mut conn = self.job_conn("looking up jobs")?;
+        let mut conn = self.conn("looking up jobs")?;
         let row = conn
             .query_opt(
                 &format!(
@@ -164,7 +158,7 @@ impl JobStore for PostgresStore {
     }
 
     fn record_chunk(&self, c: &ChunkSpec) -> Result<()> {
-        let mut conn = self.job_conn("recording a chunk")?;
+        let mut conn = self.conn("recording a chunk")?;
         conn.execute(
             "INSERT INTO job_chunks (job_id, chunk_no, first_line, last_line, records, bytes, status)
              VALUES ($1, $2, $3, $4, $5, $6, 'queued') ON CONFLICT (job_id, chunk_no) DO NOTHING",
@@ -182,7 +176,7 @@ impl JobStore for PostgresStore {
     }
 
     fn chunks_published(&self, job_id: i64, total: u32) -> Result<JobRecord> {
-        let mut conn = self.job_conn("recording a published job")?;
+        let mut conn = self.conn("recording a published job")?;
         let mut tx = conn
             .transaction()
             .map_err(err("recording a published job"))?;
@@ -201,11 +195,11 @@ impl JobStore for PostgresStore {
     }
 
     fn job(&self, job_id: i64) -> Result<Option<JobRecord>> {
-        load_job(&mut *self.job_conn("reading a job")?, job_id)
+        load_job(&mut *self.conn("reading a job")?, job_id)
     }
 
     fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>> {
-        let mut conn = self.job_conn("listing jobs")?;
+        let mut conn = self.conn("listing jobs")?;
         let rows = conn
             .query(
                 &format!("{JOB_SELECT}{JOB_GROUP} ORDER BY j.id DESC LIMIT $1"),
@@ -216,7 +210,7 @@ impl JobStore for PostgresStore {
     }
 
     fn chunks(&self, job_id: i64) -> Result<Vec<ChunkRecord>> {
-        let mut conn = self.job_conn("listing chunks")?;
+        let mut conn = self.conn("listing chunks")?;
         let rows = conn
             .query(
                 "SELECT job_id, chunk_no, first_line, last_line, records, bytes, status, rows_read,
@@ -250,7 +244,7 @@ impl JobStore for PostgresStore {
     }
 
     fn fail_chunk(&self, job_id: i64, chunk_no: u32, error: &str) -> Result<()> {
-        let mut conn = self.job_conn("recording a failed chunk")?;
+        let mut conn = self.conn("recording a failed chunk")?;
         conn.execute(
             "UPDATE job_chunks SET status = 'failed', error = $3, finished_at = $4
              WHERE job_id = $1 AND chunk_no = $2 AND status = 'queued'",
@@ -261,7 +255,7 @@ impl JobStore for PostgresStore {
     }
 
     fn write_chunk(&self, c: &ChunkWrite<'_>) -> Result<ChunkOutcome> {
-        let mut conn = self.job_conn("writing a chunk")?;
+        let mut conn = self.conn("writing a chunk")?;
         conn.batch_execute("BEGIN")
             .map_err(err("starting a transaction"))?;
         let outcome = write_chunk_in_transaction(&mut conn, c);
