@@ -51,7 +51,7 @@ pub fn insert(conn: &Connection, run_id: i64, events: &[&EncodedEvent]) -> rusql
     Ok(inserted)
 }
 
-const SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, e.source_port, e.source_asn, a.name,
+pub(super) const SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, e.source_port, e.source_asn, a.name,
     e.source_network, e.source_cc, e.source_fqdn, e.destination_ip, e.destination_port,
     e.protocol_transport, e.malware_name, e.classification_type, e.tlp, e.constituent, e.detail,
     e.raw, r.feed, r.feed_provider, r.feed_url, r.observed
@@ -160,7 +160,7 @@ pub fn query(
     Ok(())
 }
 
-fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+pub(super) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let row = StoredRow {
         id: r.get(1)?,
         time_source: r.get(2)?,
