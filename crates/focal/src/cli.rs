@@ -20,6 +20,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). FOCAL_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Who is acting, for the audit log and incident timelines [default: $USER].
+    #[arg(long, global = true, env = "FOCAL_ACTOR")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,6 +46,13 @@ pub enum Command {
     Stats,
     /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
     Demo(DemoArgs),
+    /// Incidents: list (the default), show, assign, transition, severity, comment, group.
+    Incidents(crate::commands::incidents::IncidentsArgs),
+    /// Send each constituent a digest of its new events (or preview with --dry-run).
+    Notify(crate::commands::notify::NotifyArgs),
+    /// The tamper-evident audit log: list entries, verify the hash chain.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
 }
 
 #[derive(Args, Debug)]

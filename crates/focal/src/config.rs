@@ -12,6 +12,12 @@ pub const DATABASE_FILE: &str = "focal.db";
 pub struct Config {
     #[serde(default)]
     pub enrichment: Enrichment,
+    /// Grouping rules, severities and SLAs.
+    #[serde(default)]
+    pub incidents: focal_incidents::IncidentsConfig,
+    /// How notifications are sent.
+    #[serde(default)]
+    pub notify: focal_incidents::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]

@@ -1,8 +1,11 @@
 //! One function per command. Each prints a human summary, or JSON with `--json`.
 
+pub mod audit;
 mod demo;
 mod events;
+pub mod incidents;
 mod ingest;
+pub mod notify;
 
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
 use crate::config::{Config, DataDir, Enrichment};
@@ -20,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         })
     });
     let json = cli.json;
+    audit::set_actor(cli.actor.clone());
     match cli.command {
         Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
@@ -32,6 +36,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Runs(args) => runs(&data, &args, json),
         Command::Stats => stats(&data, json),
         Command::Demo(args) => demo::run(&data, &args, json),
+        Command::Incidents(args) => incidents::run(&data, &args, json),
+        Command::Notify(args) => notify::run(&data, &args, json),
+        Command::Audit(cmd) => audit::run(&data, &cmd, json),
     }
 }
 
@@ -70,9 +77,11 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
             asn: args.asn.iter().map(absolute).collect(),
             country: args.country.as_ref().map(absolute),
         },
+        ..Config::default()
     };
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
+    audit::record_config(&dir, &store)?;
     let version = store.schema_version()?;
     if quiet {
         return Ok(());
@@ -105,7 +114,9 @@ fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
         std::io::BufReader::new(reader),
         &file.display().to_string(),
     )?;
+    let before = store.constituents()?;
     let summary = store.import_constituents(&list)?;
+    audit::record_constituent_import(&store, &before, &file.display().to_string())?;
     if json {
         print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
     } else {
