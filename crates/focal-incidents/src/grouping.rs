@@ -22,7 +22,7 @@ impl IncidentsConfig {
     /// events stay visible with `focal events --unassigned`).
     pub fn key(&self, e: &GroupingEvent) -> Option<String> {
         let constituent = e.constituent.as_deref()?;
-        let mut key = format!("{constituent}");
+        let mut key = constituent.to_string();
         for field in &self.group_by {
             key.push('|');
             match field {
