@@ -96,6 +96,9 @@ pub struct IngestArgs {
     /// Records per database transaction (the resume granularity).
     #[arg(long, default_value_t = 262_144)]
     pub commit_rows: usize,
+    /// Do not group the new events into incidents afterwards (`focal incidents group` does it later).
+    #[arg(long)]
+    pub no_group: bool,
     /// Feed files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -367,3 +367,41 @@ fn constituent_and_configuration_changes_are_audited() {
     assert_eq!(config[1]["after"]["notify"]["max_messages_per_hour"], 3);
     assert_eq!(json(&data, &["audit", "verify"])["ok"], true);
 }
+
+#[test]
+fn ingest_no_group_leaves_grouping_to_the_group_command_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["init", "--asn", s(&fixture("asn-ipv4.csv"))]);
+    ok(
+        &data,
+        &["constituents", "import", s(&fixture("constituents.csv"))],
+    );
+    let feed = repo().join("bench/reference-feed.toml");
+    ok(
+        &data,
+        &[
+            "ingest",
+            "--no-group",
+            "--feed",
+            s(&feed),
+            s(&fixture("feed.csv")),
+        ],
+    );
+    assert!(incidents(&data, &[]).is_empty());
+    // Small batches: incidents span batches, so later batches extend open incidents.
+    let outcome = json(&data, &["incidents", "group", "--batch", "500"]);
+    assert_eq!(outcome["events_read"], expected()["unique_events"]);
+    assert!(outcome["incidents_extended"].as_u64().unwrap() > 0);
+    let got: BTreeMap<String, u64> = incidents(&data, &[])
+        .iter()
+        .map(|i| {
+            (
+                i["key"].as_str().unwrap().to_string(),
+                i["event_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected_groups(&data));
+    assert_eq!(json(&data, &["audit", "verify"])["ok"], true);
+}
