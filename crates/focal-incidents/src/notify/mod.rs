@@ -103,23 +103,24 @@ fn digest_for(
 }
 
 /// What `focal notify --dry-run` shows: messages already waiting in the outbox, then those
-/// the next claim would create. Nothing is written.
+/// the next claim would create, each rendered and handed to `visit` (one at a time, so memory
+/// stays bounded by one message). Nothing is written.
 pub fn preview<S: Store + Outbox + ?Sized>(
     store: &S,
     cfg: &NotifyConfig,
-) -> crate::Result<(Vec<Preview>, ClaimSummary)> {
+    visit: &mut dyn FnMut(Preview) -> crate::Result<()>,
+) -> crate::Result<ClaimSummary> {
     let templates = Templates::load(cfg.templates.as_deref())?;
     let constituents = constituents(store)?;
-    let mut out = Vec::new();
     let mut waiting = store.outbox_list(Some("pending"), None)?;
     waiting.extend(store.outbox_list(Some("sending"), None)?);
     let summary = claim(store, cfg, false)?;
     for message in waiting.into_iter().chain(summary.messages.iter().cloned()) {
         let events = message_events(store, &message)?;
         let digest = digest_for(&templates, cfg, &constituents, &message, &events)?;
-        out.push(Preview { message, digest });
+        visit(Preview { message, digest })?;
     }
-    Ok((out, summary))
+    Ok(summary)
 }
 
 /// Builds the e-mail for a digest.

@@ -69,50 +69,7 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
         return Ok(());
     }
     if args.dry_run {
-        let (previews, summary) = notify::preview(&store, &cfg)?;
-        if json {
-            return print_json(&serde_json::json!({
-                "messages": previews,
-                "no_address": summary.no_address,
-            }));
-        }
-        let mut out = std::io::stdout().lock();
-        for p in &previews {
-            writeln!(
-                out,
-                "{} → {} ({}): {} events{}, {} [{}]",
-                if p.message.id.is_some() {
-                    "waiting"
-                } else {
-                    "new"
-                },
-                p.message.recipient,
-                p.message.constituent,
-                p.digest.events,
-                if p.digest.withheld > 0 {
-                    format!(" (+{} held back by TLP)", p.digest.withheld)
-                } else {
-                    String::new()
-                },
-                p.digest.tlp.label(),
-                p.digest.subject
-            )?;
-            if args.show_body {
-                writeln!(out, "\n{}\n", p.digest.body)?;
-            }
-        }
-        for (id, n) in &summary.no_address {
-            writeln!(
-                out,
-                "not sendable: {id} has {n} new events but no abuse address; they wait until one is imported"
-            )?;
-        }
-        writeln!(
-            out,
-            "{} messages would be sent (dry run: nothing was sent or recorded).",
-            previews.len()
-        )?;
-        return Ok(());
+        return dry_run(&store, &cfg, args.show_body, json);
     }
     record_config(&dir, &store)?;
     let claimed = if args.no_claim {
@@ -175,4 +132,72 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Prints each message as it is rendered, so a large preview never sits in memory whole.
+fn dry_run(
+    store: &focal_store::SqliteStore,
+    cfg: &focal_incidents::NotifyConfig,
+    show_body: bool,
+    json: bool,
+) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut count = 0usize;
+    let io =
+        |e: std::io::Error| focal_incidents::Error::Invalid(format!("writing the preview: {e}"));
+    if json {
+        write!(out, "{{\"messages\": [").map_err(io)?;
+    }
+    let summary = notify::preview(store, cfg, &mut |p| {
+        if json {
+            if count > 0 {
+                out.write_all(b",").map_err(io)?;
+            }
+            serde_json::to_writer(&mut out, &p)
+                .map_err(|e| focal_incidents::Error::Invalid(e.to_string()))?;
+        } else {
+            writeln!(
+                out,
+                "{} → {} ({}): {} events{}, {} [{}]",
+                if p.message.id.is_some() {
+                    "waiting"
+                } else {
+                    "new"
+                },
+                p.message.recipient,
+                p.message.constituent,
+                p.digest.events,
+                if p.digest.withheld > 0 {
+                    format!(" (+{} held back by TLP)", p.digest.withheld)
+                } else {
+                    String::new()
+                },
+                p.digest.tlp.label(),
+                p.digest.subject
+            )
+            .map_err(io)?;
+            if show_body {
+                writeln!(out, "\n{}\n", p.digest.body).map_err(io)?;
+            }
+        }
+        count += 1;
+        Ok(())
+    })?;
+    if json {
+        write!(out, "], \"no_address\": ").map_err(io)?;
+        serde_json::to_writer(&mut out, &summary.no_address)?;
+        writeln!(out, "}}")?;
+        return Ok(out.flush()?);
+    }
+    for (id, n) in &summary.no_address {
+        writeln!(
+            out,
+            "not sendable: {id} has {n} new events but no abuse address; they wait until one is imported"
+        )?;
+    }
+    writeln!(
+        out,
+        "{count} messages would be sent (dry run: nothing was sent or recorded)."
+    )?;
+    Ok(out.flush()?)
 }
