@@ -310,6 +310,8 @@ fn failed_sends_are_retried_with_backoff_then_given_up_and_recorded() {
         (count("retry"), count("failed"), count("sent")),
         (n as i64, n as i64, 0)
     );
+    let listed = json(&data, &["notify", "--deliveries"]);
+    assert_eq!(listed.as_array().unwrap().len() as u64, 2 * n);
 }
 
 #[test]

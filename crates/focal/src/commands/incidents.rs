@@ -163,6 +163,11 @@ pub fn run(data: &Path, args: &IncidentsArgs, json: bool) -> Result<()> {
         }
         Some(IncidentsCommand::Assign { id, assignee, none }) => {
             let assignee = if *none { None } else { assignee.clone() };
+            if let Some(a) = &assignee
+                && (a.trim().is_empty() || a.len() > 256)
+            {
+                bail!("an assignee is a name of 1 to 256 bytes");
+            }
             if store.incident(*id)?.is_none() {
                 bail!("there is no incident {id}");
             }

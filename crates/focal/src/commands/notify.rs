@@ -2,7 +2,7 @@
 
 use super::audit::{actor, record_config};
 use super::{open, print_json};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use focal_incidents::notify::{self, SendOptions};
 use focal_store::incidents::Outbox;
@@ -21,6 +21,9 @@ pub struct NotifyArgs {
     /// List the outbox (every message and its state) instead of sending.
     #[arg(long, conflicts_with = "dry_run")]
     pub outbox: bool,
+    /// List every delivery attempt (sent, retry, failed) instead of sending.
+    #[arg(long, conflicts_with_all = ["dry_run", "outbox"])]
+    pub deliveries: bool,
     /// The SMTP relay, host:port (overrides notify.smtp in focal.toml).
     #[arg(long)]
     pub smtp: Option<String>,
@@ -47,6 +50,22 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
     if let Some(from) = &args.from {
         cfg.from = from.clone();
     }
+    cfg.templates = cfg.templates.as_deref().map(|p| dir.resolve(p));
+    if args.deliveries {
+        let list = store.deliveries(None)?;
+        if json {
+            return print_json(&list);
+        }
+        let mut out = std::io::stdout().lock();
+        for d in &list {
+            writeln!(
+                out,
+                "{}  #{:<6} {:<7} {:<12} {}",
+                d.at, d.outbox_id, d.outcome, d.constituent, d.detail
+            )?;
+        }
+        return Ok(());
+    }
     if args.outbox {
         let list = store.outbox_list(None, None)?;
         if json {
@@ -70,6 +89,17 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
     }
     if args.dry_run {
         return dry_run(&store, &cfg, args.show_body, json);
+    }
+    // One sender per database: a message in `sending` is either this run's or left by a killed
+    // run, never another live sender's.
+    let lock_path = dir.database().with_extension("notify-lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "another `focal notify` is sending from this data folder ({} is locked); try again when it has finished",
+            lock_path.display()
+        );
     }
     record_config(&dir, &store)?;
     let claimed = if args.no_claim {
