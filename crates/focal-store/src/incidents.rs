@@ -287,4 +287,11 @@ pub trait Outbox {
     /// Messages sent to this constituent since `since` (for the rate limit).
     fn sent_since(&self, constituent: &str, since: Timestamp) -> Result<u64>;
     fn deliveries(&self, limit: Option<usize>) -> Result<Vec<Delivery>>;
+    /// Calls `visit(i, event)` for every event of `messages[i]`, message by message, each in seq
+    /// order, over one database connection (so rendering many messages keeps its page cache).
+    fn outbox_events(
+        &self,
+        messages: &[OutboxMessage],
+        visit: &mut dyn FnMut(usize, focal_model::Event) -> Result<()>,
+    ) -> Result<()>;
 }

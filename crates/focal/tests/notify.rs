@@ -108,6 +108,20 @@ fn each_constituent_gets_one_digest_with_exactly_its_events() {
     // The preview sends and records nothing.
     let preview = json(&data, &["notify", "--dry-run"]);
     assert_eq!(preview["messages"].as_array().unwrap().len(), with_events);
+    let previewed: serde_json::Map<String, Value> = preview["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let csv_rows = p["digest"]["csv"].as_str().unwrap().lines().count() - 1;
+            assert_eq!(p["digest"]["events"].as_u64().unwrap() as usize, csv_rows);
+            (
+                p["message"]["constituent"].as_str().unwrap().to_string(),
+                Value::from(csv_rows),
+            )
+        })
+        .collect();
+    assert_eq!(Value::Object(previewed), expected["per_constituent"]);
     assert_eq!(server.count(), 0);
     assert_eq!(json(&data, &["notify", "--outbox"]), Value::Array(vec![]));
 

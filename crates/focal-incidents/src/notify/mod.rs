@@ -18,7 +18,7 @@ pub mod render;
 use crate::NotifyConfig;
 use focal_model::{Constituent, Event};
 use focal_store::incidents::{ClaimOptions, ClaimSummary, OutboxMessage};
-use focal_store::{EventFilter, Store, incidents::Outbox};
+use focal_store::{Store, incidents::Outbox};
 use jiff::{SignedDuration, Timestamp};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{Message, SmtpTransport, Transport};
@@ -42,25 +42,15 @@ pub fn claim<S: Outbox + ?Sized>(
 }
 
 /// The events an outbox message covers, in seq order.
-pub fn message_events<S: Store + ?Sized>(
+pub fn message_events<S: Outbox + ?Sized>(
     store: &S,
     msg: &OutboxMessage,
 ) -> crate::Result<Vec<Event>> {
-    // A constituent's events are never deleted or reassigned, so the first `range_events`
-    // events after `after_seq` are exactly the message's range.
-    let mut events = Vec::with_capacity(msg.range_events as usize);
-    store.events(
-        &EventFilter {
-            constituent: Some(msg.constituent.clone()),
-            after_seq: Some(msg.after_seq),
-            limit: Some(msg.range_events as usize),
-            ..Default::default()
-        },
-        &mut |e| {
-            events.push(e);
-            Ok(())
-        },
-    )?;
+    let mut events = Vec::with_capacity(msg.range_events.min(1 << 20) as usize);
+    store.outbox_events(std::slice::from_ref(msg), &mut |_, e| {
+        events.push(e);
+        Ok(())
+    })?;
     Ok(events)
 }
 
@@ -115,10 +105,37 @@ pub fn preview<S: Store + Outbox + ?Sized>(
     let mut waiting = store.outbox_list(Some("pending"), None)?;
     waiting.extend(store.outbox_list(Some("sending"), None)?);
     let summary = claim(store, cfg, false)?;
-    for message in waiting.into_iter().chain(summary.messages.iter().cloned()) {
-        let events = message_events(store, &message)?;
-        let digest = digest_for(&templates, cfg, &constituents, &message, &events)?;
-        visit(Preview { message, digest })?;
+    let messages: Vec<OutboxMessage> = waiting
+        .into_iter()
+        .chain(summary.messages.iter().cloned())
+        .collect();
+    // One pass over the store for all messages. Events arrive message by message, so a message
+    // is rendered as soon as an event of a later one arrives; memory holds one message's events.
+    let mut next = 0usize;
+    let mut events: Vec<Event> = Vec::new();
+    let mut render = |i: usize, events: &mut Vec<Event>| -> crate::Result<()> {
+        let message = messages[i].clone();
+        let digest = digest_for(&templates, cfg, &constituents, &message, events)?;
+        events.clear();
+        visit(Preview { message, digest })
+    };
+    let mut failure: Option<crate::Error> = None;
+    store
+        .outbox_events(&messages, &mut |i, e| {
+            while next < i {
+                if let Err(err) = render(next, &mut events) {
+                    failure = Some(err);
+                    return Err(focal_store::StoreError::Invalid("rendering stopped".into()));
+                }
+                next += 1;
+            }
+            events.push(e);
+            Ok(())
+        })
+        .map_err(|e| failure.take().unwrap_or(crate::Error::Store(e)))?;
+    while next < messages.len() {
+        render(next, &mut events)?;
+        next += 1;
     }
     Ok(summary)
 }

@@ -318,6 +318,30 @@ impl Outbox for SqliteStore {
         .map_err(err("counting deliveries"))
     }
 
+    fn outbox_events(
+        &self,
+        messages: &[OutboxMessage],
+        visit: &mut dyn FnMut(usize, focal_model::Event) -> Result<()>,
+    ) -> Result<()> {
+        let conn = self.reader()?;
+        let e = err("reading a message's events");
+        let mut stmt = conn
+            .prepare(&format!(
+                "{} WHERE e.constituent = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq",
+                super::events::SELECT
+            ))
+            .map_err(e)?;
+        for (i, m) in messages.iter().enumerate() {
+            let mut rows = stmt
+                .query(params![m.constituent, m.after_seq, m.last_seq])
+                .map_err(e)?;
+            while let Some(row) = rows.next().map_err(e)? {
+                visit(i, super::events::event_from_row(row).map_err(e)?)?;
+            }
+        }
+        Ok(())
+    }
+
     fn deliveries(&self, limit: Option<usize>) -> Result<Vec<Delivery>> {
         let conn = self.reader()?;
         let mut stmt = conn
