@@ -168,6 +168,27 @@ fn each_constituent_gets_one_digest_with_exactly_its_events() {
     assert_eq!(server.count(), with_events);
     let still_new = json(&data, &["incidents", "--state", "new", "--limit", "0"]);
     assert_eq!(still_new, Value::Array(vec![]));
+
+    // The documented repeat window: a sender killed after the server accepted message 1 but
+    // before recording it leaves it `sending`. The next run sends it again, identical and with
+    // the same Message-ID, so the recipient can drop the copy.
+    let db = rusqlite::Connection::open(data.join("focal.db")).unwrap();
+    db.execute("UPDATE outbox SET state = 'sending' WHERE id = 1", [])
+        .unwrap();
+    drop(db);
+    let resent = json(&data, &["notify", "--smtp", &server.address()]);
+    assert_eq!(resent["report"]["sent"], 1);
+    let messages: Vec<Received> = server.messages().iter().map(received).collect();
+    assert_eq!(messages.len(), with_events + 1);
+    let mut by_id: BTreeMap<&str, Vec<&Received>> = BTreeMap::new();
+    for m in &messages {
+        by_id.entry(&m.message_id).or_default().push(m);
+    }
+    assert_eq!(by_id.len(), with_events, "the copy reuses its Message-ID");
+    let copies: Vec<_> = by_id.values().filter(|v| v.len() > 1).collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0][0].event_ids, copies[0][1].event_ids);
+    assert_eq!(copies[0][0].body, copies[0][1].body);
 }
 
 #[test]
