@@ -49,6 +49,9 @@ pub enum Error {
     UnknownSeverity(String),
     #[error("{0}")]
     Invalid(String),
+    /// Writing output (a preview) failed; the source is kept so callers can tell a closed pipe.
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -173,8 +173,7 @@ fn dry_run(
 ) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut count = 0usize;
-    let io =
-        |e: std::io::Error| focal_incidents::Error::Invalid(format!("writing the preview: {e}"));
+    let io = focal_incidents::Error::Io;
     if json {
         write!(out, "{{\"messages\": [").map_err(io)?;
     }
@@ -183,8 +182,7 @@ fn dry_run(
             if count > 0 {
                 out.write_all(b",").map_err(io)?;
             }
-            serde_json::to_writer(&mut out, &p)
-                .map_err(|e| focal_incidents::Error::Invalid(e.to_string()))?;
+            serde_json::to_writer(&mut out, &p).map_err(|e| io(e.into()))?;
         } else {
             writeln!(
                 out,
