@@ -77,6 +77,7 @@ fn lookups(c: &mut Criterion) {
             asns: vec![i as u32 + 1],
             netblocks: vec![ipnet::IpNet::new(ip, 24).unwrap().trunc()],
             domains: vec![],
+            language: None,
         })
         .collect();
     let constituency = Constituency::new(&orgs);

@@ -164,7 +164,8 @@ pub enum ImportError {
 const HEADER: [&str; 6] = ["id", "name", "abuse_email", "asns", "netblocks", "domains"];
 
 /// Reads `id,name,abuse_email,asns,netblocks,domains` (lists space-separated, any may be empty),
-/// validating every value. `file` is used in error messages.
+/// validating every value. An optional `language` column (a BCP 47 tag like `de` or `pt-BR`)
+/// chooses the notification language; files without it import as before. `file` is used in error messages.
 pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, ImportError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -191,6 +192,7 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
             )
         })?;
     }
+    let language_column = column("language");
     let mut out = Vec::new();
     let mut seen = HashMap::new();
     for record in csv.records() {
@@ -238,6 +240,16 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
                 focal_model::event::parse_fqdn(d).map_err(|e| field_err("domains", e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let language = match language_column.map(|i| record.get(i).unwrap_or("").trim()) {
+            None | Some("") => None,
+            Some(tag) if looks_like_language_tag(tag) => Some(tag.to_string()),
+            Some(tag) => {
+                return Err(field_err(
+                    "language",
+                    format!("{tag:?} is not a language tag like \"de\" or \"pt-BR\""),
+                ));
+            }
+        };
         out.push(Constituent {
             id: id.to_string(),
             name: get(1).to_string(),
@@ -245,9 +257,22 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
             asns,
             netblocks,
             domains,
+            language,
         });
     }
     Ok(out)
+}
+
+/// A BCP 47 shape check (primary subtag of 2-3 letters, then alphanumeric subtags), enough to
+/// pick a template file safely; the tag is not checked against the IANA registry.
+fn looks_like_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    primary_ok
+        && s.len() <= 35
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -326,5 +351,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("field asns"), "{err}");
+    }
+
+    #[test]
+    fn language_column_is_optional_and_checked() {
+        let orgs = parse_csv(CSV.as_bytes(), "c.csv").unwrap();
+        assert!(orgs.iter().all(|o| o.language.is_none()));
+        let with = "id,name,abuse_email,asns,netblocks,domains,language\nx,X,,,,,de\ny,Y,,,,,pt-BR\nz,Z,,,,,\n";
+        let orgs = parse_csv(with.as_bytes(), "c.csv").unwrap();
+        let langs: Vec<_> = orgs.iter().map(|o| o.language.as_deref()).collect();
+        assert_eq!(langs, [Some("de"), Some("pt-BR"), None]);
+        let bad = "id,name,abuse_email,asns,netblocks,domains,language\nx,X,,,,,../../etc\n";
+        let err = parse_csv(bad.as_bytes(), "c.csv").unwrap_err().to_string();
+        assert!(err.contains("line 2, field language"), "{err}");
     }
 }

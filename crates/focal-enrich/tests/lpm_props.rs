@@ -67,6 +67,7 @@ proptest! {
                 asns: vec![],
                 netblocks: vec![*net],
                 domains: vec![],
+                language: None,
             })
             .collect();
         let table = Constituency::new(&orgs);

@@ -20,6 +20,7 @@
 
 mod encode;
 pub mod filter;
+pub mod incidents;
 pub mod jobs;
 mod location;
 pub mod pg;
@@ -148,4 +149,8 @@ pub trait Store: Send + Sync {
     fn jobs(&self) -> Option<&dyn JobStore> {
         None
     }
+    /// The concrete backend, for features that exist on one backend only so far (incidents,
+    /// notifications, the audit log and sharing are SQLite-only until they are ported).
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send + Sync>;
 }

@@ -183,6 +183,7 @@ fn constituents_are_imported_and_updated(b: &Backend) {
             "2001:db8::/32".parse().unwrap(),
         ],
         domains: vec!["example.org".into()],
+        language: (id == "a").then(|| "de".to_string()),
     };
     let first = b
         .store

@@ -24,6 +24,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). FOCAL_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Who is acting, for the audit log and incident timelines [default: $USER].
+    #[arg(long, global = true, env = "FOCAL_ACTOR")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,6 +50,13 @@ pub enum Command {
     Stats,
     /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
     Demo(DemoArgs),
+    /// Incidents: list (the default), show, assign, transition, severity, comment, group.
+    Incidents(crate::commands::incidents::IncidentsArgs),
+    /// Send each constituent a digest of its new events (or preview with --dry-run).
+    Notify(crate::commands::notify::NotifyArgs),
+    /// The tamper-evident audit log: list entries, verify the hash chain.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
     /// Distributed ingest: cut feed files into chunks and queue them on NATS JetStream for
     /// `focal worker` processes (needs PostgreSQL).
     Submit(SubmitArgs),
@@ -166,6 +176,9 @@ pub struct IngestArgs {
     /// Records per database transaction (the resume granularity).
     #[arg(long, default_value_t = 262_144)]
     pub commit_rows: usize,
+    /// Do not group the new events into incidents afterwards (`focal incidents group` does it later).
+    #[arg(long)]
+    pub no_group: bool,
     /// Feed files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

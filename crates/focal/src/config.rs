@@ -13,6 +13,12 @@ pub const DATABASE_FILE: &str = "focal.db";
 pub struct Config {
     #[serde(default)]
     pub enrichment: Enrichment,
+    /// Grouping rules, severities and SLAs.
+    #[serde(default)]
+    pub incidents: focal_incidents::IncidentsConfig,
+    /// How notifications are sent.
+    #[serde(default)]
+    pub notify: focal_incidents::NotifyConfig,
     #[serde(default, skip_serializing_if = "Database::is_default")]
     pub database: Database,
 }

@@ -330,6 +330,14 @@ impl Store for PostgresStore {
         migrate::current(&mut *self.conn("reading the schema version")?)
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send + Sync> {
+        self
+    }
+
     fn describe(&self) -> String {
         self.shown.clone()
     }
@@ -351,7 +359,7 @@ impl Store for PostgresStore {
             let domains = serde_json::to_string(&c.domains).unwrap_or_default();
             let existing = tx
                 .query_opt(
-                    "SELECT name, abuse_email, asns, netblocks, domains FROM constituents WHERE id = $1 FOR UPDATE",
+                    "SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = $1 FOR UPDATE",
                     &[&c.id],
                 )
                 .map_err(err("reading a constituent"))?;
@@ -361,7 +369,8 @@ impl Store for PostgresStore {
                         && old.get::<_, &str>(1) == c.abuse_email
                         && old.get::<_, &str>(2) == asns
                         && old.get::<_, &str>(3) == nets
-                        && old.get::<_, &str>(4) == domains =>
+                        && old.get::<_, &str>(4) == domains
+                        && old.get::<_, Option<&str>>(5) == c.language.as_deref() =>
                 {
                     summary.unchanged += 1;
                     continue;
@@ -370,12 +379,12 @@ impl Store for PostgresStore {
                 None => summary.added += 1,
             }
             tx.execute(
-                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
                     asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                    updated_at = excluded.updated_at",
-                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp],
+                    updated_at = excluded.updated_at, language = excluded.language",
+                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp, &c.language],
             )
             .map_err(err("writing a constituent"))?;
         }
@@ -388,7 +397,7 @@ impl Store for PostgresStore {
         let mut conn = self.conn("listing constituents")?;
         let rows = conn
             .query(
-                "SELECT id, name, abuse_email, asns, netblocks, domains FROM constituents ORDER BY pk",
+                "SELECT id, name, abuse_email, asns, netblocks, domains, language FROM constituents ORDER BY pk",
                 &[],
             )
             .map_err(err("listing constituents"))?;
@@ -406,6 +415,7 @@ impl Store for PostgresStore {
                     domains: serde_json::from_str(r.get(5)).map_err(|_| bad("domains"))?,
                     name: r.get(1),
                     abuse_email: r.get(2),
+                    language: r.get(6),
                     id: id.clone(),
                 })
             })

@@ -75,7 +75,7 @@ pub fn query(
     Ok(())
 }
 
-fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+pub(super) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let row = StoredRow {
         id: r.get(1)?,
         time_source: r.get(2)?,

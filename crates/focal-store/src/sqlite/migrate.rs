@@ -8,8 +8,14 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "incidents",
+        include_str!("migrations/0002_incidents.sql"),
+    ),
+];
 
 pub fn current(conn: &Connection) -> Result<i64> {
     conn.query_row(

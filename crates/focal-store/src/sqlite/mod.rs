@@ -3,9 +3,12 @@
 //! Writes go through one connection behind a mutex (SQLite allows one writer at a time anyway);
 //! reads open their own connection, so a long export never blocks an ingest.
 
+mod audit;
 mod events;
 mod idset;
+mod incidents;
 mod migrate;
+mod outbox;
 
 use crate::*;
 use focal_model::Constituent;
@@ -321,6 +324,14 @@ impl Store for SqliteStore {
         migrate::current(&self.writer())
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send + Sync> {
+        self
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
@@ -333,15 +344,15 @@ impl Store for SqliteStore {
         let mut summary = ImportSummary::default();
         {
             let mut find = tx
-                .prepare("SELECT name, abuse_email, asns, netblocks, domains FROM constituents WHERE id = ?1")
+                .prepare("SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = ?1")
                 .map_err(err("preparing the constituent import"))?;
             let mut upsert = tx
                 .prepare(
-                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
                      ON CONFLICT(id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
                         asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                        updated_at = excluded.updated_at",
+                        updated_at = excluded.updated_at, language = excluded.language",
                 )
                 .map_err(err("preparing the constituent import"))?;
             let stamp = now();
@@ -349,9 +360,24 @@ impl Store for SqliteStore {
                 let asns = serde_json::to_string(&c.asns).unwrap_or_default();
                 let nets = serde_json::to_string(&c.netblocks).unwrap_or_default();
                 let domains = serde_json::to_string(&c.domains).unwrap_or_default();
-                let existing: Option<(String, String, String, String, String)> = find
+                #[allow(clippy::type_complexity)]
+                let existing: Option<(
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<String>,
+                )> = find
                     .query_row([&c.id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
                     })
                     .optional()
                     .map_err(err("reading a constituent"))?;
@@ -361,6 +387,7 @@ impl Store for SqliteStore {
                     asns.clone(),
                     nets.clone(),
                     domains.clone(),
+                    c.language.clone(),
                 );
                 match existing {
                     Some(old) if old == fresh => {
@@ -378,7 +405,8 @@ impl Store for SqliteStore {
                         asns,
                         nets,
                         domains,
-                        stamp
+                        stamp,
+                        c.language
                     ])
                     .map_err(err("writing a constituent"))?;
             }
@@ -391,7 +419,7 @@ impl Store for SqliteStore {
     fn constituents(&self) -> Result<Vec<Constituent>> {
         let conn = self.reader()?;
         let mut stmt = conn
-            .prepare("SELECT id, name, abuse_email, asns, netblocks, domains FROM constituents ORDER BY pk")
+            .prepare("SELECT id, name, abuse_email, asns, netblocks, domains, language FROM constituents ORDER BY pk")
             .map_err(err("listing constituents"))?;
         let rows = stmt
             .query_map([], |r| {
@@ -402,12 +430,13 @@ impl Store for SqliteStore {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(err("listing constituents"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, abuse_email, asns, nets, domains) =
+            let (id, name, abuse_email, asns, nets, domains, language) =
                 row.map_err(err("listing constituents"))?;
             let bad = |what: &str| {
                 StoreError::Invalid(format!(
@@ -421,6 +450,7 @@ impl Store for SqliteStore {
                 id,
                 name,
                 abuse_email,
+                language,
             });
         }
         Ok(out)

@@ -80,6 +80,7 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
             &IngestOptions::default(),
         )?);
     }
+    super::incidents::group_after_ingest(&dir, &*store)?;
     let stats = focal_store::Store::stats(&*store)?;
     if json {
         return print_json(&serde_json::json!({"data": data, "files": summaries, "stats": stats}));
@@ -100,5 +101,7 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     );
     println!("  focal --data {} quarantine --limit 5", data.display());
     println!("  focal --data {} stats --json", data.display());
+    println!("  focal --data {} incidents --limit 5", data.display());
+    println!("  focal --data {} notify --dry-run", data.display());
     Ok(())
 }

@@ -85,6 +85,9 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
         force: args.force,
     };
     let summaries = ingest_files(&*store, &enricher, &feed, &args.files, &options)?;
+    if !args.no_group {
+        super::incidents::group_after_ingest(&dir, &*store)?;
+    }
     if json {
         print_json(&serde_json::json!({ "files": summaries }))
     } else {

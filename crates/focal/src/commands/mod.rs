@@ -1,9 +1,12 @@
 //! One function per command. Each prints a human summary, or JSON with `--json`.
 
+pub mod audit;
 mod demo;
 mod distributed;
 mod events;
+pub mod incidents;
 mod ingest;
+pub mod notify;
 
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
 use crate::config::{Config, DataDir, Enrichment};
@@ -25,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         // Set once, before any command runs; `open` reads it.
         let _ = DATABASE.set(url.clone());
     }
+    audit::set_actor(cli.actor.clone());
     match cli.command {
         Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
@@ -40,6 +44,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Submit(args) => distributed::submit(&data, &args, json),
         Command::Worker(args) => distributed::worker(&data, &args, json),
         Command::Jobs(args) => distributed::jobs(&data, &args, json),
+        Command::Incidents(args) => incidents::run(&data, &args, json),
+        Command::Notify(args) => notify::run(&data, &args, json),
+        Command::Audit(cmd) => audit::run(&data, &cmd, json),
     }
 }
 
@@ -58,6 +65,23 @@ pub fn open(data: &Path) -> Result<(DataDir, Box<dyn Store>)> {
         }
     })?;
     Ok((dir, store))
+}
+
+/// The store as the SQLite backend, for features that exist there only so far.
+pub fn as_sqlite(store: &dyn Store) -> Option<&focal_store::SqliteStore> {
+    store.as_any().downcast_ref::<focal_store::SqliteStore>()
+}
+
+/// Opens the data folder's store for a feature that exists on SQLite only so far, or says so.
+pub fn open_sqlite(data: &Path, feature: &str) -> Result<(DataDir, focal_store::SqliteStore)> {
+    let (dir, store) = open(data)?;
+    let shown = store.describe();
+    match store.into_any().downcast::<focal_store::SqliteStore>() {
+        Ok(sqlite) => Ok((dir, *sqlite)),
+        Err(_) => bail!(
+            "{feature} works on the embedded SQLite store only so far, and this data folder's              store is {shown}; use a data folder without a PostgreSQL URL"
+        ),
+    }
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
@@ -90,9 +114,13 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
         database: crate::config::Database {
             url: args.postgres.clone(),
         },
+        ..Config::default()
     };
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
+    if let Some(sqlite) = as_sqlite(&*store) {
+        audit::record_config(&dir, sqlite)?;
+    }
     let version = store.schema_version()?;
     if quiet {
         return Ok(());
@@ -125,7 +153,17 @@ fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
         std::io::BufReader::new(reader),
         &file.display().to_string(),
     )?;
+    let before = store.constituents()?;
     let summary = store.import_constituents(&list)?;
+    match as_sqlite(&*store) {
+        Some(sqlite) => {
+            audit::record_constituent_import(sqlite, &before, &file.display().to_string())?
+        }
+        None => tracing::warn!(
+            "The audit log is kept on the embedded SQLite store only so far; this import on {} is not audited.",
+            store.describe()
+        ),
+    }
     if json {
         print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
     } else {

@@ -16,6 +16,7 @@ CREATE TABLE constituents (
     asns        TEXT NOT NULL,  -- JSON array of numbers
     netblocks   TEXT NOT NULL,  -- JSON array of CIDR strings
     domains     TEXT NOT NULL,  -- JSON array of strings
+    language    TEXT,           -- BCP 47 tag for notifications; NULL for the default
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
