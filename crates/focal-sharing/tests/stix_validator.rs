@@ -17,7 +17,8 @@ fn validate(name: &str, bundle: &serde_json::Value) {
         .arg(&path)
         .output()
         .expect("running stix2_validator (scripts/pytools.sh installs it)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && !text.contains("[X]"),
         "stix2-validator refused the {name} bundle (rc {:?}):\n{text}\n{}",
@@ -27,16 +28,35 @@ fn validate(name: &str, bundle: &serde_json::Value) {
 }
 
 fn policies() -> Vec<(&'static str, Policy)> {
-    let mut pseudo = Policy { max_tlp: Tlp::Amber, ..Policy::default() };
+    let mut pseudo = Policy {
+        max_tlp: Tlp::Amber,
+        ..Policy::default()
+    };
     for f in ["source.ip", "source.fqdn", "destination.ip"] {
         pseudo.redact.insert(f.into(), Redaction::Pseudonymise);
     }
-    let mut drop = Policy { max_tlp: Tlp::Amber, ..Policy::default() };
+    let mut drop = Policy {
+        max_tlp: Tlp::Amber,
+        ..Policy::default()
+    };
     drop.redact.insert("source.ip".into(), Redaction::Drop);
     drop.redact.insert("source.url".into(), Redaction::Drop);
     vec![
-        ("clear", Policy { max_tlp: Tlp::Clear, ..Policy::default() }),
-        ("amber-strict-acme", Policy { max_tlp: Tlp::AmberStrict, constituent: Some("acme".into()), ..Policy::default() }),
+        (
+            "clear",
+            Policy {
+                max_tlp: Tlp::Clear,
+                ..Policy::default()
+            },
+        ),
+        (
+            "amber-strict-acme",
+            Policy {
+                max_tlp: Tlp::AmberStrict,
+                constituent: Some("acme".into()),
+                ..Policy::default()
+            },
+        ),
         ("pseudonymised", pseudo),
         ("dropped", drop),
     ]
@@ -48,14 +68,30 @@ fn exported_events_and_reports_are_valid_stix() {
     let key = PseudonymKey::new(b"test key".to_vec());
     let events = common::sample_events();
     for (name, policy) in policies() {
-        let items = events.iter().flat_map(|e| event_objects(e, &node)).collect();
+        let items = events
+            .iter()
+            .flat_map(|e| event_objects(e, &node))
+            .collect();
         let (bundle, released) = outbound_bundle(&policy, &key, &node, items);
-        assert!(released.objects.iter().any(|o| o["type"] == "indicator"), "{name}: no indicator left");
+        assert!(
+            released.objects.iter().any(|o| o["type"] == "indicator"),
+            "{name}: no indicator left"
+        );
         validate(name, &bundle);
-        let report = report_objects("incident-1", "Incident 1", Some("two events"), "2026-11-24T00:00:00Z".parse().unwrap(), &events[1..4], &node);
+        let report = report_objects(
+            "incident-1",
+            "Incident 1",
+            Some("two events"),
+            "2026-11-24T00:00:00Z".parse().unwrap(),
+            &events[1..4],
+            &node,
+        );
         let (bundle, released) = outbound_bundle(&policy, &key, &node, report);
         if policy.max_tlp >= Tlp::Green {
-            assert!(released.objects.iter().any(|o| o["type"] == "report"), "{name}: report withheld");
+            assert!(
+                released.objects.iter().any(|o| o["type"] == "report"),
+                "{name}: report withheld"
+            );
         }
         validate(&format!("{name}-report"), &bundle);
     }
