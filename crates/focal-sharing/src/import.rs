@@ -1,1 +1,195 @@
+//! Validated STIX objects → the store, with provenance; and indicators → Focal events.
+//!
+//! Everything an inbound path accepts (`focal share import`, a TAXII POST, a pull from a peer)
+//! comes through [`store_objects`]: one transaction, so a request is stored whole or not at all,
+//! and versions already held (or received from the same peer before) are skipped, so nothing is
+//! imported twice.
 
+use crate::export::event_objects;
+use crate::policy::{ShareMeta, Shareable};
+use crate::stix::{self, Identity};
+use focal_model::{ClassificationType, Event, Tlp};
+use focal_store::sharing::{AddOutcome, Collection, NewObject, SharingStore, parse_timestamp_us};
+use serde_json::Value;
+use std::str::FromStr;
+
+/// The collection every node has: what it shares by default and where pulls land by default.
+pub const DEFAULT_COLLECTION: &str = "2a6e53e9-5c0e-4f0f-9d5b-6f3c1f0b7a11";
+
+/// Creates the default collection if it is missing.
+pub fn ensure_default_collection(store: &dyn SharingStore) -> focal_store::Result<()> {
+    if store.collection(DEFAULT_COLLECTION)?.is_none() {
+        store.put_collection(&Collection {
+            id: DEFAULT_COLLECTION.into(),
+            title: "Focal shared indicators".into(),
+            description: Some("Indicators and sightings this node shares with its peers".into()),
+            alias: Some("shared".into()),
+            max_tlp: None,
+        })?;
+    }
+    Ok(())
+}
+
+/// The policy metadata of an object received from elsewhere: its TLP from its markings (TLP:AMBER,
+/// Focal's default, when it has none) and an RSIT type if its labels name one.
+pub fn inbound_meta(o: &Value) -> ShareMeta {
+    let classification_type = o
+        .get("labels")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|l| ClassificationType::from_str(l).ok())
+        .map(|t| t.as_str().to_string());
+    ShareMeta {
+        tlp: stix::object_tlp(o).unwrap_or(UNMARKED_TLP),
+        classification_type,
+        constituent: None,
+        sensitive: Vec::new(),
+    }
+}
+
+/// The row for one object version.
+pub fn new_object(item: &Shareable) -> NewObject {
+    let o = &item.object;
+    let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+    let version = s("modified").or_else(|| s("created"));
+    NewObject {
+        id: s("id").unwrap_or_default(),
+        type_: s("type").unwrap_or_default(),
+        version_us: version.as_deref().and_then(parse_timestamp_us),
+        version,
+        spec_version: s("spec_version").unwrap_or_else(|| "2.1".into()),
+        tlp: item.meta.tlp.as_str().to_string(),
+        meta: serde_json::to_string(&item.meta).unwrap_or_else(|_| "{}".into()),
+        body: o.to_string(),
+    }
+}
+
+/// Stores objects in a collection in one transaction. `origin` is the peer or user they came
+/// from (`None` for objects made on this node).
+pub fn store_objects(
+    store: &dyn SharingStore,
+    collection: &str,
+    items: &[Shareable],
+    origin: Option<&str>,
+) -> focal_store::Result<AddOutcome> {
+    let rows: Vec<NewObject> = items.iter().map(new_object).collect();
+    store.add_objects(collection, &rows, origin)
+}
+
+/// Inbound objects (already validated) with the metadata they carry.
+pub fn inbound_items(objects: Vec<Value>) -> Vec<Shareable> {
+    objects
+        .into_iter()
+        .map(|o| Shareable {
+            meta: inbound_meta(&o),
+            object: o,
+        })
+        .collect()
+}
+
+/// Publishes events into a collection as STIX objects (with the node identity and the TLP
+/// markings), for the TAXII server and pushes to serve. Returns the outcome of the add.
+pub fn publish_events(
+    store: &dyn SharingStore,
+    collection: &str,
+    node: &Identity,
+    events: &[Event],
+) -> focal_store::Result<AddOutcome> {
+    let mut items = crate::export::node_objects(node);
+    for e in events {
+        items.extend(event_objects(e, node));
+    }
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| seen.insert(i.object["id"].to_string()));
+    store_objects(store, collection, &items, None)
+}
+
+/// A simple comparison of a pattern: `[type:value = 'v']` (or a file hash), the shape peers
+/// use for atomic indicators. Anything more complex stays a STIX object only.
+fn simple_comparisons(pattern: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in pattern.split(" OR ") {
+        let p = part
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
+        let Some((path, value)) = p.split_once(" = ") else {
+            continue;
+        };
+        let value = value.trim();
+        if value.len() < 2 || !value.starts_with('\'') || !value.ends_with('\'') {
+            continue;
+        }
+        let inner = &value[1..value.len() - 1];
+        if inner.contains('\'') || inner.contains('\\') {
+            continue;
+        }
+        out.push((path.trim().to_string(), inner.to_string()));
+    }
+    out
+}
+
+/// Events for the indicators among `objects`: one per indicator whose pattern is a simple
+/// address, network, domain or URL comparison. The feed is `peer:<name>`, the time
+/// `valid_from`, the type from the labels (else `undetermined`), the TLP from the markings.
+pub fn events_from_objects(objects: &[Value], peer: &str, observed: jiff::Timestamp) -> Vec<Event> {
+    let mut out = Vec::new();
+    let feed: std::sync::Arc<str> = format!("peer:{peer}").into();
+    for o in objects.iter().filter(|o| o["type"] == "indicator") {
+        let Some(pattern) = o.get("pattern").and_then(Value::as_str) else {
+            continue;
+        };
+        if o.get("pattern_type").and_then(Value::as_str) != Some("stix") {
+            continue;
+        }
+        let meta = inbound_meta(o);
+        let type_ = meta
+            .classification_type
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(ClassificationType::Undetermined);
+        let mut e = Event::new(feed.clone(), observed, type_);
+        e.tlp = meta.tlp;
+        e.time_source = o
+            .get("valid_from")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok());
+        let mut any = false;
+        for (path, value) in simple_comparisons(pattern) {
+            let field = match path.as_str() {
+                "ipv4-addr:value" | "ipv6-addr:value" if value.contains('/') => {
+                    focal_model::Field::SourceNetwork
+                }
+                "ipv4-addr:value" | "ipv6-addr:value" => focal_model::Field::SourceIp,
+                "domain-name:value" => focal_model::Field::SourceFqdn,
+                "url:value" => focal_model::Field::SourceUrl,
+                _ => continue,
+            };
+            if !e.has(&field) && e.set_text(&field, &value).is_ok() {
+                any = true;
+            }
+        }
+        if let Some(id) = o.get("id").and_then(Value::as_str) {
+            e.extra
+                .insert("stix.indicator_id".into(), Value::String(id.to_string()));
+        }
+        if let Some(name) = o.get("name").and_then(Value::as_str) {
+            e.comment = Some(
+                name.chars()
+                    .take(focal_model::event::MAX_FIELD_BYTES / 4)
+                    .collect(),
+            );
+        }
+        if any {
+            e.id = focal_model::DedupKey::default().event_id(&e, &mut Vec::new());
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// TLP of objects without a marking when they arrive (Focal's default for feed data).
+pub const UNMARKED_TLP: Tlp = Tlp::Amber;

@@ -15,6 +15,7 @@
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
 mod encode;
+pub mod sharing;
 pub mod sqlite;
 mod types;
 

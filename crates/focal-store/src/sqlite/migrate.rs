@@ -8,8 +8,10 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (3, "sharing", include_str!("migrations/0003_sharing.sql")),
+];
 
 pub fn current(conn: &Connection) -> Result<i64> {
     conn.query_row(

@@ -6,6 +6,7 @@
 mod events;
 mod idset;
 mod migrate;
+mod sharing;
 
 use crate::*;
 use focal_model::Constituent;
