@@ -17,6 +17,7 @@ pub mod client;
 pub mod export;
 pub mod import;
 pub mod policy;
+pub mod settings;
 pub mod stix;
 pub mod users;
 pub mod validate;
