@@ -30,11 +30,11 @@ const ROOT: &str = "root";
 
 pub fn routes(_state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/", get(discovery))
-        .route("/root/", get(api_root))
-        .route("/root/status/{status}/", get(status))
-        .route("/root/collections/", get(collections))
-        .route("/root/collections/{collection}/", get(collection))
+        .route("/taxii2/", get(discovery))
+        .route("/taxii2/root/", get(api_root))
+        .route("/taxii2/root/status/{status}/", get(status))
+        .route("/taxii2/root/collections/", get(collections))
+        .route("/taxii2/root/collections/{collection}/", get(collection))
         .route(
             "/root/collections/{collection}/objects/",
             get(get_objects).post(add_objects),
@@ -47,7 +47,7 @@ pub fn routes(_state: AppState) -> Router<AppState> {
             "/root/collections/{collection}/objects/{object}/versions/",
             get(versions),
         )
-        .route("/root/collections/{collection}/manifest/", get(manifest))
+        .route("/taxii2/root/collections/{collection}/manifest/", get(manifest))
 }
 
 /// A TAXII error response: the error resource with its status code.

@@ -3,6 +3,10 @@
 mod demo;
 mod events;
 mod ingest;
+pub mod peers;
+pub mod serve;
+pub mod share;
+pub mod users;
 
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
 use crate::config::{Config, DataDir, Enrichment};
@@ -32,6 +36,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Runs(args) => runs(&data, &args, json),
         Command::Stats => stats(&data, json),
         Command::Demo(args) => demo::run(&data, &args, json),
+        Command::Share(cmd) => share::run(&data, cmd, json),
+        Command::Peers(cmd) => peers::run(&data, cmd, json),
+        Command::Users(cmd) => users::run(&data, cmd, json),
+        Command::Serve(args) => serve::run(&data, &args, json),
     }
 }
 
