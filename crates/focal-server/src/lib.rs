@@ -36,7 +36,7 @@ impl AppState {
 /// The whole application: TAXII under `/taxii2/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/taxii2", taxii::routes(state.clone()))
+        .merge(taxii::routes(state.clone()))
         .with_state(state)
 }
 

@@ -36,18 +36,21 @@ pub fn routes(_state: AppState) -> Router<AppState> {
         .route("/taxii2/root/collections/", get(collections))
         .route("/taxii2/root/collections/{collection}/", get(collection))
         .route(
-            "/root/collections/{collection}/objects/",
+            "/taxii2/root/collections/{collection}/objects/",
             get(get_objects).post(add_objects),
         )
         .route(
-            "/root/collections/{collection}/objects/{object}/",
+            "/taxii2/root/collections/{collection}/objects/{object}/",
             get(get_object).delete(delete_object),
         )
         .route(
-            "/root/collections/{collection}/objects/{object}/versions/",
+            "/taxii2/root/collections/{collection}/objects/{object}/versions/",
             get(versions),
         )
-        .route("/taxii2/root/collections/{collection}/manifest/", get(manifest))
+        .route(
+            "/taxii2/root/collections/{collection}/manifest/",
+            get(manifest),
+        )
 }
 
 /// A TAXII error response: the error resource with its status code.
