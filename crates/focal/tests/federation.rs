@@ -1,0 +1,130 @@
+//! Three Focal nodes on loopback federate over TAXII 2.1: an indicator added on one reaches the
+//! others exactly once, syncing again (in any direction) stores nothing twice and sends nothing
+//! back where it came from, and a TLP:RED object never leaves its node.
+
+mod sharing;
+
+use sharing::*;
+
+const SHARED: &str = "2a6e53e9-5c0e-4f0f-9d5b-6f3c1f0b7a11";
+
+fn count(node: &Node, id: &str) -> usize {
+    node.objects().iter().filter(|o| o["id"] == id).count()
+}
+
+/// `on` pulls from (and optionally pushes to) `remote`, logging in as `account`.
+fn link(on: &Node, name: &str, remote: &Server, account: &str, push: bool) {
+    let url = remote.api_root();
+    let mut args = vec![
+        "peers",
+        "add",
+        name,
+        "--url",
+        &url,
+        "--collection",
+        SHARED,
+        "--user",
+        account,
+        "--password",
+        "federation-pass",
+        "--pull",
+    ];
+    if push {
+        args.push("--push");
+    }
+    on.ok(&args);
+}
+
+fn accounts(node: &Node, names: &[&str]) {
+    for n in names {
+        node.ok(&[
+            "users",
+            "add",
+            n,
+            "--role",
+            "peer",
+            "--password",
+            "federation-pass",
+            "--read",
+            "shared",
+            "--write",
+            "shared",
+        ]);
+    }
+}
+
+#[test]
+fn three_nodes_share_once_never_loop_and_keep_red_home() {
+    let (a, b, c) = (
+        Node::new("Node A"),
+        Node::new("Node B"),
+        Node::new("Node C"),
+    );
+    accounts(&a, &["node-b", "node-c"]);
+    accounts(&b, &["node-a", "node-c"]);
+    accounts(&c, &["node-a", "node-b"]);
+    let green = indicator(0xf, 1, GREEN);
+    let red = indicator(0xf, 2, RED);
+    let (gid, rid) = (
+        green["id"].as_str().unwrap().to_string(),
+        red["id"].as_str().unwrap().to_string(),
+    );
+    let file = a.write_file("local.json", &bundle(vec![green, red]));
+    a.ok(&["share", "import", file.to_str().unwrap()]);
+
+    let (sa, sb, sc) = (a.serve(), b.serve(), c.serve());
+    // B pulls from and pushes to A; C pulls from A, and pulls from and pushes to B; A pulls
+    // from both: every path an object could loop along.
+    link(&b, "node-a", &sa, "node-b", true);
+    link(&c, "node-a", &sa, "node-c", false);
+    link(&c, "node-b", &sb, "node-c", true);
+    link(&a, "node-b", &sb, "node-a", false);
+    link(&a, "node-c", &sc, "node-a", false);
+    for round in 0..2 {
+        b.ok(&["peers", "sync"]);
+        c.ok(&["peers", "sync"]);
+        a.ok(&["peers", "sync"]);
+        for (name, node) in [("A", &a), ("B", &b), ("C", &c)] {
+            assert_eq!(
+                count(node, &gid),
+                1,
+                "round {round}: node {name} holds the GREEN indicator {} times",
+                count(node, &gid)
+            );
+        }
+        assert_eq!(count(&a, &rid), 1);
+        assert_eq!(count(&b, &rid), 0, "TLP:RED reached B");
+        assert_eq!(count(&c, &rid), 0, "TLP:RED reached C");
+    }
+    // Where each copy came from: A made it, B and C got it from A (C's pull from B found it
+    // already present), and nothing went back to A.
+    let origin = |node: &Node| {
+        node.objects()
+            .into_iter()
+            .find(|o| o["id"] == gid.as_str())
+            .unwrap()["origin"]
+            .clone()
+    };
+    assert!(origin(&a).is_null());
+    assert_eq!(origin(&b), "node-a");
+    assert_eq!(origin(&c), "node-a");
+    // The indicator also became an event on the receiving nodes, once.
+    let events = b.json(&["events", "--format", "json", "--limit", "0"]);
+    let from_a: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["feed.name"] == "peer:node-a")
+        .collect();
+    assert_eq!(from_a.len(), 1, "{events}");
+    assert_eq!(from_a[0]["source.ip"], "198.18.0.2");
+    let status = c.json(&["peers", "status"]);
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["last_error"].is_null()),
+        "{status}"
+    );
+}
