@@ -64,10 +64,10 @@ impl Authenticator {
         let key = (name.to_string(), focal_sharing::users::token_hash(&text));
         {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((user, at)) = cache.get(&key) {
-                if at.elapsed() < CACHE_TTL {
-                    return Ok(user.clone());
-                }
+            if let Some((user, at)) = cache.get(&key)
+                && at.elapsed() < CACHE_TTL
+            {
+                return Ok(user.clone());
             }
         }
         let user = self

@@ -447,10 +447,8 @@ fn with_date_headers(mut resp: Response, dates: &[i64]) -> Response {
 
 fn envelope(objects: Vec<Value>, more: bool, next: Option<i64>) -> Value {
     let mut v = json!({ "more": more });
-    if more {
-        if let Some(n) = next {
-            v["next"] = json!(n.to_string());
-        }
+    if more && let Some(n) = next {
+        v["next"] = json!(n.to_string());
     }
     if !objects.is_empty() {
         v["objects"] = Value::Array(objects);
@@ -513,10 +511,8 @@ async fn versions(
         )));
     }
     let mut body = json!({ "more": more, "versions": objects.iter().map(|o| o.2.clone()).collect::<Vec<_>>() });
-    if more {
-        if let Some(n) = next {
-            body["next"] = json!(n.to_string());
-        }
+    if more && let Some(n) = next {
+        body["next"] = json!(n.to_string());
     }
     Ok(with_date_headers(taxii_json(StatusCode::OK, &body), &dates))
 }
@@ -542,10 +538,8 @@ async fn manifest(
         })
         .collect();
     let mut body = json!({ "more": more });
-    if more {
-        if let Some(n) = next {
-            body["next"] = json!(n.to_string());
-        }
+    if more && let Some(n) = next {
+        body["next"] = json!(n.to_string());
     }
     if !entries.is_empty() {
         body["objects"] = Value::Array(entries);
@@ -609,10 +603,9 @@ async fn add_objects(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > limits.max_body_bytes
     {
-        if len > limits.max_body_bytes {
-            return Err(too_large(len));
-        }
+        return Err(too_large(len));
     }
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
         .await

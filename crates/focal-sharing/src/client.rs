@@ -228,10 +228,10 @@ pub async fn pull(
                 .map(|i| i.object.clone()),
         );
         peer.pulled += outcome.added.len() as u64;
-        if let Some(l) = last {
-            if !items.is_empty() {
-                peer.pull_cursor = Some(l);
-            }
+        if let Some(l) = last
+            && !items.is_empty()
+        {
+            peer.pull_cursor = Some(l);
         }
         store.put_peer(peer)?;
         let more = envelope

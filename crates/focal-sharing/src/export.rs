@@ -54,7 +54,10 @@ const HASH_FIELDS: [(&str, &str); 3] = [
 
 /// The observables of an event, each with the event field it came from; the first group is
 /// what the event indicates (it goes into the pattern), the second is context.
-fn observables(e: &Event) -> (Vec<(String, Observable)>, Vec<(String, Observable)>) {
+/// Observables with the event field each came from.
+type Named = Vec<(String, Observable)>;
+
+fn observables(e: &Event) -> (Named, Named) {
     let mut indicated = Vec::new();
     let mut context = Vec::new();
     if let Some(ip) = e.source_ip {
@@ -76,10 +79,11 @@ fn observables(e: &Event) -> (Vec<(String, Observable)>, Vec<(String, Observable
     }
     let mut hashes = BTreeMap::new();
     for (field, alg) in HASH_FIELDS {
-        if let Some(Value::String(h)) = e.extra.get(field) {
-            if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                hashes.insert(alg.to_string(), h.to_ascii_lowercase());
-            }
+        if let Some(Value::String(h)) = e.extra.get(field)
+            && !h.is_empty()
+            && h.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            hashes.insert(alg.to_string(), h.to_ascii_lowercase());
         }
     }
     if !hashes.is_empty() {
@@ -252,10 +256,10 @@ pub fn report_objects(
         .collect();
     let mut refs: Vec<String> = Vec::new();
     for i in &items {
-        if let Some(id) = i.object["id"].as_str() {
-            if !refs.iter().any(|r| r == id) {
-                refs.push(id.to_string());
-            }
+        if let Some(id) = i.object["id"].as_str()
+            && !refs.iter().any(|r| r == id)
+        {
+            refs.push(id.to_string());
         }
     }
     let mut common = Common::new(

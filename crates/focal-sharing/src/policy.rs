@@ -310,23 +310,22 @@ fn redact_object(
         .unwrap_or("")
         .to_string();
     // An observable whose value is hidden: dropped, or replaced by its pseudonym.
-    if VALUE_SCOS.contains(&type_.as_str()) {
-        if let Some(v) = o.get("value").and_then(Value::as_str) {
-            if let Some(action) = hidden.get(v) {
-                return match action {
-                    Redaction::Drop => Err(id),
-                    Redaction::Pseudonymise => {
-                        let p = key.pseudonym(v);
-                        let mut n = stix::Observable::Domain(p).object(Tlp::Clear);
-                        n["object_marking_refs"] = o
-                            .get("object_marking_refs")
-                            .cloned()
-                            .unwrap_or(Value::Array(vec![]));
-                        Ok(n)
-                    }
-                };
+    if VALUE_SCOS.contains(&type_.as_str())
+        && let Some(v) = o.get("value").and_then(Value::as_str)
+        && let Some(action) = hidden.get(v)
+    {
+        return match action {
+            Redaction::Drop => Err(id),
+            Redaction::Pseudonymise => {
+                let p = key.pseudonym(v);
+                let mut n = stix::Observable::Domain(p).object(Tlp::Clear);
+                n["object_marking_refs"] = o
+                    .get("object_marking_refs")
+                    .cloned()
+                    .unwrap_or(Value::Array(vec![]));
+                Ok(n)
             }
-        }
+        };
     }
     let text = o.to_string();
     let present: Vec<(&String, &Redaction)> = hidden
@@ -388,23 +387,23 @@ fn fix_refs(o: &mut Value, id_map: &HashMap<String, String>, dropped: &HashSet<S
                     *v = Value::String(n.clone());
                 }
             }
-        } else if k.ends_with("_refs") {
-            if let Some(list) = v.as_array_mut() {
-                list.retain(|r| !r.as_str().is_some_and(|r| dropped.contains(r)));
-                for r in list.iter_mut() {
-                    if let Some(n) = r.as_str().and_then(|s| id_map.get(s)) {
-                        *r = Value::String(n.clone());
-                    }
+        } else if k.ends_with("_refs")
+            && let Some(list) = v.as_array_mut()
+        {
+            list.retain(|r| !r.as_str().is_some_and(|r| dropped.contains(r)));
+            for r in list.iter_mut() {
+                if let Some(n) = r.as_str().and_then(|s| id_map.get(s)) {
+                    *r = Value::String(n.clone());
                 }
-                // A pseudonym may merge two references into one.
-                let mut seen = HashSet::new();
-                list.retain(|r| seen.insert(r.to_string()));
-                if list.is_empty() {
-                    if REQUIRED_REFS.contains(&k.as_str()) {
-                        return false;
-                    }
-                    remove.push(k.clone());
+            }
+            // A pseudonym may merge two references into one.
+            let mut seen = HashSet::new();
+            list.retain(|r| seen.insert(r.to_string()));
+            if list.is_empty() {
+                if REQUIRED_REFS.contains(&k.as_str()) {
+                    return false;
                 }
+                remove.push(k.clone());
             }
         }
     }

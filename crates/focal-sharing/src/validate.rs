@@ -381,12 +381,10 @@ pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), Inbo
     if let (Some(c), Some(m)) = (
         map.get("created").and_then(Value::as_str),
         map.get("modified").and_then(Value::as_str),
-    ) {
-        if let (Ok(c), Ok(m)) = (c.parse::<jiff::Timestamp>(), m.parse::<jiff::Timestamp>()) {
-            if m < c {
-                return Err(fail("modified", "earlier than created".into()));
-            }
-        }
+    ) && let (Ok(c), Ok(m)) = (c.parse::<jiff::Timestamp>(), m.parse::<jiff::Timestamp>())
+        && m < c
+    {
+        return Err(fail("modified", "earlier than created".into()));
     }
     for (k, v) in map {
         if k.ends_with("_ref") {
