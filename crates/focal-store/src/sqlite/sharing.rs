@@ -551,3 +551,235 @@ impl SharingStore for SqliteStore {
             .map_err(err("reading rights"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
+        s.put_collection(&Collection {
+            id: "c1".into(),
+            title: "one".into(),
+            description: None,
+            alias: Some("one".into()),
+            max_tlp: None,
+        })
+        .unwrap();
+        (dir, s)
+    }
+
+    fn obj(id: &str, version: Option<&str>) -> NewObject {
+        NewObject {
+            id: id.into(),
+            type_: id.split("--").next().unwrap().into(),
+            version: version.map(str::to_string),
+            version_us: version.and_then(parse_timestamp_us),
+            spec_version: "2.1".into(),
+            tlp: "GREEN".into(),
+            meta: "{}".into(),
+            body: format!("{{\"id\":\"{id}\"}}"),
+        }
+    }
+
+    #[test]
+    fn adds_are_atomic_ordered_and_idempotent() {
+        let (_d, s) = store();
+        let batch = [
+            obj("indicator--1", Some("2026-01-01T00:00:00.000Z")),
+            obj("indicator--1", Some("2026-01-02T00:00:00.000Z")),
+            obj("ipv4-addr--2", None),
+            obj("indicator--1", Some("2026-01-01T00:00:00.000Z")),
+        ];
+        let out = s.add_objects("c1", &batch, Some("peer-a")).unwrap();
+        assert_eq!(out.added.len(), 3);
+        assert_eq!(out.already_present.len(), 1);
+        let dates: Vec<i64> = out.added.iter().map(|a| a.2).collect();
+        assert!(
+            dates.windows(2).all(|w| w[0] < w[1]),
+            "date_added must strictly increase"
+        );
+        // The same versions again, from anyone: nothing stored twice.
+        let again = s.add_objects("c1", &batch[..2], None).unwrap();
+        assert!(again.added.is_empty());
+        // Deleted, then offered again by the peer it came from: not re-imported.
+        s.delete_object("c1", "indicator--1", &VersionMatch::All, &[])
+            .unwrap();
+        let back = s.add_objects("c1", &batch[..1], Some("peer-a")).unwrap();
+        assert!(back.added.is_empty());
+        assert_eq!(
+            s.provenance("indicator--1", batch[0].version_us.unwrap())
+                .unwrap(),
+            vec!["peer-a"]
+        );
+        // A statement failing half-way (a trigger here) rolls the whole add back.
+        rusqlite::Connection::open(s.path())
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON stix_objects WHEN NEW.object_id = 'indicator--boom' \
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+        let err = s.add_objects(
+            "c1",
+            &[obj("indicator--8", None), obj("indicator--boom", None)],
+            None,
+        );
+        assert!(err.is_err());
+        let all = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(
+            all.objects.iter().all(|o| o.id != "indicator--8"),
+            "half of a failed add was kept"
+        );
+    }
+
+    #[test]
+    fn queries_page_filter_and_match_versions() {
+        let (_d, s) = store();
+        let mut batch = Vec::new();
+        for n in 0..10 {
+            batch.push(obj(
+                &format!("indicator--{n}"),
+                Some("2026-01-01T00:00:00.000Z"),
+            ));
+            batch.push(obj(
+                &format!("indicator--{n}"),
+                Some("2026-01-03T00:00:00.000Z"),
+            ));
+        }
+        batch.push(obj("malware--x", Some("2026-01-01T00:00:00.000Z")));
+        s.add_objects("c1", &batch, None).unwrap();
+        let mut q = ObjectQuery {
+            limit: 4,
+            ..Default::default()
+        };
+        let mut ids = Vec::new();
+        loop {
+            let p = s.objects("c1", &q).unwrap();
+            assert!(
+                p.objects
+                    .iter()
+                    .all(|o| o.version.starts_with("2026-01-03") || o.id == "malware--x")
+            );
+            ids.extend(p.objects.iter().map(|o| o.id.clone()));
+            q.after_seq = p.objects.last().map(|o| o.seq);
+            if !p.more {
+                break;
+            }
+        }
+        assert_eq!(ids.len(), 11);
+        let first = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::First,
+                    types: vec!["indicator".into()],
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(first.objects.len(), 10);
+        assert!(
+            first
+                .objects
+                .iter()
+                .all(|o| o.version.starts_with("2026-01-01"))
+        );
+        let all = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let cut = all.objects[5].date_added;
+        let after = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    added_after: Some(cut),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(after.objects.len(), all.objects.len() - 6);
+        let by_id = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    ids: vec!["indicator--3".into(), "malware--x".into()],
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(by_id.objects.len(), 2);
+    }
+
+    #[test]
+    fn users_tokens_and_rights() {
+        let (_d, s) = store();
+        let u = s
+            .add_user(&NewUser {
+                name: "peer1".into(),
+                role: "peer".into(),
+                organisation: Some("CERT-X".into()),
+                password_hash: Some("h".into()),
+            })
+            .unwrap();
+        assert!(
+            s.add_user(&NewUser {
+                name: "peer1".into(),
+                role: "peer".into(),
+                organisation: None,
+                password_hash: None
+            })
+            .is_err()
+        );
+        assert!(
+            s.add_user(&NewUser {
+                name: "x".into(),
+                role: "root".into(),
+                organisation: None,
+                password_hash: None
+            })
+            .is_err()
+        );
+        s.add_token(u.id, "abc", Some("ci")).unwrap();
+        assert_eq!(s.user_by_token("abc").unwrap().unwrap().name, "peer1");
+        assert!(s.user_by_token("abd").unwrap().is_none());
+        assert!(s.rights(u.id, "c1").unwrap().is_none());
+        s.set_rights(
+            u.id,
+            "c1",
+            Rights {
+                can_read: true,
+                can_write: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.rights(u.id, "c1").unwrap(),
+            Some(Rights {
+                can_read: true,
+                can_write: false
+            })
+        );
+    }
+}
