@@ -1,6 +1,6 @@
 """Drives a running Focal TAXII server with the OASIS taxii2-client library.
 
-Usage: python taxii2_client_check.py DISCOVERY_URL READER PASSWORD WRITER PASSWORD EXPECTED_IDS_JSON RED_ID
+Usage: python taxii2_client_check.py DISCOVERY_URL READER PASSWORD WRITER PASSWORD EXPECTED_IDS_JSON RED_ID READER_TOKEN
 
 Asserts discovery, API root, collections, paging with as_pages, added_after filtering (using
 the manifest's date_added), get_object, versions, add_objects (status complete), refusal of a
@@ -15,7 +15,7 @@ import requests
 from taxii2client.v21 import Server, as_pages
 from taxii2client.exceptions import TAXIIServiceException
 
-url, reader, reader_pw, writer, writer_pw, expected_file, red_id = sys.argv[1:8]
+url, reader, reader_pw, writer, writer_pw, expected_file, red_id, token = sys.argv[1:9]
 expected = set(json.load(open(expected_file)))
 out = {}
 
@@ -100,5 +100,30 @@ for i in (good["id"], bad["id"]):
 # Wrong password: 401 with a TAXII error object.
 r = requests.get(url, auth=(reader, "wrong password"), headers={"Accept": "application/taxii+json;version=2.1"})
 assert r.status_code == 401 and r.json()["http_status"] == "401", r.text
+# A reader may not write: 403 with a TAXII error object.
+r = requests.post(col.url + "objects/", auth=(reader, reader_pw), data=json.dumps({"objects": objects}),
+                  headers={"Accept": "application/taxii+json;version=2.1",
+                           "Content-Type": "application/taxii+json;version=2.1"})
+assert r.status_code == 403 and r.json()["http_status"] == "403", r.text
+
+# TAXII 2.0 clients are told no.
+r = requests.get(url, auth=(reader, reader_pw), headers={"Accept": "application/taxii+json;version=2.0"})
+assert r.status_code == 406, r.status_code
+
+# A bearer token works like the password.
+r = requests.get(col.url, headers={"Accept": "application/taxii+json;version=2.1", "Authorization": "Bearer " + token})
+assert r.status_code == 200 and r.json()["id"] == col.id, r.text
+r = requests.get(col.url, headers={"Accept": "application/taxii+json;version=2.1", "Authorization": "Bearer x" + token})
+assert r.status_code == 401
+
+# Delete: the writer removes one added object; it is gone.
+gone = new_ids.pop()
+wcol.delete_object(gone)
+try:
+    wcol.get_object(gone)
+    raise AssertionError("a deleted object is still served")
+except requests.exceptions.HTTPError as e:
+    assert e.response.status_code == 404
+out["deleted"] = gone
 out["added"] = new_ids
 print(json.dumps(out))
