@@ -128,3 +128,34 @@ fn three_nodes_share_once_never_loop_and_keep_red_home() {
         "{status}"
     );
 }
+
+#[test]
+fn serve_pulls_from_peers_on_a_schedule() {
+    let (a, d) = (Node::new("Node A"), Node::new("Node D"));
+    accounts(&a, &["node-d"]);
+    let green = indicator(0xf, 7, GREEN);
+    let gid = green["id"].as_str().unwrap().to_string();
+    let file = a.write_file("local.json", &bundle(vec![green]));
+    let sa = a.serve();
+    link(&d, "node-a", &sa, "node-d", false);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_focal"))
+        .arg("--data")
+        .arg(&d.data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sync-every", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Added on A after D started: only a scheduled pull can bring it.
+    a.ok(&["share", "import", file.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while count(&d, &gid) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        count(&d, &gid),
+        1,
+        "the scheduled sync did not bring the indicator"
+    );
+}

@@ -38,7 +38,10 @@ fn taxii2_client_discovers_pages_and_adds() {
         "--write",
         "shared",
     ]);
-    let token = node.json(&["users", "token", "reader"])["token"].as_str().unwrap().to_string();
+    let token = node.json(&["users", "token", "reader"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let expected: Vec<&str> = objects
         .iter()
         .filter_map(|o| o["id"].as_str())

@@ -156,19 +156,8 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             let mut reports = Vec::new();
             let mut failed = Vec::new();
             for mut peer in peers {
-                match rt.block_on(focal_sharing::client::sync(&store, &node, &mut peer)) {
-                    Ok(report) => {
-                        let events = focal_sharing::import::events_from_objects(
-                            &report.new_objects,
-                            &peer.name,
-                            jiff::Timestamp::now(),
-                        );
-                        let source = format!("taxii:{}", peer.name);
-                        let sha = focal_sharing::users::token_hash(&format!(
-                            "{source}@{}",
-                            jiff::Timestamp::now()
-                        ));
-                        let stored = super::share::store_events(&store, events, &source, &sha)?;
+                match rt.block_on(sync_and_store(&store, &node, &mut peer)) {
+                    Ok((report, stored)) => {
                         if !json {
                             println!(
                                 "{}: pulled {}, already present {}, pushed {}, withheld {}, events {}.",
@@ -198,4 +187,22 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Syncs one peer, then turns the indicators it pulled into events (feed `peer:<name>`).
+pub async fn sync_and_store(
+    store: &focal_store::SqliteStore,
+    node: &focal_sharing::settings::NodeSettings,
+    peer: &mut Peer,
+) -> Result<(focal_sharing::client::SyncReport, u64)> {
+    let report = focal_sharing::client::sync(store, node, peer).await?;
+    let events = focal_sharing::import::events_from_objects(
+        &report.new_objects,
+        &peer.name,
+        jiff::Timestamp::now(),
+    );
+    let source = format!("taxii:{}", peer.name);
+    let sha = focal_sharing::users::token_hash(&format!("{source}@{}", jiff::Timestamp::now()));
+    let stored = super::share::store_events(store, events, &source, &sha)?;
+    Ok((report, stored))
 }
