@@ -215,7 +215,7 @@ pub async fn pull(
                 source,
             })?;
         let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let items = inbound_items(objects);
+        let items = inbound_items(objects, true);
         let outcome = store_objects(store, &peer.local_collection, &items, Some(&peer.name))?;
         report.pulled += outcome.added.len() as u64;
         report.already_present += outcome.already_present.len() as u64;

@@ -139,6 +139,8 @@ pub fn event_objects(e: &Event, node: &Identity) -> Vec<Shareable> {
             .chain(context.iter())
             .flat_map(|(f, o)| sensitive_values(f, o))
             .collect(),
+        // Events made from peers' indicators keep the limits of foreign data.
+        foreign: e.feed_name.starts_with("peer:"),
     };
     let common = |type_: &'static str| {
         let mut c = Common::new(type_, stix::derived_id(type_, &key), observed, Some(tlp));
@@ -295,6 +297,7 @@ pub fn report_objects(
             .iter()
             .flat_map(|i| i.meta.sensitive.clone())
             .collect(),
+        foreign: false,
     };
     items.push(Shareable {
         object: stix::to_value(&report),

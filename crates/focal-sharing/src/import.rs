@@ -46,6 +46,7 @@ pub fn inbound_meta(o: &Value) -> ShareMeta {
         classification_type,
         constituent: None,
         sensitive: Vec::new(),
+        foreign: false,
     }
 }
 
@@ -78,13 +79,15 @@ pub fn store_objects(
     store.add_objects(collection, &rows, origin)
 }
 
-/// Inbound objects (already validated) with the metadata they carry.
-pub fn inbound_items(objects: Vec<Value>) -> Vec<Shareable> {
+/// Inbound objects (already validated) with the metadata they carry. `foreign`: they come from
+/// another organisation (a peer), which limits how far TLP:AMBER may travel on.
+pub fn inbound_items(objects: Vec<Value>, foreign: bool) -> Vec<Shareable> {
     objects
         .into_iter()
-        .map(|o| Shareable {
-            meta: inbound_meta(&o),
-            object: o,
+        .map(|o| {
+            let mut meta = inbound_meta(&o);
+            meta.foreign = foreign;
+            Shareable { meta, object: o }
         })
         .collect()
 }
@@ -193,3 +196,61 @@ pub fn events_from_objects(objects: &[Value], peer: &str, observed: jiff::Timest
 
 /// TLP of objects without a marking when they arrive (Focal's default for feed data).
 pub const UNMARKED_TLP: Tlp = Tlp::Amber;
+
+/// Stores events made from inbound indicators as one completed run of their feed
+/// (`peer:<name>`), so they are listed, counted and filtered like any other. Event ids are
+/// deterministic, so storing the same indicators again adds nothing. Returns the events stored.
+pub fn store_events(
+    store: &dyn focal_store::Store,
+    events: Vec<Event>,
+    source: &str,
+    sha256: &str,
+) -> focal_store::Result<u64> {
+    use focal_store::{EncodedEvent, NewRun, RunContext, RunProgress, RunStatus};
+    let Some(first) = events.first() else {
+        return Ok(0);
+    };
+    let observed = first.time_observation;
+    let feed = first.feed_name.clone();
+    let run = store.begin_run(&NewRun {
+        feed: feed.to_string(),
+        feed_provider: None,
+        feed_url: None,
+        observed,
+        file_name: source.to_string(),
+        sha256: sha256.to_string(),
+        size: 0,
+        resumed_from: None,
+        progress: RunProgress::default(),
+        status: RunStatus::Running,
+    })?;
+    let ctx = RunContext {
+        feed_name: feed,
+        feed_provider: None,
+        feed_url: None,
+        observed,
+    };
+    let key = focal_model::DedupKey::default();
+    let n = events.len() as u64;
+    let encoded: Vec<EncodedEvent> = events
+        .into_iter()
+        .map(|e| {
+            let bucket = key.bucket(&e);
+            EncodedEvent::new(e, bucket, &ctx)
+        })
+        .collect();
+    let progress = {
+        let mut writer = store.run_writer(run.id)?;
+        let stored = writer.write(&encoded, &[])?;
+        let progress = RunProgress {
+            rows_read: n,
+            events_stored: stored,
+            duplicates: n - stored,
+            ..RunProgress::default()
+        };
+        writer.commit(&progress)?;
+        progress
+    };
+    store.finish_run(run.id, &progress, RunStatus::Completed)?;
+    Ok(progress.events_stored)
+}

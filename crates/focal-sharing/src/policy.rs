@@ -94,6 +94,9 @@ pub struct ShareMeta {
     pub constituent: Option<String>,
     #[serde(default)]
     pub sensitive: Vec<Sensitive>,
+    /// Received from another organisation (a peer), not made here.
+    #[serde(default)]
+    pub foreign: bool,
 }
 
 impl ShareMeta {
@@ -103,6 +106,7 @@ impl ShareMeta {
             classification_type: None,
             constituent: None,
             sensitive: Vec::new(),
+            foreign: false,
         }
     }
 }
@@ -166,6 +170,14 @@ pub fn gate(policy: &Policy, meta: &ShareMeta) -> Option<String> {
             "{} is above the recipient's clearance ({})",
             meta.tlp, policy.max_tlp
         ));
+    }
+    // TLP:AMBER from another organisation may reach this node's clients (its constituents),
+    // never other peers; AMBER+STRICT from elsewhere stays in this organisation.
+    if meta.foreign && meta.tlp == Tlp::Amber && policy.constituent.is_none() {
+        return Some("TLP:AMBER received from a peer is not passed on to other peers".into());
+    }
+    if meta.foreign && meta.tlp == Tlp::AmberStrict {
+        return Some("TLP:AMBER+STRICT received from a peer stays in this organisation".into());
     }
     if meta.tlp == Tlp::AmberStrict
         && (policy.constituent.is_none() || meta.constituent != policy.constituent)
@@ -420,10 +432,30 @@ mod tests {
     fn meta(tlp: Tlp) -> ShareMeta {
         ShareMeta {
             tlp,
-            classification_type: None,
-            constituent: None,
-            sensitive: vec![],
+            ..ShareMeta::clear()
         }
+    }
+
+    #[test]
+    fn amber_from_peers_is_not_passed_on_to_peers() {
+        let peer = Policy {
+            max_tlp: Tlp::AmberStrict,
+            ..Policy::default()
+        };
+        let constituent = Policy {
+            constituent: Some("c1".into()),
+            ..peer.clone()
+        };
+        let mut m = meta(Tlp::Amber);
+        assert!(gate(&peer, &m).is_none());
+        m.foreign = true;
+        assert!(gate(&peer, &m).is_some());
+        assert!(gate(&constituent, &m).is_none());
+        m.tlp = Tlp::Green;
+        assert!(gate(&peer, &m).is_none());
+        m.tlp = Tlp::AmberStrict;
+        m.constituent = Some("c1".into());
+        assert!(gate(&constituent, &m).is_some());
     }
 
     #[test]

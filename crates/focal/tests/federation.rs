@@ -69,8 +69,21 @@ fn three_nodes_share_once_never_loop_and_keep_red_home() {
         green["id"].as_str().unwrap().to_string(),
         red["id"].as_str().unwrap().to_string(),
     );
-    let file = a.write_file("local.json", &bundle(vec![green, red]));
+    let amber = indicator(0xf, 3, AMBER);
+    let aid = amber["id"].as_str().unwrap().to_string();
+    let file = a.write_file("local.json", &bundle(vec![green, red, amber]));
     a.ok(&["share", "import", file.to_str().unwrap()]);
+    // Everyone is cleared for AMBER; A's AMBER may go to B and C directly, but B and C must not
+    // pass it on to each other (TLP:AMBER: the recipient's organisation and its clients).
+    for (node, peers) in [
+        (&a, ["node-b", "node-c"]),
+        (&b, ["node-a", "node-c"]),
+        (&c, ["node-a", "node-b"]),
+    ] {
+        for p in peers {
+            node.ok(&["share", "policy", p, "--max-tlp", "AMBER"]);
+        }
+    }
 
     let (sa, sb, sc) = (a.serve(), b.serve(), c.serve());
     // B pulls from and pushes to A; C pulls from A, and pulls from and pushes to B; A pulls
@@ -93,6 +106,13 @@ fn three_nodes_share_once_never_loop_and_keep_red_home() {
             );
         }
         assert_eq!(count(&a, &rid), 1);
+        assert_eq!(
+            count(&b, &aid),
+            1,
+            "round {round}: B holds A's AMBER indicator {} times",
+            count(&b, &aid)
+        );
+        assert_eq!(count(&c, &aid), 1);
         assert_eq!(count(&b, &rid), 0, "TLP:RED reached B");
         assert_eq!(count(&c, &rid), 0, "TLP:RED reached C");
     }
@@ -108,6 +128,19 @@ fn three_nodes_share_once_never_loop_and_keep_red_home() {
     assert!(origin(&a).is_null());
     assert_eq!(origin(&b), "node-a");
     assert_eq!(origin(&c), "node-a");
+    let amber_origin = c
+        .objects()
+        .into_iter()
+        .find(|o| o["id"] == aid.as_str())
+        .unwrap()["origin"]
+        .clone();
+    assert_eq!(amber_origin, "node-a", "C got A's AMBER indicator from B");
+    // Nor does B's export for C carry A's AMBER indicator (198.18.0.4), though it carries A's GREEN one.
+    let export = b.ok(&["share", "export", "--peer", "node-c"]);
+    assert!(
+        export.contains("198.18.0.2") && !export.contains("198.18.0.4"),
+        "{export}"
+    );
     // The indicator also became an event on the receiving nodes, once.
     let events = b.json(&["events", "--format", "json", "--limit", "0"]);
     let from_a: Vec<_> = events
@@ -116,8 +149,12 @@ fn three_nodes_share_once_never_loop_and_keep_red_home() {
         .iter()
         .filter(|e| e["feed.name"] == "peer:node-a")
         .collect();
-    assert_eq!(from_a.len(), 1, "{events}");
-    assert_eq!(from_a[0]["source.ip"], "198.18.0.2");
+    let mut ips: Vec<&str> = from_a
+        .iter()
+        .filter_map(|e| e["source.ip"].as_str())
+        .collect();
+    ips.sort();
+    assert_eq!(ips, ["198.18.0.2", "198.18.0.4"], "{events}");
     let status = c.json(&["peers", "status"]);
     assert!(
         status

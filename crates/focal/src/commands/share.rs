@@ -234,54 +234,9 @@ pub fn store_events(
     source: &str,
     sha256: &str,
 ) -> Result<u64> {
-    use focal_store::{EncodedEvent, NewRun, RunContext, RunProgress, RunStatus};
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let observed = events[0].time_observation;
-    let feed = events[0].feed_name.clone();
-    let run = store.begin_run(&NewRun {
-        feed: feed.to_string(),
-        feed_provider: None,
-        feed_url: None,
-        observed,
-        file_name: source.to_string(),
-        sha256: sha256.to_string(),
-        size: 0,
-        resumed_from: None,
-        progress: RunProgress::default(),
-        status: RunStatus::Running,
-    })?;
-    let ctx = RunContext {
-        feed_name: feed,
-        feed_provider: None,
-        feed_url: None,
-        observed,
-    };
-    let key = focal_model::DedupKey::default();
-    let n = events.len() as u64;
-    let encoded: Vec<EncodedEvent> = events
-        .into_iter()
-        .map(|e| {
-            let bucket = key.bucket(&e);
-            EncodedEvent::new(e, bucket, &ctx)
-        })
-        .collect();
-    let stored;
-    let progress;
-    {
-        let mut writer = store.run_writer(run.id)?;
-        stored = writer.write(&encoded, &[])?;
-        progress = RunProgress {
-            rows_read: n,
-            events_stored: stored,
-            duplicates: n - stored,
-            ..RunProgress::default()
-        };
-        writer.commit(&progress)?;
-    }
-    store.finish_run(run.id, &progress, RunStatus::Completed)?;
-    Ok(stored)
+    Ok(focal_sharing::import::store_events(
+        store, events, source, sha256,
+    )?)
 }
 
 fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: bool) -> Result<()> {
@@ -300,7 +255,7 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let objects = focal_sharing::validate::parse_objects(&bytes, &node.limits)
         .map_err(|e| anyhow::anyhow!("{}: refused, nothing stored: {e}", args.file.display()))?;
-    let items = focal_sharing::import::inbound_items(objects);
+    let items = focal_sharing::import::inbound_items(objects, args.peer.is_some());
     let outcome =
         focal_sharing::import::store_objects(store, &coll.id, &items, args.peer.as_deref())?;
     let added: std::collections::HashSet<&str> =
