@@ -13,8 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use focal_sharing::import::AcceptError;
 use focal_sharing::policy::{Policy, Shareable, release};
-use focal_sharing::validate::{InboundError, parse_objects};
+use focal_sharing::validate::InboundError;
 use focal_store::sharing::{
     ObjectQuery, Rights, SharingStore, StoredObject, User, VersionMatch, parse_timestamp_us,
     timestamp_us,
@@ -621,24 +622,30 @@ async fn add_objects(
     .await?;
     let store = state.store.clone();
     let status = blocking(move || {
-        let objects = parse_objects(&bytes, &limits).map_err(|e| {
-            let mut err = TaxiiError::new(
-                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-                "Refused: nothing was stored",
-                e.to_string(),
-            );
-            if let InboundError::Object {
-                index,
-                id,
-                field,
-                reason,
-            } = &e
-            {
-                err.details =
-                    Some(json!({"index": index, "id": id, "field": field, "reason": reason}));
-            }
-            err
-        })?;
+        let objects =
+            focal_sharing::import::accept(store.as_ref(), &bytes, &limits).map_err(|e| {
+                let e = match e {
+                    AcceptError::Inbound(e) => e,
+                    AcceptError::Store(e) => return TaxiiError::from(e),
+                };
+                let mut err = TaxiiError::new(
+                    StatusCode::from_u16(e.http_status())
+                        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                    "Refused: nothing was stored",
+                    e.to_string(),
+                );
+                if let InboundError::Object {
+                    index,
+                    id,
+                    field,
+                    reason,
+                } = &e
+                {
+                    err.details =
+                        Some(json!({"index": index, "id": id, "field": field, "reason": reason}));
+                }
+                err
+            })?;
         let foreign = !matches!(u.role.as_str(), "admin" | "analyst");
         let items = focal_sharing::import::inbound_items(objects, foreign);
         let outcome =

@@ -14,7 +14,6 @@
 use crate::import::{inbound_items, store_objects};
 use crate::policy::{Shareable, release};
 use crate::settings::{NodeSettings, policy_for};
-use crate::validate::parse_objects;
 use focal_store::sharing::{Peer, SharingStore};
 use serde::Serialize;
 use serde_json::Value;
@@ -210,9 +209,12 @@ pub async fn pull(
             .get_objects(peer.pull_cursor.as_deref(), next.as_deref(), PAGE)
             .await?;
         let objects =
-            parse_objects(&body, &settings.limits).map_err(|source| ClientError::Refused {
-                url: remote.objects_url.clone(),
-                source,
+            crate::import::accept(store, &body, &settings.limits).map_err(|e| match e {
+                crate::import::AcceptError::Inbound(source) => ClientError::Refused {
+                    url: remote.objects_url.clone(),
+                    source,
+                },
+                crate::import::AcceptError::Store(e) => ClientError::Store(e),
             })?;
         let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let items = inbound_items(objects, true);

@@ -254,3 +254,54 @@ pub fn store_events(
     store.finish_run(run.id, &progress, RunStatus::Completed)?;
     Ok(progress.events_stored)
 }
+
+/// The references an SRO cannot do without. They must point at an object in the same request
+/// or one this node already holds: a relationship or sighting of nothing is refused.
+const REQUIRED_REFS: [&str; 3] = ["source_ref", "target_ref", "sighting_of_ref"];
+
+/// Every inbound path's gate: [`crate::validate::parse_objects`] (shape and limits), then the
+/// references of relationships and sightings resolved against the request and the store.
+pub fn accept(
+    store: &dyn SharingStore,
+    bytes: &[u8],
+    limits: &crate::validate::Limits,
+) -> Result<Vec<Value>, AcceptError> {
+    let objects = crate::validate::parse_objects(bytes, limits)?;
+    let in_request: std::collections::HashSet<&str> =
+        objects.iter().filter_map(|o| o["id"].as_str()).collect();
+    let mut wanted: Vec<(usize, &str, String)> = Vec::new();
+    for (index, o) in objects.iter().enumerate() {
+        for key in REQUIRED_REFS {
+            if let Some(r) = o.get(key).and_then(Value::as_str) {
+                if !in_request.contains(r) {
+                    wanted.push((index, key, r.to_string()));
+                }
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        let ids: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
+        let known = store.known_ids(&ids)?;
+        if let Some((index, key, r)) = wanted.into_iter().find(|w| !known.contains(&w.2)) {
+            return Err(AcceptError::Inbound(
+                crate::validate::InboundError::Object {
+                    index,
+                    id: objects[index]["id"].as_str().unwrap_or("no id").to_string(),
+                    field: key.to_string(),
+                    reason: format!(
+                        "refers to {r}, which is neither in this request nor on this node"
+                    ),
+                },
+            ));
+        }
+    }
+    Ok(objects)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error(transparent)]
+    Inbound(#[from] crate::validate::InboundError),
+    #[error(transparent)]
+    Store(#[from] focal_store::StoreError),
+}

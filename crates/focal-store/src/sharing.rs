@@ -189,6 +189,8 @@ pub trait SharingStore: Send + Sync {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredObject>>;
+    /// Which of these object ids any collection holds (any version).
+    fn known_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>>;
     /// The peers an object version came from.
     fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>>;
 

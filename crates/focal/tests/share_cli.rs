@@ -184,6 +184,21 @@ fn hostile_bundles_are_refused_whole() {
         );
         assert!(node.objects().is_empty(), "{what}: something was stored");
     }
+    // A relationship to nothing (neither in the bundle nor on the node) is refused too.
+    let dangling = json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--{}", uuid_from(0xc, 5)),
+        "created": "2026-11-23T10:00:00.000Z", "modified": "2026-11-23T10:00:00.000Z", "relationship_type": "indicates",
+        "source_ref": good["id"], "target_ref": format!("malware--{}", uuid_from(0xc, 6))});
+    let file = node.write_file("dangling.json", &bundle(vec![good.clone(), dangling]));
+    let out = node.run(&["share", "import", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("object 1")
+            && err.contains("target_ref")
+            && err.contains("neither in this request"),
+        "{err}"
+    );
+    assert!(node.objects().is_empty());
     // Nesting and size limits hold before parsing.
     let deep = format!(
         "{{\"objects\": [{}{}]}}",

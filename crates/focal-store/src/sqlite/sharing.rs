@@ -341,6 +341,23 @@ impl SharingStore for SqliteStore {
             .map_err(err("reading objects to push"))
     }
 
+    fn known_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM stix_objects WHERE object_id = ?1 LIMIT 1")
+            .map_err(err("looking up object ids"))?;
+        let mut out = std::collections::HashSet::new();
+        for id in ids {
+            if stmt
+                .exists(params![id])
+                .map_err(err("looking up object ids"))?
+            {
+                out.insert(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
     fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>> {
         let conn = self.reader()?;
         let mut stmt = conn

@@ -253,7 +253,7 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
     }
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let objects = focal_sharing::validate::parse_objects(&bytes, &node.limits)
+    let objects = focal_sharing::import::accept(store, &bytes, &node.limits)
         .map_err(|e| anyhow::anyhow!("{}: refused, nothing stored: {e}", args.file.display()))?;
     let items = focal_sharing::import::inbound_items(objects, args.peer.is_some());
     let outcome =

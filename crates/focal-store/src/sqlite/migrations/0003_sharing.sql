@@ -34,6 +34,7 @@ CREATE TABLE stix_objects (
     UNIQUE (collection_id, object_id, version_us)
 );
 CREATE INDEX stix_objects_by_id ON stix_objects (collection_id, object_id);
+CREATE INDEX stix_objects_by_object ON stix_objects (object_id);
 CREATE UNIQUE INDEX stix_objects_by_added ON stix_objects (collection_id, date_added);
 
 -- Every (object, version) received from a peer, kept even if the object is later deleted, so
