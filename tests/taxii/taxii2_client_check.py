@@ -30,10 +30,10 @@ assert shared, [c.title for c in cols]
 col = shared[0]
 assert col.can_read and not col.can_write
 
-# Page through everything, 7 at a time.
+# Page through everything, 8 at a time.
 seen = []
 pages = 0
-for env in as_pages(col.get_objects, per_request=7):
+for env in as_pages(col.get_objects, per_request=8):
     pages += 1
     seen.extend(o["id"] for o in env.get("objects", []))
 assert len(seen) == len(set(seen)), "an object was served twice"

@@ -27,6 +27,8 @@ pub const STIX_MEDIA: &str = "application/stix+json;version=2.1";
 /// Largest page the server returns, whatever `limit` asks for.
 pub const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
+/// At most this many reads of the store to fill one page.
+const FILL_ROUNDS: usize = 8;
 const ROOT: &str = "root";
 
 pub fn routes(_state: AppState) -> Router<AppState> {
@@ -419,15 +421,27 @@ async fn page(
         let policy = focal_sharing::settings::policy_for(store, &u.name)
             .map_err(TaxiiError::internal)?
             .narrowed(c.max_tlp.as_deref().and_then(|t| t.parse().ok()));
-        let p = store.objects(&c.id, &q)?;
-        let dates: Vec<i64> = p.objects.iter().map(|o| o.date_added).collect();
-        let last_seq = p.objects.last().map(|o| o.seq);
-        Ok((
-            released(&policy, &state2, &p.objects),
-            dates,
-            last_seq,
-            p.more,
-        ))
+        // Objects the policy withholds leave a page short; read on (a bounded number of times)
+        // so clients that size their next request by the last page (taxii2-client's as_pages
+        // does) do not shrink to nothing.
+        let limit = q.limit.max(1);
+        let mut q = q;
+        let (mut out, mut dates, mut last_seq, mut more) = (Vec::new(), Vec::new(), None, true);
+        for _ in 0..FILL_ROUNDS {
+            q.limit = limit - out.len();
+            let p = store.objects(&c.id, &q)?;
+            dates.extend(p.objects.iter().map(|o| o.date_added));
+            if let Some(last) = p.objects.last() {
+                last_seq = Some(last.seq);
+                q.after_seq = Some(last.seq);
+            }
+            out.extend(released(&policy, &state2, &p.objects));
+            more = p.more;
+            if !more || out.len() >= limit {
+                break;
+            }
+        }
+        Ok((out, dates, last_seq, more))
     })
     .await
 }
