@@ -272,10 +272,10 @@ pub fn accept(
     let mut wanted: Vec<(usize, &str, String)> = Vec::new();
     for (index, o) in objects.iter().enumerate() {
         for key in REQUIRED_REFS {
-            if let Some(r) = o.get(key).and_then(Value::as_str) {
-                if !in_request.contains(r) {
-                    wanted.push((index, key, r.to_string()));
-                }
+            if let Some(r) = o.get(key).and_then(Value::as_str)
+                && !in_request.contains(r)
+            {
+                wanted.push((index, key, r.to_string()));
             }
         }
     }
