@@ -24,6 +24,7 @@ pub mod incidents;
 pub mod jobs;
 mod location;
 pub mod pg;
+pub mod sharing;
 pub mod sqlite;
 mod types;
 

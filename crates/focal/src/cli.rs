@@ -50,6 +50,17 @@ pub enum Command {
     Stats,
     /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
     Demo(DemoArgs),
+    /// Share over STIX 2.1: export bundles, import peers' bundles, publish events, policies.
+    #[command(subcommand)]
+    Share(crate::commands::share::ShareCommand),
+    /// Remote nodes (TAXII 2.1 servers) to pull from and push to.
+    #[command(subcommand)]
+    Peers(crate::commands::peers::PeersCommand),
+    /// Accounts on this node (peers' accounts for TAXII today).
+    #[command(subcommand)]
+    Users(crate::commands::users::UsersCommand),
+    /// Serve TAXII 2.1 under /taxii2/.
+    Serve(crate::commands::serve::ServeArgs),
     /// Incidents: list (the default), show, assign, transition, severity, comment, group.
     Incidents(crate::commands::incidents::IncidentsArgs),
     /// Send each constituent a digest of its new events (or preview with --dry-run).

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "incidents",
         include_str!("migrations/0002_incidents.sql"),
     ),
+    (3, "sharing", include_str!("migrations/0003_sharing.sql")),
 ];
 
 pub fn current(conn: &Connection) -> Result<i64> {

@@ -9,6 +9,7 @@ mod idset;
 mod incidents;
 mod migrate;
 mod outbox;
+mod sharing;
 
 use crate::*;
 use focal_model::Constituent;

@@ -7,6 +7,10 @@ mod events;
 pub mod incidents;
 mod ingest;
 pub mod notify;
+pub mod peers;
+pub mod serve;
+pub mod share;
+pub mod users;
 
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
 use crate::config::{Config, DataDir, Enrichment};
@@ -47,6 +51,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Incidents(args) => incidents::run(&data, &args, json),
         Command::Notify(args) => notify::run(&data, &args, json),
         Command::Audit(cmd) => audit::run(&data, &cmd, json),
+        Command::Share(cmd) => share::run(&data, cmd, json),
+        Command::Peers(cmd) => peers::run(&data, cmd, json),
+        Command::Users(cmd) => users::run(&data, cmd, json),
+        Command::Serve(args) => serve::run(&data, &args, json),
     }
 }
 

@@ -1,0 +1,336 @@
+//! The TAXII 2.1 client: pull a peer's collection from an `added_after` cursor, push local
+//! objects to it, with retries and backoff.
+//!
+//! Loops and double imports are prevented by the store, not by luck: every object pulled is
+//! stored with the peer as its origin and recorded in the provenance, a version already held is
+//! never stored again, and a push skips every object that came from the peer it goes to. What
+//! is pushed goes through [`crate::policy::release`] with the peer's policy, like every other
+//! outbound path. Cursors are saved after each stored page, so a killed sync resumes where it
+//! stopped and re-reading a page stores nothing twice.
+//!
+//! Store calls are synchronous; this runs them inline, which suits the command line's
+//! single-task runtime. A server-side scheduler should wrap a sync in `spawn_blocking`.
+
+use crate::import::{inbound_items, store_objects};
+use crate::policy::{Shareable, release};
+use crate::settings::{NodeSettings, policy_for};
+use focal_store::sharing::{Peer, SharingStore};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
+/// Objects asked for per page when pulling, and sent per request when pushing.
+pub const PAGE: usize = 500;
+/// Attempts per request (the first try and the retries).
+const ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{url}: the peer sent objects this node refuses: {source}")]
+    Refused {
+        url: String,
+        source: crate::validate::InboundError,
+    },
+    #[error("{url}: {reason}")]
+    Protocol { url: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] focal_store::StoreError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+}
+
+/// One peer's collection, over HTTP.
+pub struct Remote {
+    http: reqwest::Client,
+    objects_url: String,
+    peer: Peer,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub peer: String,
+    pub pulled: u64,
+    pub already_present: u64,
+    pub pushed: u64,
+    pub withheld: u64,
+    /// Objects newly stored by the pull (for turning indicators into events).
+    #[serde(skip)]
+    pub new_objects: Vec<Value>,
+}
+
+impl Remote {
+    pub fn new(peer: &Peer) -> Result<Remote, ClientError> {
+        let root = if peer.api_root.ends_with('/') {
+            peer.api_root.clone()
+        } else {
+            format!("{}/", peer.api_root)
+        };
+        let objects_url = format!("{root}collections/{}/objects/", peer.collection);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|source| ClientError::Http {
+                url: objects_url.clone(),
+                source,
+            })?;
+        Ok(Remote {
+            http,
+            objects_url,
+            peer: peer.clone(),
+        })
+    }
+
+    fn authorise(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.peer.auth.as_str() {
+            "basic" => req.basic_auth(
+                self.peer.username.clone().unwrap_or_default(),
+                self.peer.secret.clone(),
+            ),
+            "bearer" => req.bearer_auth(self.peer.secret.clone().unwrap_or_default()),
+            _ => req,
+        }
+    }
+
+    /// Sends with retries: connection failures, 429 and 5xx are retried after 0.5 s, 1 s, 2 s.
+    async fn send(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .authorise(make())
+                .header("Accept", TAXII_MEDIA)
+                .send()
+                .await;
+            let retry = match &result {
+                Ok(r) => r.status().is_server_error() || r.status().as_u16() == 429,
+                Err(e) => e.is_connect() || e.is_timeout(),
+            };
+            if !retry || attempt >= ATTEMPTS {
+                let resp = result.map_err(|source| ClientError::Http {
+                    url: self.objects_url.clone(),
+                    source,
+                })?;
+                if !resp.status().is_success() {
+                    let status = resp.status().as_u16();
+                    let body: String = resp
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(500)
+                        .collect();
+                    return Err(ClientError::Status {
+                        url: self.objects_url.clone(),
+                        status,
+                        body,
+                    });
+                }
+                return Ok(resp);
+            }
+            tracing::warn!(peer = %self.peer.name, attempt, "TAXII request failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            attempt += 1;
+        }
+    }
+
+    /// One page of objects: the envelope's bytes and the `X-TAXII-Date-Added-Last` header.
+    pub async fn get_objects(
+        &self,
+        added_after: Option<&str>,
+        next: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
+        let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        if let Some(a) = added_after {
+            query.push(("added_after", a.to_string()));
+        }
+        if let Some(n) = next {
+            query.push(("next", n.to_string()));
+        }
+        let resp = self
+            .send(|| self.http.get(&self.objects_url).query(&query))
+            .await?;
+        let last = resp
+            .headers()
+            .get("X-TAXII-Date-Added-Last")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.bytes().await.map_err(|source| ClientError::Http {
+            url: self.objects_url.clone(),
+            source,
+        })?;
+        Ok((body.to_vec(), last))
+    }
+
+    /// Posts objects as a TAXII envelope; returns the status resource.
+    pub async fn add_objects(&self, objects: &[Value]) -> Result<Value, ClientError> {
+        let body = serde_json::json!({ "objects": objects }).to_string();
+        let resp = self
+            .send(|| {
+                self.http
+                    .post(&self.objects_url)
+                    .header("Content-Type", TAXII_MEDIA)
+                    .body(body.clone())
+            })
+            .await?;
+        resp.json().await.map_err(|source| ClientError::Http {
+            url: self.objects_url.clone(),
+            source,
+        })
+    }
+}
+
+/// Pulls everything the peer added since the cursor into the peer's local collection.
+pub async fn pull(
+    store: &dyn SharingStore,
+    settings: &NodeSettings,
+    peer: &mut Peer,
+    report: &mut SyncReport,
+) -> Result<(), ClientError> {
+    let remote = Remote::new(peer)?;
+    let mut next: Option<String> = None;
+    loop {
+        let (body, last) = remote
+            .get_objects(peer.pull_cursor.as_deref(), next.as_deref(), PAGE)
+            .await?;
+        let objects =
+            crate::import::accept(store, &body, &settings.limits).map_err(|e| match e {
+                crate::import::AcceptError::Inbound(source) => ClientError::Refused {
+                    url: remote.objects_url.clone(),
+                    source,
+                },
+                crate::import::AcceptError::Store(e) => ClientError::Store(e),
+            })?;
+        let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let items = inbound_items(objects, true);
+        let outcome = store_objects(store, &peer.local_collection, &items, Some(&peer.name))?;
+        report.pulled += outcome.added.len() as u64;
+        report.already_present += outcome.already_present.len() as u64;
+        let added: std::collections::HashSet<&str> =
+            outcome.added.iter().map(|a| a.0.as_str()).collect();
+        report.new_objects.extend(
+            items
+                .iter()
+                .filter(|i| i.object["id"].as_str().is_some_and(|id| added.contains(id)))
+                .map(|i| i.object.clone()),
+        );
+        peer.pulled += outcome.added.len() as u64;
+        if let Some(l) = last
+            && !items.is_empty()
+        {
+            peer.pull_cursor = Some(l);
+        }
+        store.put_peer(peer)?;
+        let more = envelope
+            .get("more")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        match envelope.get("next").and_then(Value::as_str) {
+            Some(n) if more => next = Some(n.to_string()),
+            _ if more && items.is_empty() => {
+                return Err(ClientError::Protocol {
+                    url: remote.objects_url.clone(),
+                    reason: "more=true without objects or next".into(),
+                });
+            }
+            // A server that says more without a next token: continue from the new cursor.
+            _ if more => next = None,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Pushes local objects added since the push cursor, through the peer's policy, never sending
+/// back what came from that peer.
+pub async fn push(
+    store: &dyn SharingStore,
+    settings: &NodeSettings,
+    peer: &mut Peer,
+    report: &mut SyncReport,
+) -> Result<(), ClientError> {
+    let remote = Remote::new(peer)?;
+    let collection = store.collection(&peer.local_collection)?;
+    let policy = policy_for(store, &peer.name)?.narrowed(
+        collection
+            .and_then(|c| c.max_tlp)
+            .and_then(|t| t.parse().ok()),
+    );
+    loop {
+        let stored = store.objects_after(&peer.local_collection, peer.push_cursor, PAGE)?;
+        let Some(last) = stored.last().map(|s| s.seq) else {
+            return Ok(());
+        };
+        let mut items = Vec::new();
+        for s in &stored {
+            if s.origin.as_deref() == Some(peer.name.as_str())
+                || store.provenance(&s.id, s.version_us)?.contains(&peer.name)
+            {
+                continue;
+            }
+            let Ok(object) = serde_json::from_str::<Value>(&s.body) else {
+                continue;
+            };
+            let meta = serde_json::from_str(&s.meta)
+                .unwrap_or_else(|_| crate::import::inbound_meta(&object));
+            items.push(Shareable { object, meta });
+        }
+        let released = release(&policy, &settings.key, items);
+        report.withheld += released.withheld.len() as u64;
+        if !released.objects.is_empty() {
+            let status = remote.add_objects(&released.objects).await?;
+            let failures = status
+                .get("failure_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let successes = status
+                .get("success_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if failures > 0 {
+                tracing::warn!(peer = %peer.name, failures, "the peer refused some pushed objects (already present, usually)");
+            }
+            report.pushed += successes;
+            peer.pushed += successes;
+        }
+        peer.push_cursor = last;
+        store.put_peer(peer)?;
+    }
+}
+
+/// Pull (if enabled), then push (if enabled); the outcome is saved on the peer.
+pub async fn sync(
+    store: &dyn SharingStore,
+    settings: &NodeSettings,
+    peer: &mut Peer,
+) -> Result<SyncReport, ClientError> {
+    let mut report = SyncReport {
+        peer: peer.name.clone(),
+        ..SyncReport::default()
+    };
+    let mut result = Ok(());
+    if peer.pull {
+        result = pull(store, settings, peer, &mut report).await;
+    }
+    if result.is_ok() && peer.push {
+        result = push(store, settings, peer, &mut report).await;
+    }
+    peer.last_sync_at = Some(jiff::Timestamp::now().to_string());
+    peer.last_error = result.as_ref().err().map(|e| e.to_string());
+    store.put_peer(peer)?;
+    result.map(|_| report)
+}

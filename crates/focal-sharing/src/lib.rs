@@ -1,0 +1,25 @@
+//! Focal's side of the cooperative network between focal points: STIX 2.1 over TAXII 2.1,
+//! bound by TLP 2.0.
+//!
+//! - [`stix`]: the STIX 2.1 objects Focal emits, deterministic ids, the five TLP 2.0 markings.
+//! - [`export`]: events (and reports over events) → STIX objects with the metadata the policy needs.
+//! - [`policy`]: who may receive what, and [`policy::release`], the one choke point every
+//!   outbound path (export, the TAXII server, pushes to peers) goes through.
+//! - [`validate`]: checks on inbound bundles and envelopes, with configurable limits.
+//! - [`import`]: validated objects → the store (all or nothing) with provenance, and → events.
+//! - [`users`]: password and token hashing for the user store.
+//! - [`client`]: the TAXII 2.1 client that pulls from and pushes to peers.
+//!
+//! No HTTP server lives here (that is `focal-server`), so the command line and the server share
+//! every rule.
+
+pub mod client;
+pub mod export;
+pub mod import;
+pub mod policy;
+pub mod settings;
+pub mod stix;
+pub mod users;
+pub mod validate;
+
+pub use policy::{Policy, PseudonymKey, Redaction, Released, ShareMeta, Shareable, release};

@@ -1,0 +1,493 @@
+//! The sharing policy and its single choke point, [`release`].
+//!
+//! Every path by which STIX leaves the node (`focal share export`, the TAXII server's objects,
+//! object and manifest responses, the TAXII client's pushes) hands its objects to [`release`]
+//! and sends only what it returns. Nothing else in Focal builds outbound STIX, so the rules below
+//! hold everywhere by construction:
+//!
+//! - TLP:RED never leaves the node, whatever a peer's clearance says.
+//! - Nothing above the recipient's clearance (`max_tlp`, narrowed by the collection's own limit).
+//! - TLP:AMBER+STRICT only to the constituent the object concerns.
+//! - Only the allowed classification types (or taxonomies), when the policy names any.
+//! - Chosen fields (e.g. `source.ip`, `source.fqdn`) are dropped or replaced with a keyed-hash
+//!   pseudonym (HMAC-SHA256), including in patterns and in the deterministic ids of observables,
+//!   which would otherwise reveal the value to anyone who hashes candidate addresses.
+//! - A last check withholds any object whose JSON still contains a redacted value.
+
+use crate::stix::{self, sco_id};
+use focal_model::Tlp;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// What to do with a field's values on the way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Redaction {
+    /// Remove every object that carries the value (and references to it).
+    Drop,
+    /// Replace the value by a keyed hash, as a `domain-name` under `pseudonym.invalid`, so
+    /// recipients can still correlate reports of the same value from this node.
+    Pseudonymise,
+}
+
+/// What one recipient (a peer, an inbound TAXII user, an export) may receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The highest TLP the recipient is cleared for. RED is never released even if set here.
+    #[serde(default = "default_max_tlp")]
+    pub max_tlp: Tlp,
+    /// The constituent the recipient is, if any: the only one that may receive AMBER+STRICT
+    /// objects, and only those that concern it.
+    #[serde(default)]
+    pub constituent: Option<String>,
+    /// Field name (IntelMQ naming, e.g. `source.ip`) → what to do with its values.
+    #[serde(default)]
+    pub redact: BTreeMap<String, Redaction>,
+    /// When set, only objects of these classification types or taxonomies (RSIT) are shared;
+    /// objects without a classification (identities, markings, peers' objects) are not affected.
+    #[serde(default)]
+    pub types: Option<BTreeSet<String>>,
+}
+
+fn default_max_tlp() -> Tlp {
+    Tlp::Green
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_tlp: default_max_tlp(),
+            constituent: None,
+            redact: BTreeMap::new(),
+            types: None,
+        }
+    }
+}
+
+impl Policy {
+    /// This policy further limited by a collection's own highest TLP.
+    pub fn narrowed(&self, collection_max: Option<Tlp>) -> Policy {
+        let mut p = self.clone();
+        if let Some(max) = collection_max {
+            p.max_tlp = p.max_tlp.min(max);
+        }
+        p
+    }
+}
+
+/// A value of a field that a policy may redact, carried with the objects built from it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sensitive {
+    pub field: String,
+    pub value: String,
+}
+
+/// What the policy needs to know about an object, kept beside it in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareMeta {
+    pub tlp: Tlp,
+    #[serde(default)]
+    pub classification_type: Option<String>,
+    #[serde(default)]
+    pub constituent: Option<String>,
+    #[serde(default)]
+    pub sensitive: Vec<Sensitive>,
+    /// Received from another organisation (a peer), not made here.
+    #[serde(default)]
+    pub foreign: bool,
+}
+
+impl ShareMeta {
+    pub fn clear() -> ShareMeta {
+        ShareMeta {
+            tlp: Tlp::Clear,
+            classification_type: None,
+            constituent: None,
+            sensitive: Vec::new(),
+            foreign: false,
+        }
+    }
+}
+
+/// An object that may leave the node, with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shareable {
+    pub object: Value,
+    pub meta: ShareMeta,
+}
+
+/// An object kept back, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withheld {
+    pub id: String,
+    pub reason: String,
+}
+
+/// What [`release`] lets out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Released {
+    pub objects: Vec<Value>,
+    pub withheld: Vec<Withheld>,
+}
+
+/// The node's secret key for pseudonyms. Same key, same pseudonym: that is what makes them
+/// useful for correlation, and why the key must never be shared.
+#[derive(Clone)]
+pub struct PseudonymKey(Vec<u8>);
+
+impl PseudonymKey {
+    pub fn new(bytes: Vec<u8>) -> PseudonymKey {
+        PseudonymKey(bytes)
+    }
+
+    /// `p-<128 bits of HMAC-SHA256(key, value) in hex>.pseudonym.invalid` (RFC 2606's `.invalid`
+    /// can never be a real name, so a pseudonym cannot be mistaken for an indicator).
+    pub fn pseudonym(&self, value: &str) -> String {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| {
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"").expect("HMAC takes any key")
+        });
+        mac.update(value.as_bytes());
+        let out = mac.finalize().into_bytes();
+        format!("p-{}.pseudonym.invalid", hex::encode(&out[..16]))
+    }
+}
+
+impl std::fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+/// Why an object may not go to this recipient at all, or `None` if it may.
+pub fn gate(policy: &Policy, meta: &ShareMeta) -> Option<String> {
+    if meta.tlp == Tlp::Red {
+        return Some("TLP:RED never leaves this node".into());
+    }
+    if meta.tlp > policy.max_tlp {
+        return Some(format!(
+            "{} is above the recipient's clearance ({})",
+            meta.tlp, policy.max_tlp
+        ));
+    }
+    // TLP:AMBER from another organisation may reach this node's clients (its constituents),
+    // never other peers; AMBER+STRICT from elsewhere stays in this organisation.
+    if meta.foreign && meta.tlp == Tlp::Amber && policy.constituent.is_none() {
+        return Some("TLP:AMBER received from a peer is not passed on to other peers".into());
+    }
+    if meta.foreign && meta.tlp == Tlp::AmberStrict {
+        return Some("TLP:AMBER+STRICT received from a peer stays in this organisation".into());
+    }
+    if meta.tlp == Tlp::AmberStrict
+        && (policy.constituent.is_none() || meta.constituent != policy.constituent)
+    {
+        return Some("TLP:AMBER+STRICT goes only to the constituent it concerns".into());
+    }
+    if let (Some(types), Some(t)) = (&policy.types, &meta.classification_type) {
+        let taxonomy = t
+            .parse::<focal_model::ClassificationType>()
+            .map(|c| c.taxonomy().as_str().to_string())
+            .unwrap_or_default();
+        if !types.contains(t) && !types.contains(&taxonomy) {
+            return Some(format!(
+                "classification type {t} is not shared with this recipient"
+            ));
+        }
+    }
+    None
+}
+
+const VALUE_SCOS: [&str; 4] = ["ipv4-addr", "ipv6-addr", "domain-name", "url"];
+/// References without which an object means nothing.
+const REQUIRED_REFS: [&str; 4] = ["source_ref", "target_ref", "sighting_of_ref", "object_refs"];
+
+/// The choke point: which of `items` may go to the recipient of `policy`, redacted as it says.
+pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Released {
+    let mut out = Released::default();
+    // Every value to hide in this release, and the SCO ids derived from it, whichever page or
+    // item they are on: ids of observables are hashes of their values.
+    let mut hidden: HashMap<String, Redaction> = HashMap::new();
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        let id = object_id(&item.object);
+        if let Some(reason) = gate(policy, &item.meta) {
+            out.withheld.push(Withheld { id, reason });
+            continue;
+        }
+        for s in &item.meta.sensitive {
+            if let Some(action) = policy.redact.get(&s.field) {
+                let entry = hidden.entry(s.value.clone()).or_insert(*action);
+                if *action == Redaction::Drop {
+                    *entry = Redaction::Drop;
+                }
+            }
+        }
+        kept.push(item.object);
+    }
+    if hidden.is_empty() {
+        out.objects = kept;
+        return out;
+    }
+    let mut id_map: HashMap<String, String> = HashMap::new();
+    let mut dropped: HashSet<String> = HashSet::new();
+    let mut old_ids: HashSet<String> = HashSet::new();
+    for (value, action) in &hidden {
+        for t in VALUE_SCOS {
+            let old = sco_id(t, &serde_json::json!({ "value": value }));
+            old_ids.insert(old.clone());
+            match action {
+                Redaction::Drop => {
+                    dropped.insert(old);
+                }
+                Redaction::Pseudonymise => {
+                    let p = key.pseudonym(value);
+                    id_map.insert(
+                        old,
+                        sco_id("domain-name", &serde_json::json!({ "value": p })),
+                    );
+                }
+            }
+        }
+    }
+    let mut objects: Vec<Value> = Vec::with_capacity(kept.len());
+    for object in kept {
+        match redact_object(object, &hidden, key) {
+            Ok(o) => objects.push(o),
+            Err(id) => {
+                out.withheld.push(Withheld {
+                    id: id.clone(),
+                    reason: "carries a value the policy drops".into(),
+                });
+                dropped.insert(id);
+            }
+        }
+    }
+    // Drop whatever lost a required reference, until nothing changes.
+    loop {
+        let mut changed = false;
+        let mut next = Vec::with_capacity(objects.len());
+        for mut o in objects {
+            if fix_refs(&mut o, &id_map, &dropped) {
+                next.push(o);
+            } else {
+                let id = object_id(&o);
+                out.withheld.push(Withheld {
+                    id: id.clone(),
+                    reason: "refers only to objects withheld by the policy".into(),
+                });
+                dropped.insert(id);
+                changed = true;
+            }
+        }
+        objects = next;
+        if !changed {
+            break;
+        }
+    }
+    // The last line of defence: no redacted value or value-derived id in any released text.
+    for o in objects {
+        let text = o.to_string();
+        if hidden.keys().any(|v| text.contains(v.as_str()))
+            || old_ids.iter().any(|i| text.contains(i.as_str()))
+        {
+            out.withheld.push(Withheld {
+                id: object_id(&o),
+                reason: "still contained a redacted value after redaction".into(),
+            });
+        } else {
+            out.objects.push(o);
+        }
+    }
+    out
+}
+
+fn object_id(o: &Value) -> String {
+    o.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Redacts one object; `Err(id)` if it must be dropped.
+fn redact_object(
+    mut o: Value,
+    hidden: &HashMap<String, Redaction>,
+    key: &PseudonymKey,
+) -> Result<Value, String> {
+    let id = object_id(&o);
+    let type_ = o
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    // An observable whose value is hidden: dropped, or replaced by its pseudonym.
+    if VALUE_SCOS.contains(&type_.as_str())
+        && let Some(v) = o.get("value").and_then(Value::as_str)
+        && let Some(action) = hidden.get(v)
+    {
+        return match action {
+            Redaction::Drop => Err(id),
+            Redaction::Pseudonymise => {
+                let p = key.pseudonym(v);
+                let mut n = stix::Observable::Domain(p).object(Tlp::Clear);
+                n["object_marking_refs"] = o
+                    .get("object_marking_refs")
+                    .cloned()
+                    .unwrap_or(Value::Array(vec![]));
+                Ok(n)
+            }
+        };
+    }
+    let text = o.to_string();
+    let present: Vec<(&String, &Redaction)> = hidden
+        .iter()
+        .filter(|(v, _)| text.contains(v.as_str()))
+        .collect();
+    if present.is_empty() {
+        return Ok(o);
+    }
+    if present.iter().any(|(_, a)| **a == Redaction::Drop) {
+        return Err(id);
+    }
+    let mut pattern_rewrites: Vec<(String, String)> = Vec::new();
+    for (v, _) in &present {
+        let p = key.pseudonym(v);
+        for t in ["ipv4-addr", "ipv6-addr", "url"] {
+            pattern_rewrites.push((
+                format!("{t}:value = '{v}'"),
+                format!("domain-name:value = '{p}'"),
+            ));
+        }
+        pattern_rewrites.push(((*v).clone(), p));
+    }
+    rewrite_strings(&mut o, &pattern_rewrites);
+    Ok(o)
+}
+
+fn rewrite_strings(v: &mut Value, rewrites: &[(String, String)]) {
+    match v {
+        Value::String(s) => {
+            for (from, to) in rewrites {
+                if s.contains(from.as_str()) {
+                    *s = s.replace(from.as_str(), to);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_strings(i, rewrites)),
+        Value::Object(map) => map.values_mut().for_each(|i| rewrite_strings(i, rewrites)),
+        _ => {}
+    }
+}
+
+/// Rewrites references to pseudonymised observables and removes references to dropped objects.
+/// Returns false if the object lost a reference it cannot do without.
+fn fix_refs(o: &mut Value, id_map: &HashMap<String, String>, dropped: &HashSet<String>) -> bool {
+    let Some(map) = o.as_object_mut() else {
+        return true;
+    };
+    let mut remove = Vec::new();
+    for (k, v) in map.iter_mut() {
+        if k.ends_with("_ref") {
+            if let Some(r) = v.as_str() {
+                if dropped.contains(r) {
+                    if REQUIRED_REFS.contains(&k.as_str()) {
+                        return false;
+                    }
+                    remove.push(k.clone());
+                } else if let Some(n) = id_map.get(r) {
+                    *v = Value::String(n.clone());
+                }
+            }
+        } else if k.ends_with("_refs")
+            && let Some(list) = v.as_array_mut()
+        {
+            list.retain(|r| !r.as_str().is_some_and(|r| dropped.contains(r)));
+            for r in list.iter_mut() {
+                if let Some(n) = r.as_str().and_then(|s| id_map.get(s)) {
+                    *r = Value::String(n.clone());
+                }
+            }
+            // A pseudonym may merge two references into one.
+            let mut seen = HashSet::new();
+            list.retain(|r| seen.insert(r.to_string()));
+            if list.is_empty() {
+                if REQUIRED_REFS.contains(&k.as_str()) {
+                    return false;
+                }
+                remove.push(k.clone());
+            }
+        }
+    }
+    for k in remove {
+        map.remove(&k);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(tlp: Tlp) -> ShareMeta {
+        ShareMeta {
+            tlp,
+            ..ShareMeta::clear()
+        }
+    }
+
+    #[test]
+    fn amber_from_peers_is_not_passed_on_to_peers() {
+        let peer = Policy {
+            max_tlp: Tlp::AmberStrict,
+            ..Policy::default()
+        };
+        let constituent = Policy {
+            constituent: Some("c1".into()),
+            ..peer.clone()
+        };
+        let mut m = meta(Tlp::Amber);
+        assert!(gate(&peer, &m).is_none());
+        m.foreign = true;
+        assert!(gate(&peer, &m).is_some());
+        assert!(gate(&constituent, &m).is_none());
+        m.tlp = Tlp::Green;
+        assert!(gate(&peer, &m).is_none());
+        m.tlp = Tlp::AmberStrict;
+        m.constituent = Some("c1".into());
+        assert!(gate(&constituent, &m).is_some());
+    }
+
+    #[test]
+    fn red_never_leaves_and_strict_only_to_its_constituent() {
+        let all = Policy {
+            max_tlp: Tlp::Red,
+            constituent: Some("c1".into()),
+            ..Policy::default()
+        };
+        assert!(gate(&all, &meta(Tlp::Red)).is_some());
+        let mut strict = meta(Tlp::AmberStrict);
+        assert!(gate(&all, &strict).is_some());
+        strict.constituent = Some("c1".into());
+        assert!(gate(&all, &strict).is_none());
+        strict.constituent = Some("c2".into());
+        assert!(gate(&all, &strict).is_some());
+        let green = Policy::default();
+        assert!(gate(&green, &meta(Tlp::Amber)).is_some());
+        assert!(gate(&green, &meta(Tlp::Green)).is_none());
+        assert!(gate(&green.narrowed(Some(Tlp::Clear)), &meta(Tlp::Green)).is_some());
+    }
+
+    #[test]
+    fn taxonomy_filter_accepts_types_and_taxonomies() {
+        let p = Policy {
+            types: Some(["malicious-code".to_string()].into()),
+            ..Policy::default()
+        };
+        let mut m = meta(Tlp::Green);
+        m.classification_type = Some("c2-server".into());
+        assert!(gate(&p, &m).is_none());
+        m.classification_type = Some("scanner".into());
+        assert!(gate(&p, &m).is_some());
+    }
+}

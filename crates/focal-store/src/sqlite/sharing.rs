@@ -1,0 +1,802 @@
+//! [`SharingStore`] for SQLite (tables in `migrations/0003_sharing.sql`).
+
+use super::{SqliteStore, err, now};
+use crate::Result;
+use crate::sharing::*;
+use rusqlite::types::ToSql;
+use rusqlite::{OptionalExtension, Row, params};
+
+const OBJECT_COLUMNS: &str = "seq, collection_id, object_id, object_type, version, version_us, spec_version, date_added, tlp, meta, origin, body";
+
+fn object_row(r: &Row<'_>) -> rusqlite::Result<StoredObject> {
+    Ok(StoredObject {
+        seq: r.get(0)?,
+        collection: r.get(1)?,
+        id: r.get(2)?,
+        type_: r.get(3)?,
+        version: r.get(4)?,
+        version_us: r.get(5)?,
+        spec_version: r.get(6)?,
+        date_added: r.get(7)?,
+        tlp: r.get(8)?,
+        meta: r.get(9)?,
+        origin: r.get(10)?,
+        body: r.get(11)?,
+    })
+}
+
+const PEER_COLUMNS: &str = "name, api_root, collection, local_collection, username, secret, auth, pull, push, pull_cursor, push_cursor, last_sync_at, last_error, pulled, pushed";
+
+fn peer_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
+    Ok(Peer {
+        name: r.get(0)?,
+        api_root: r.get(1)?,
+        collection: r.get(2)?,
+        local_collection: r.get(3)?,
+        username: r.get(4)?,
+        secret: r.get(5)?,
+        auth: r.get(6)?,
+        pull: r.get(7)?,
+        push: r.get(8)?,
+        pull_cursor: r.get(9)?,
+        push_cursor: r.get(10)?,
+        last_sync_at: r.get(11)?,
+        last_error: r.get(12)?,
+        pulled: r.get::<_, i64>(13)? as u64,
+        pushed: r.get::<_, i64>(14)? as u64,
+    })
+}
+
+const USER_COLUMNS: &str = "id, name, role, organisation, password_hash, disabled, created_at";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        organisation: r.get(3)?,
+        password_hash: r.get(4)?,
+        disabled: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn collection_row(r: &Row<'_>) -> rusqlite::Result<Collection> {
+    Ok(Collection {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        alias: r.get(3)?,
+        max_tlp: r.get(4)?,
+    })
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+/// `?n, ?n+1, ...` for a list of values, appending them to `args`.
+fn placeholders(values: &[impl ToSql + Clone + 'static], args: &mut Vec<Box<dyn ToSql>>) -> String {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        args.push(Box::new(v.clone()));
+        out.push(format!("?{}", args.len()));
+    }
+    out.join(", ")
+}
+
+/// The WHERE clause for version and spec_version matching, as bound parameters.
+fn version_clause(
+    versions: &VersionMatch,
+    spec_versions: &[String],
+    args: &mut Vec<Box<dyn ToSql>>,
+) -> String {
+    let mut sql = String::new();
+    if !spec_versions.is_empty() {
+        sql += &format!(
+            " AND o.spec_version IN ({})",
+            placeholders(spec_versions, args)
+        );
+    }
+    match versions {
+        VersionMatch::All => {}
+        VersionMatch::Last | VersionMatch::First => {
+            let agg = if *versions == VersionMatch::Last {
+                "MAX"
+            } else {
+                "MIN"
+            };
+            sql += &format!(
+                " AND o.version_us = (SELECT {agg}(o2.version_us) FROM stix_objects o2 \
+                 WHERE o2.collection_id = o.collection_id AND o2.object_id = o.object_id)"
+            );
+        }
+        VersionMatch::At(list) => {
+            sql += &format!(" AND o.version_us IN ({})", placeholders(list, args));
+        }
+    }
+    sql
+}
+
+impl SharingStore for SqliteStore {
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.writer()
+            .query_row(
+                "SELECT value FROM sharing_settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("reading a sharing setting"))
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO sharing_settings (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(err("saving a sharing setting"))?;
+        Ok(())
+    }
+
+    fn put_collection(&self, c: &Collection) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO taxii_collections (id, title, description, alias, max_tlp, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 description = excluded.description, alias = excluded.alias, max_tlp = excluded.max_tlp",
+                params![c.id, c.title, c.description, c.alias, c.max_tlp, now()],
+            )
+            .map_err(err("saving a collection"))?;
+        Ok(())
+    }
+
+    fn collections(&self) -> Result<Vec<Collection>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT id, title, description, alias, max_tlp FROM taxii_collections ORDER BY created_at, id")
+            .map_err(err("listing collections"))?;
+        let rows = stmt
+            .query_map([], collection_row)
+            .map_err(err("listing collections"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("listing collections"))
+    }
+
+    fn collection(&self, id: &str) -> Result<Option<Collection>> {
+        self.reader()?
+            .query_row(
+                "SELECT id, title, description, alias, max_tlp FROM taxii_collections WHERE id = ?1 OR alias = ?1",
+                params![id],
+                collection_row,
+            )
+            .optional()
+            .map_err(err("reading a collection"))
+    }
+
+    fn add_objects(
+        &self,
+        collection: &str,
+        objects: &[NewObject],
+        origin: Option<&str>,
+    ) -> Result<AddOutcome> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err("starting to add objects"))?;
+        let mut out = AddOutcome::default();
+        let last: i64 = tx
+            .query_row(
+                "SELECT date_added FROM stix_objects ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("reading the last date_added"))?
+            .unwrap_or(0);
+        let mut next_added = now_us().max(last + 1);
+        {
+            let mut exists = tx
+                .prepare_cached("SELECT 1 FROM stix_objects WHERE collection_id = ?1 AND object_id = ?2 AND version_us = ?3")
+                .map_err(err("checking for an object"))?;
+            let mut seen_from = tx
+                .prepare_cached("SELECT 1 FROM provenance WHERE object_id = ?1 AND version_us = ?2 AND peer = ?3")
+                .map_err(err("checking provenance"))?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO stix_objects (collection_id, object_id, object_type, version, version_us, \
+                     spec_version, date_added, tlp, meta, origin, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(err("adding an object"))?;
+            let mut record = tx
+                .prepare_cached("INSERT OR IGNORE INTO provenance (object_id, version_us, peer, received_at) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err("recording provenance"))?;
+            let mut batch: std::collections::HashSet<(String, i64)> =
+                std::collections::HashSet::new();
+            for o in objects {
+                let date_added = next_added;
+                let (version, version_us) = match (&o.version, o.version_us) {
+                    (Some(v), Some(us)) => (v.clone(), us),
+                    _ => (timestamp_us(date_added), date_added),
+                };
+                let known = exists
+                    .exists(params![collection, o.id, version_us])
+                    .map_err(err("checking for an object"))?
+                    || match origin {
+                        Some(p) => seen_from
+                            .exists(params![o.id, version_us, p])
+                            .map_err(err("checking provenance"))?,
+                        None => false,
+                    }
+                    || !batch.insert((o.id.clone(), version_us));
+                if known {
+                    out.already_present.push((o.id.clone(), version));
+                    continue;
+                }
+                insert
+                    .execute(params![
+                        collection,
+                        o.id,
+                        o.type_,
+                        version,
+                        version_us,
+                        o.spec_version,
+                        date_added,
+                        o.tlp,
+                        o.meta,
+                        origin,
+                        o.body
+                    ])
+                    .map_err(err("adding an object"))?;
+                if let Some(p) = origin {
+                    record
+                        .execute(params![o.id, version_us, p, now()])
+                        .map_err(err("recording provenance"))?;
+                }
+                out.added.push((o.id.clone(), version, date_added));
+                next_added += 1;
+            }
+        }
+        tx.commit().map_err(err("committing added objects"))?;
+        Ok(out)
+    }
+
+    fn objects(&self, collection: &str, q: &ObjectQuery) -> Result<ObjectPage> {
+        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(collection.to_string())];
+        let mut sql =
+            format!("SELECT {OBJECT_COLUMNS} FROM stix_objects o WHERE o.collection_id = ?1");
+        if let Some(after) = q.added_after {
+            args.push(Box::new(after));
+            sql += &format!(" AND o.date_added > ?{}", args.len());
+        }
+        if let Some(seq) = q.after_seq {
+            args.push(Box::new(seq));
+            sql += &format!(" AND o.seq > ?{}", args.len());
+        }
+        if !q.ids.is_empty() {
+            sql += &format!(" AND o.object_id IN ({})", placeholders(&q.ids, &mut args));
+        }
+        if !q.types.is_empty() {
+            sql += &format!(
+                " AND o.object_type IN ({})",
+                placeholders(&q.types, &mut args)
+            );
+        }
+        sql += &version_clause(&q.versions, &q.spec_versions, &mut args);
+        let limit = q.limit.max(1);
+        args.push(Box::new((limit + 1) as i64));
+        sql += &format!(" ORDER BY o.seq LIMIT ?{}", args.len());
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(&sql).map_err(err("querying objects"))?;
+        let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        let rows = stmt
+            .query_map(refs.as_slice(), object_row)
+            .map_err(err("querying objects"))?;
+        let mut objects: Vec<StoredObject> = rows
+            .collect::<rusqlite::Result<_>>()
+            .map_err(err("querying objects"))?;
+        let more = objects.len() > limit;
+        objects.truncate(limit);
+        Ok(ObjectPage { objects, more })
+    }
+
+    fn delete_object(
+        &self,
+        collection: &str,
+        id: &str,
+        versions: &VersionMatch,
+        spec_versions: &[String],
+    ) -> Result<u64> {
+        let mut args: Vec<Box<dyn ToSql>> =
+            vec![Box::new(collection.to_string()), Box::new(id.to_string())];
+        let clause = version_clause(versions, spec_versions, &mut args);
+        let sql = format!(
+            "DELETE FROM stix_objects WHERE seq IN (SELECT o.seq FROM stix_objects o \
+             WHERE o.collection_id = ?1 AND o.object_id = ?2{clause})"
+        );
+        let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        let n = self
+            .writer()
+            .execute(&sql, refs.as_slice())
+            .map_err(err("deleting an object"))?;
+        Ok(n as u64)
+    }
+
+    fn objects_after(
+        &self,
+        collection: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredObject>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM stix_objects WHERE collection_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .map_err(err("reading objects to push"))?;
+        let rows = stmt
+            .query_map(params![collection, after_seq, limit as i64], object_row)
+            .map_err(err("reading objects to push"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("reading objects to push"))
+    }
+
+    fn known_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM stix_objects WHERE object_id = ?1 LIMIT 1")
+            .map_err(err("looking up object ids"))?;
+        let mut out = std::collections::HashSet::new();
+        for id in ids {
+            if stmt
+                .exists(params![id])
+                .map_err(err("looking up object ids"))?
+            {
+                out.insert(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT peer FROM provenance WHERE object_id = ?1 AND version_us = ?2 ORDER BY peer")
+            .map_err(err("reading provenance"))?;
+        let rows = stmt
+            .query_map(params![id, version_us], |r| r.get(0))
+            .map_err(err("reading provenance"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("reading provenance"))
+    }
+
+    fn put_peer(&self, p: &Peer) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO peers (name, api_root, collection, local_collection, username, secret, auth, pull, push, \
+                 pull_cursor, push_cursor, last_sync_at, last_error, pulled, pushed, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+                 ON CONFLICT (name) DO UPDATE SET api_root = excluded.api_root, collection = excluded.collection, \
+                 local_collection = excluded.local_collection, username = excluded.username, secret = excluded.secret, \
+                 auth = excluded.auth, pull = excluded.pull, push = excluded.push, pull_cursor = excluded.pull_cursor, \
+                 push_cursor = excluded.push_cursor, last_sync_at = excluded.last_sync_at, last_error = excluded.last_error, \
+                 pulled = excluded.pulled, pushed = excluded.pushed",
+                params![
+                    p.name,
+                    p.api_root,
+                    p.collection,
+                    p.local_collection,
+                    p.username,
+                    p.secret,
+                    p.auth,
+                    p.pull,
+                    p.push,
+                    p.pull_cursor,
+                    p.push_cursor,
+                    p.last_sync_at,
+                    p.last_error,
+                    p.pulled as i64,
+                    p.pushed as i64,
+                    now()
+                ],
+            )
+            .map_err(err("saving a peer"))?;
+        Ok(())
+    }
+
+    fn peers(&self) -> Result<Vec<Peer>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {PEER_COLUMNS} FROM peers ORDER BY name"))
+            .map_err(err("listing peers"))?;
+        let rows = stmt.query_map([], peer_row).map_err(err("listing peers"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("listing peers"))
+    }
+
+    fn peer(&self, name: &str) -> Result<Option<Peer>> {
+        self.reader()?
+            .query_row(
+                &format!("SELECT {PEER_COLUMNS} FROM peers WHERE name = ?1"),
+                params![name],
+                peer_row,
+            )
+            .optional()
+            .map_err(err("reading a peer"))
+    }
+
+    fn set_policy(&self, principal: &str, policy_json: &str) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO sharing_policies (principal, policy) VALUES (?1, ?2) \
+                 ON CONFLICT (principal) DO UPDATE SET policy = excluded.policy",
+                params![principal, policy_json],
+            )
+            .map_err(err("saving a sharing policy"))?;
+        Ok(())
+    }
+
+    fn policy(&self, principal: &str) -> Result<Option<String>> {
+        self.reader()?
+            .query_row(
+                "SELECT policy FROM sharing_policies WHERE principal = ?1",
+                params![principal],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("reading a sharing policy"))
+    }
+
+    fn put_status(&self, id: &str, owner: &str, body: &str) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO taxii_status (id, owner, body, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![id, owner, body, now()],
+            )
+            .map_err(err("saving a status"))?;
+        Ok(())
+    }
+
+    fn status(&self, id: &str, owner: &str) -> Result<Option<String>> {
+        self.reader()?
+            .query_row(
+                "SELECT body FROM taxii_status WHERE id = ?1 AND owner = ?2",
+                params![id, owner],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("reading a status"))
+    }
+
+    fn add_user(&self, u: &NewUser) -> Result<User> {
+        if !ROLES.contains(&u.role.as_str()) {
+            return Err(crate::StoreError::Invalid(format!(
+                "unknown role {:?} (expected one of {})",
+                u.role,
+                ROLES.join(", ")
+            )));
+        }
+        let conn = self.writer();
+        conn.execute(
+            "INSERT INTO users (name, role, organisation, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![u.name, u.role, u.organisation, u.password_hash, now()],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                crate::StoreError::Invalid(format!("a user named {:?} already exists", u.name))
+            }
+            source => crate::StoreError::Sqlite { context: "adding a user", source },
+        })?;
+        conn.query_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+            params![u.name],
+            user_row,
+        )
+        .map_err(err("reading a user"))
+    }
+
+    fn users(&self) -> Result<Vec<User>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
+            .map_err(err("listing users"))?;
+        let rows = stmt.query_map([], user_row).map_err(err("listing users"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("listing users"))
+    }
+
+    fn user(&self, name: &str) -> Result<Option<User>> {
+        self.reader()?
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+                params![name],
+                user_row,
+            )
+            .optional()
+            .map_err(err("reading a user"))
+    }
+
+    fn add_token(&self, user_id: i64, token_hash: &str, label: Option<&str>) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![user_id, token_hash, label, now()],
+            )
+            .map_err(err("adding a token"))?;
+        Ok(())
+    }
+
+    fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let cols = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.reader()?
+            .query_row(
+                &format!(
+                    "SELECT {cols} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                     WHERE t.token_hash = ?1 AND u.disabled = 0 AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+                ),
+                params![token_hash, now()],
+                user_row,
+            )
+            .optional()
+            .map_err(err("checking a token"))
+    }
+
+    fn set_rights(&self, user_id: i64, collection: &str, rights: Rights) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO collection_rights (user_id, collection_id, can_read, can_write) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (user_id, collection_id) DO UPDATE SET can_read = excluded.can_read, can_write = excluded.can_write",
+                params![user_id, collection, rights.can_read, rights.can_write],
+            )
+            .map_err(err("saving rights"))?;
+        Ok(())
+    }
+
+    fn rights(&self, user_id: i64, collection: &str) -> Result<Option<Rights>> {
+        self.reader()?
+            .query_row(
+                "SELECT can_read, can_write FROM collection_rights WHERE user_id = ?1 AND collection_id = ?2",
+                params![user_id, collection],
+                |r| Ok(Rights { can_read: r.get(0)?, can_write: r.get(1)? }),
+            )
+            .optional()
+            .map_err(err("reading rights"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
+        s.put_collection(&Collection {
+            id: "c1".into(),
+            title: "one".into(),
+            description: None,
+            alias: Some("one".into()),
+            max_tlp: None,
+        })
+        .unwrap();
+        (dir, s)
+    }
+
+    fn obj(id: &str, version: Option<&str>) -> NewObject {
+        NewObject {
+            id: id.into(),
+            type_: id.split("--").next().unwrap().into(),
+            version: version.map(str::to_string),
+            version_us: version.and_then(parse_timestamp_us),
+            spec_version: "2.1".into(),
+            tlp: "GREEN".into(),
+            meta: "{}".into(),
+            body: format!("{{\"id\":\"{id}\"}}"),
+        }
+    }
+
+    #[test]
+    fn adds_are_atomic_ordered_and_idempotent() {
+        let (_d, s) = store();
+        let batch = [
+            obj("indicator--1", Some("2026-01-01T00:00:00.000Z")),
+            obj("indicator--1", Some("2026-01-02T00:00:00.000Z")),
+            obj("ipv4-addr--2", None),
+            obj("indicator--1", Some("2026-01-01T00:00:00.000Z")),
+        ];
+        let out = s.add_objects("c1", &batch, Some("peer-a")).unwrap();
+        assert_eq!(out.added.len(), 3);
+        assert_eq!(out.already_present.len(), 1);
+        let dates: Vec<i64> = out.added.iter().map(|a| a.2).collect();
+        assert!(
+            dates.windows(2).all(|w| w[0] < w[1]),
+            "date_added must strictly increase"
+        );
+        // The same versions again, from anyone: nothing stored twice.
+        let again = s.add_objects("c1", &batch[..2], None).unwrap();
+        assert!(again.added.is_empty());
+        // Deleted, then offered again by the peer it came from: not re-imported.
+        s.delete_object("c1", "indicator--1", &VersionMatch::All, &[])
+            .unwrap();
+        let back = s.add_objects("c1", &batch[..1], Some("peer-a")).unwrap();
+        assert!(back.added.is_empty());
+        assert_eq!(
+            s.provenance("indicator--1", batch[0].version_us.unwrap())
+                .unwrap(),
+            vec!["peer-a"]
+        );
+        // A statement failing half-way (a trigger here) rolls the whole add back.
+        rusqlite::Connection::open(s.path())
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON stix_objects WHEN NEW.object_id = 'indicator--boom' \
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+        let err = s.add_objects(
+            "c1",
+            &[obj("indicator--8", None), obj("indicator--boom", None)],
+            None,
+        );
+        assert!(err.is_err());
+        let all = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(
+            all.objects.iter().all(|o| o.id != "indicator--8"),
+            "half of a failed add was kept"
+        );
+    }
+
+    #[test]
+    fn queries_page_filter_and_match_versions() {
+        let (_d, s) = store();
+        let mut batch = Vec::new();
+        for n in 0..10 {
+            batch.push(obj(
+                &format!("indicator--{n}"),
+                Some("2026-01-01T00:00:00.000Z"),
+            ));
+            batch.push(obj(
+                &format!("indicator--{n}"),
+                Some("2026-01-03T00:00:00.000Z"),
+            ));
+        }
+        batch.push(obj("malware--x", Some("2026-01-01T00:00:00.000Z")));
+        s.add_objects("c1", &batch, None).unwrap();
+        let mut q = ObjectQuery {
+            limit: 4,
+            ..Default::default()
+        };
+        let mut ids = Vec::new();
+        loop {
+            let p = s.objects("c1", &q).unwrap();
+            assert!(
+                p.objects
+                    .iter()
+                    .all(|o| o.version.starts_with("2026-01-03") || o.id == "malware--x")
+            );
+            ids.extend(p.objects.iter().map(|o| o.id.clone()));
+            q.after_seq = p.objects.last().map(|o| o.seq);
+            if !p.more {
+                break;
+            }
+        }
+        assert_eq!(ids.len(), 11);
+        let first = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::First,
+                    types: vec!["indicator".into()],
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(first.objects.len(), 10);
+        assert!(
+            first
+                .objects
+                .iter()
+                .all(|o| o.version.starts_with("2026-01-01"))
+        );
+        let all = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let cut = all.objects[5].date_added;
+        let after = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    versions: VersionMatch::All,
+                    added_after: Some(cut),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(after.objects.len(), all.objects.len() - 6);
+        let by_id = s
+            .objects(
+                "c1",
+                &ObjectQuery {
+                    ids: vec!["indicator--3".into(), "malware--x".into()],
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(by_id.objects.len(), 2);
+    }
+
+    #[test]
+    fn users_tokens_and_rights() {
+        let (_d, s) = store();
+        let u = s
+            .add_user(&NewUser {
+                name: "peer1".into(),
+                role: "peer".into(),
+                organisation: Some("CERT-X".into()),
+                password_hash: Some("h".into()),
+            })
+            .unwrap();
+        assert!(
+            s.add_user(&NewUser {
+                name: "peer1".into(),
+                role: "peer".into(),
+                organisation: None,
+                password_hash: None
+            })
+            .is_err()
+        );
+        assert!(
+            s.add_user(&NewUser {
+                name: "x".into(),
+                role: "root".into(),
+                organisation: None,
+                password_hash: None
+            })
+            .is_err()
+        );
+        s.add_token(u.id, "abc", Some("ci")).unwrap();
+        assert_eq!(s.user_by_token("abc").unwrap().unwrap().name, "peer1");
+        assert!(s.user_by_token("abd").unwrap().is_none());
+        assert!(s.rights(u.id, "c1").unwrap().is_none());
+        s.set_rights(
+            u.id,
+            "c1",
+            Rights {
+                can_read: true,
+                can_write: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.rights(u.id, "c1").unwrap(),
+            Some(Rights {
+                can_read: true,
+                can_write: false
+            })
+        );
+    }
+}
