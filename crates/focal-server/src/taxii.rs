@@ -349,7 +349,7 @@ fn parse_query(params: &[(String, String)], allow_ids: bool) -> Result<ObjectQue
                 q.limit = n.min(MAX_PAGE);
             }
             "next" => {
-                q.after_seq = Some(v.parse().map_err(|_| {
+                q.after_added = Some(v.parse().map_err(|_| {
                     TaxiiError::bad_request(format!("next: {v:?} is not a token this server gave"))
                 })?)
             }
@@ -432,8 +432,8 @@ async fn page(
             let p = store.objects(&c.id, &q)?;
             dates.extend(p.objects.iter().map(|o| o.date_added));
             if let Some(last) = p.objects.last() {
-                last_seq = Some(last.seq);
-                q.after_seq = Some(last.seq);
+                last_seq = Some(last.date_added);
+                q.after_added = Some(last.date_added);
             }
             out.extend(released(&policy, &state2, &p.objects));
             more = p.more;

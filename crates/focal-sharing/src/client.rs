@@ -272,7 +272,7 @@ pub async fn push(
     );
     loop {
         let stored = store.objects_after(&peer.local_collection, peer.push_cursor, PAGE)?;
-        let Some(last) = stored.last().map(|s| s.seq) else {
+        let Some(last) = stored.last().map(|s| s.date_added) else {
             return Ok(());
         };
         let mut items = Vec::new();
