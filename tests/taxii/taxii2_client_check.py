@@ -75,6 +75,9 @@ objects = [{
 } for n, i in enumerate(new_ids)]
 status = wcol.add_objects({"objects": objects})
 assert status.status == "complete" and status.success_count == 3, status.__dict__
+# The status resource can be fetched again by its owner.
+again = Server(url, user=writer, password=writer_pw).api_roots[0].get_status(status.id)
+assert again.status == "complete" and again.success_count == 3 and len(again.successes) == 3
 for i in new_ids:
     assert wcol.get_object(i)["objects"][0]["id"] == i
 
