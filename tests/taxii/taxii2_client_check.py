@@ -100,6 +100,15 @@ for i in (good["id"], bad["id"]):
     except requests.exceptions.HTTPError as e:
         assert e.response.status_code == 404
 
+# Oversized and deeply nested bodies: refused before parsing, with TAXII error objects.
+headers = {"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"}
+big = json.dumps({"objects": [dict(objects[0], id="indicator--" + str(uuid.uuid4()), description="x" * root.max_content_length)]})
+r = requests.post(wcol.url + "objects/", auth=(writer, writer_pw), data=big, headers=headers)
+assert r.status_code == 413 and r.json()["http_status"] == "413", (r.status_code, r.text[:200])
+deep = '{"objects": [' + "[" * 5000 + "]" * 5000 + "]}"
+r = requests.post(wcol.url + "objects/", auth=(writer, writer_pw), data=deep, headers=headers)
+assert r.status_code == 422 and "nested deeper" in r.json()["description"], (r.status_code, r.text[:200])
+
 # Wrong password: 401 with a TAXII error object.
 r = requests.get(url, auth=(reader, "wrong password"), headers={"Accept": "application/taxii+json;version=2.1"})
 assert r.status_code == 401 and r.json()["http_status"] == "401", r.text
