@@ -5,7 +5,8 @@
 #
 # Makes the workload with ../shared/bench/make-workload.py (seed 1) once into bench/out/, then per
 # run: a fresh data folder, `init` with the real ASN and country data, `constituents import`, and
-# `ingest` measured as a whole process with /usr/bin/time -v; checks `stats --json` against
+# `ingest --no-group` measured as a whole process with /usr/bin/time -v (grouping into incidents
+# is measured separately by bench/incidents.sh); checks `stats --json` against
 # expected.json; prints each run and the median wall time and peak memory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,7 @@ for i in $(seq 1 "$runs"); do
   "$focal" --data "$data" init --asn "$ipdb/asn-ipv4.csv" --asn "$ipdb/asn-ipv6.csv" --country "$ipdb/geo-whois-asn-country.mmdb" >/dev/null
   "$focal" --data "$data" constituents import "$work/constituents.csv" >/dev/null
   sync
-  /usr/bin/time -v -o "$out/time.txt" "$focal" --data "$data" ingest --feed "$here/bench/reference-feed.toml" "$work/feed.csv" >/dev/null 2>"$out/ingest.log"
+  /usr/bin/time -v -o "$out/time.txt" "$focal" --data "$data" ingest --no-group --feed "$here/bench/reference-feed.toml" "$work/feed.csv" >/dev/null 2>"$out/ingest.log"
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$out/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
   cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$out/time.txt")

@@ -75,6 +75,9 @@ objects = [{
 } for n, i in enumerate(new_ids)]
 status = wcol.add_objects({"objects": objects})
 assert status.status == "complete" and status.success_count == 3, status.__dict__
+# The status resource can be fetched again by its owner.
+again = Server(url, user=writer, password=writer_pw).api_roots[0].get_status(status.id)
+assert again.status == "complete" and again.success_count == 3 and len(again.successes) == 3
 for i in new_ids:
     assert wcol.get_object(i)["objects"][0]["id"] == i
 
@@ -96,6 +99,15 @@ for i in (good["id"], bad["id"]):
         raise AssertionError("half of a refused envelope was stored")
     except requests.exceptions.HTTPError as e:
         assert e.response.status_code == 404
+
+# Oversized and deeply nested bodies: refused before parsing, with TAXII error objects.
+headers = {"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"}
+big = json.dumps({"objects": [dict(objects[0], id="indicator--" + str(uuid.uuid4()), description="x" * root.max_content_length)]})
+r = requests.post(wcol.url + "objects/", auth=(writer, writer_pw), data=big, headers=headers)
+assert r.status_code == 413 and r.json()["http_status"] == "413", (r.status_code, r.text[:200])
+deep = '{"objects": [' + "[" * 5000 + "]" * 5000 + "]}"
+r = requests.post(wcol.url + "objects/", auth=(writer, writer_pw), data=deep, headers=headers)
+assert r.status_code == 422 and "nested deeper" in r.json()["description"], (r.status_code, r.text[:200])
 
 # Wrong password: 401 with a TAXII error object.
 r = requests.get(url, auth=(reader, "wrong password"), headers={"Accept": "application/taxii+json;version=2.1"})

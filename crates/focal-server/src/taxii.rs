@@ -349,7 +349,7 @@ fn parse_query(params: &[(String, String)], allow_ids: bool) -> Result<ObjectQue
                 q.limit = n.min(MAX_PAGE);
             }
             "next" => {
-                q.after_seq = Some(v.parse().map_err(|_| {
+                q.after_added = Some(v.parse().map_err(|_| {
                     TaxiiError::bad_request(format!("next: {v:?} is not a token this server gave"))
                 })?)
             }
@@ -432,8 +432,8 @@ async fn page(
             let p = store.objects(&c.id, &q)?;
             dates.extend(p.objects.iter().map(|o| o.date_added));
             if let Some(last) = p.objects.last() {
-                last_seq = Some(last.seq);
-                q.after_seq = Some(last.seq);
+                last_seq = Some(last.date_added);
+                q.after_added = Some(last.date_added);
             }
             out.extend(released(&policy, &state2, &p.objects));
             more = p.more;
@@ -664,20 +664,15 @@ async fn add_objects(
         let items = focal_sharing::import::inbound_items(objects, foreign);
         let outcome =
             focal_sharing::import::store_objects(store.as_ref(), &c.id, &items, Some(&u.name))?;
-        // Indicators that were new also become events of the feed `peer:<user>`.
-        let added: std::collections::HashSet<&str> =
-            outcome.added.iter().map(|a| a.0.as_str()).collect();
-        let new: Vec<Value> = items
-            .iter()
-            .filter(|i| i.object["id"].as_str().is_some_and(|id| added.contains(id)))
-            .map(|i| i.object.clone())
-            .collect();
-        let events =
-            focal_sharing::import::events_from_objects(&new, &u.name, jiff::Timestamp::now());
-        let source = format!("taxii-post:{}", u.name);
-        let sha = focal_sharing::users::token_hash(&format!("{source}@{}", jiff::Timestamp::now()));
-        if let Err(e) = focal_sharing::import::store_events(store.as_ref(), events, &source, &sha) {
-            // The objects are stored; events are derived data and can be rebuilt from them.
+        // Indicators become events of the feed `peer:<user>`. The objects are stored; events
+        // are derived from them, so a failure here is logged rather than refused.
+        if let Err(e) = focal_sharing::import::derive_events(
+            store.as_ref(),
+            &items,
+            &outcome,
+            Some(&u.name),
+            &format!("taxii-post:{}", u.name),
+        ) {
             tracing::warn!(error = %e, "could not store events for posted indicators");
         }
         let mut successes: Vec<Value> = outcome

@@ -63,9 +63,8 @@ pub struct SyncReport {
     pub already_present: u64,
     pub pushed: u64,
     pub withheld: u64,
-    /// Objects newly stored by the pull (for turning indicators into events).
-    #[serde(skip)]
-    pub new_objects: Vec<Value>,
+    /// Events made from the indicators pulled.
+    pub events_stored: u64,
 }
 
 impl Remote {
@@ -196,8 +195,8 @@ impl Remote {
 }
 
 /// Pulls everything the peer added since the cursor into the peer's local collection.
-pub async fn pull(
-    store: &dyn SharingStore,
+pub async fn pull<S: SharingStore + focal_store::Store>(
+    store: &S,
     settings: &NodeSettings,
     peer: &mut Peer,
     report: &mut SyncReport,
@@ -221,14 +220,15 @@ pub async fn pull(
         let outcome = store_objects(store, &peer.local_collection, &items, Some(&peer.name))?;
         report.pulled += outcome.added.len() as u64;
         report.already_present += outcome.already_present.len() as u64;
-        let added: std::collections::HashSet<&str> =
-            outcome.added.iter().map(|a| a.0.as_str()).collect();
-        report.new_objects.extend(
-            items
-                .iter()
-                .filter(|i| i.object["id"].as_str().is_some_and(|id| added.contains(id)))
-                .map(|i| i.object.clone()),
-        );
+        // Events before the cursor moves: a sync killed in between re-reads the page, and the
+        // objects it already stored still become events (see `import::event_candidates`).
+        report.events_stored += crate::import::derive_events(
+            store,
+            &items,
+            &outcome,
+            Some(&peer.name),
+            &format!("taxii:{}", peer.name),
+        )?;
         peer.pulled += outcome.added.len() as u64;
         if let Some(l) = last
             && !items.is_empty()
@@ -272,7 +272,7 @@ pub async fn push(
     );
     loop {
         let stored = store.objects_after(&peer.local_collection, peer.push_cursor, PAGE)?;
-        let Some(last) = stored.last().map(|s| s.seq) else {
+        let Some(last) = stored.last().map(|s| s.date_added) else {
             return Ok(());
         };
         let mut items = Vec::new();
@@ -313,8 +313,8 @@ pub async fn push(
 }
 
 /// Pull (if enabled), then push (if enabled); the outcome is saved on the peer.
-pub async fn sync(
-    store: &dyn SharingStore,
+pub async fn sync<S: SharingStore + focal_store::Store>(
+    store: &S,
     settings: &NodeSettings,
     peer: &mut Peer,
 ) -> Result<SyncReport, ClientError> {

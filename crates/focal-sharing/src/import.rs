@@ -305,3 +305,61 @@ pub enum AcceptError {
     #[error(transparent)]
     Store(#[from] focal_store::StoreError),
 }
+
+/// The objects of an inbound request that should become events: those just stored, and those
+/// already stored from the same origin (the same request replayed after a process died between
+/// storing the objects and their events). Event ids are deterministic, so the replayed ones add
+/// nothing twice; objects this node already had from elsewhere (its own, echoed back by a peer)
+/// are not turned into events again.
+pub fn event_candidates(
+    store: &dyn SharingStore,
+    items: &[Shareable],
+    outcome: &AddOutcome,
+    origin: Option<&str>,
+) -> focal_store::Result<Vec<Value>> {
+    let mut wanted: std::collections::HashSet<(String, String)> = outcome
+        .added
+        .iter()
+        .map(|a| (a.0.clone(), a.1.clone()))
+        .collect();
+    if let Some(origin) = origin {
+        for (id, version) in &outcome.already_present {
+            let Some(us) = parse_timestamp_us(version) else {
+                continue;
+            };
+            if store.provenance(id, us)?.iter().any(|p| p == origin) {
+                wanted.insert((id.clone(), version.clone()));
+            }
+        }
+    }
+    Ok(items
+        .iter()
+        .filter(|i| {
+            let id = i.object["id"].as_str().unwrap_or_default().to_string();
+            let version = ["modified", "created"]
+                .iter()
+                .find_map(|k| i.object[*k].as_str());
+            match version {
+                Some(v) => wanted.contains(&(id, v.to_string())),
+                None => wanted.iter().any(|w| w.0 == id),
+            }
+        })
+        .map(|i| i.object.clone())
+        .collect())
+}
+
+/// Turns the indicators of an inbound request into events (feed `peer:<origin>`) and stores them.
+/// Returns the events stored.
+pub fn derive_events<S: SharingStore + focal_store::Store>(
+    store: &S,
+    items: &[Shareable],
+    outcome: &AddOutcome,
+    origin: Option<&str>,
+    source: &str,
+) -> focal_store::Result<u64> {
+    let candidates = event_candidates(store, items, outcome, origin)?;
+    let now = jiff::Timestamp::now();
+    let events = events_from_objects(&candidates, origin.unwrap_or("file"), now);
+    let sha = crate::users::token_hash(&format!("{source}@{now}"));
+    store_events(store, events, source, &sha)
+}

@@ -339,43 +339,65 @@ fn redact_object(
             }
         };
     }
-    let text = o.to_string();
-    let present: Vec<(&String, &Redaction)> = hidden
-        .iter()
-        .filter(|(v, _)| text.contains(v.as_str()))
-        .collect();
+    // A value counts where it stands whole: a string equal to it, or a quoted pattern literal.
+    // (A longer value that merely contains it, 198.51.100.17 for 198.51.100.1, is not
+    // rewritten; the final check then withholds the object rather than let it out mangled.)
+    let present: Vec<(&String, &Redaction)> =
+        hidden.iter().filter(|(v, _)| mentions(&o, v)).collect();
     if present.is_empty() {
         return Ok(o);
     }
     if present.iter().any(|(_, a)| **a == Redaction::Drop) {
         return Err(id);
     }
-    let mut pattern_rewrites: Vec<(String, String)> = Vec::new();
+    let mut rewrites: Vec<(String, String)> = Vec::new();
     for (v, _) in &present {
         let p = key.pseudonym(v);
         for t in ["ipv4-addr", "ipv6-addr", "url"] {
-            pattern_rewrites.push((
+            rewrites.push((
                 format!("{t}:value = '{v}'"),
                 format!("domain-name:value = '{p}'"),
             ));
         }
-        pattern_rewrites.push(((*v).clone(), p));
+        rewrites.push((format!("'{v}'"), format!("'{p}'")));
     }
-    rewrite_strings(&mut o, &pattern_rewrites);
+    let whole: HashMap<&str, String> = present
+        .iter()
+        .map(|(v, _)| (v.as_str(), key.pseudonym(v)))
+        .collect();
+    rewrite_strings(&mut o, &rewrites, &whole);
     Ok(o)
 }
 
-fn rewrite_strings(v: &mut Value, rewrites: &[(String, String)]) {
+/// Whether any string in `v` is `needle` or contains it as a quoted pattern literal.
+fn mentions(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s == needle || s.contains(&format!("'{needle}'")),
+        Value::Array(items) => items.iter().any(|i| mentions(i, needle)),
+        Value::Object(map) => map.values().any(|i| mentions(i, needle)),
+        _ => false,
+    }
+}
+
+fn rewrite_strings(v: &mut Value, rewrites: &[(String, String)], whole: &HashMap<&str, String>) {
     match v {
         Value::String(s) => {
+            if let Some(p) = whole.get(s.as_str()) {
+                *s = p.clone();
+                return;
+            }
             for (from, to) in rewrites {
                 if s.contains(from.as_str()) {
                     *s = s.replace(from.as_str(), to);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_strings(i, rewrites)),
-        Value::Object(map) => map.values_mut().for_each(|i| rewrite_strings(i, rewrites)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| rewrite_strings(i, rewrites, whole)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|i| rewrite_strings(i, rewrites, whole)),
         _ => {}
     }
 }
@@ -434,6 +456,45 @@ mod tests {
             tlp,
             ..ShareMeta::clear()
         }
+    }
+
+    #[test]
+    fn pseudonyms_replace_whole_values_only() {
+        let mut p = Policy::default();
+        p.redact.insert("source.ip".into(), Redaction::Pseudonymise);
+        let key = PseudonymKey::new(b"k".to_vec());
+        let hidden = "198.51.100.1";
+        let meta = ShareMeta {
+            sensitive: vec![Sensitive {
+                field: "source.ip".into(),
+                value: hidden.into(),
+            }],
+            ..meta(Tlp::Green)
+        };
+        let mine = serde_json::json!({"type": "indicator", "id": "indicator--a", "pattern": format!("[ipv4-addr:value = '{hidden}']")});
+        let other = serde_json::json!({"type": "indicator", "id": "indicator--b", "pattern": "[ipv4-addr:value = '198.51.100.17']"});
+        let r = release(
+            &p,
+            &key,
+            vec![
+                Shareable {
+                    object: mine,
+                    meta: meta.clone(),
+                },
+                Shareable {
+                    object: other,
+                    meta,
+                },
+            ],
+        );
+        assert_eq!(r.objects.len(), 1, "{r:?}");
+        assert_eq!(
+            r.objects[0]["pattern"],
+            format!("[domain-name:value = '{}']", key.pseudonym(hidden))
+        );
+        // The other indicator is kept back whole, not let out with a mangled address.
+        assert_eq!(r.withheld.len(), 1);
+        assert_eq!(r.withheld[0].id, "indicator--b");
     }
 
     #[test]

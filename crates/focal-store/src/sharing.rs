@@ -86,8 +86,8 @@ pub struct ObjectQuery {
     pub types: Vec<String>,
     pub versions: VersionMatch,
     pub spec_versions: Vec<String>,
-    /// Continue after this `seq` (the pagination cursor).
-    pub after_seq: Option<i64>,
+    /// Continue after this `date_added` (the pagination cursor: the last one of the previous page).
+    pub after_added: Option<i64>,
     pub limit: usize,
 }
 
@@ -147,7 +147,7 @@ pub struct Peer {
     pub push: bool,
     /// The remote `date_added` of the last object pulled (TAXII timestamp text).
     pub pull_cursor: Option<String>,
-    /// The local `seq` up to which objects were pushed.
+    /// The local `date_added` up to which objects were pushed.
     pub push_cursor: i64,
     pub last_sync_at: Option<String>,
     pub last_error: Option<String>,
@@ -182,11 +182,11 @@ pub trait SharingStore: Send + Sync {
         versions: &VersionMatch,
         spec_versions: &[String],
     ) -> Result<u64>;
-    /// Local objects after `seq` in storage order, for pushing.
+    /// Objects added after `after_added` (a `date_added`), in order, for pushing.
     fn objects_after(
         &self,
         collection: &str,
-        after_seq: i64,
+        after_added: i64,
         limit: usize,
     ) -> Result<Vec<StoredObject>>;
     /// Which of these object ids any collection holds (any version).

@@ -49,6 +49,8 @@ fn taxii2_client_discovers_pages_and_adds() {
         .collect();
     let expected_file = node.write_file("expected.json", &serde_json::json!(expected));
 
+    // A small body limit, so the oversized-request check stays small.
+    node.ok(&["share", "settings", "--max-body-bytes", "200000"]);
     let server = node.serve();
     let out = Command::new(focal_testkit::pytool("python"))
         .arg(repo().join("tests/taxii/taxii2_client_check.py"))

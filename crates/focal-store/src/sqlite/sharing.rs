@@ -269,9 +269,11 @@ impl SharingStore for SqliteStore {
             args.push(Box::new(after));
             sql += &format!(" AND o.date_added > ?{}", args.len());
         }
-        if let Some(seq) = q.after_seq {
-            args.push(Box::new(seq));
-            sql += &format!(" AND o.seq > ?{}", args.len());
+        // Paging is by date_added (unique and increasing per collection), so the filter, the
+        // cursor and the order all use the (collection_id, date_added) index.
+        if let Some(after) = q.after_added {
+            args.push(Box::new(after));
+            sql += &format!(" AND o.date_added > ?{}", args.len());
         }
         if !q.ids.is_empty() {
             sql += &format!(" AND o.object_id IN ({})", placeholders(&q.ids, &mut args));
@@ -285,7 +287,7 @@ impl SharingStore for SqliteStore {
         sql += &version_clause(&q.versions, &q.spec_versions, &mut args);
         let limit = q.limit.max(1);
         args.push(Box::new((limit + 1) as i64));
-        sql += &format!(" ORDER BY o.seq LIMIT ?{}", args.len());
+        sql += &format!(" ORDER BY o.date_added LIMIT ?{}", args.len());
         let conn = self.reader()?;
         let mut stmt = conn.prepare(&sql).map_err(err("querying objects"))?;
         let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
@@ -325,17 +327,17 @@ impl SharingStore for SqliteStore {
     fn objects_after(
         &self,
         collection: &str,
-        after_seq: i64,
+        after_added: i64,
         limit: usize,
     ) -> Result<Vec<StoredObject>> {
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT {OBJECT_COLUMNS} FROM stix_objects WHERE collection_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                "SELECT {OBJECT_COLUMNS} FROM stix_objects WHERE collection_id = ?1 AND date_added > ?2 ORDER BY date_added LIMIT ?3"
             ))
             .map_err(err("reading objects to push"))?;
         let rows = stmt
-            .query_map(params![collection, after_seq, limit as i64], object_row)
+            .query_map(params![collection, after_added, limit as i64], object_row)
             .map_err(err("reading objects to push"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(err("reading objects to push"))
@@ -689,7 +691,7 @@ mod tests {
                     .all(|o| o.version.starts_with("2026-01-03") || o.id == "malware--x")
             );
             ids.extend(p.objects.iter().map(|o| o.id.clone()));
-            q.after_seq = p.objects.last().map(|o| o.seq);
+            q.after_added = p.objects.last().map(|o| o.date_added);
             if !p.more {
                 break;
             }

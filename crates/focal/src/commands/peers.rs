@@ -189,20 +189,13 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
     }
 }
 
-/// Syncs one peer, then turns the indicators it pulled into events (feed `peer:<name>`).
+/// Syncs one peer (the indicators it pulls become events of the feed `peer:<name>`).
 pub async fn sync_and_store(
     store: &focal_store::SqliteStore,
     node: &focal_sharing::settings::NodeSettings,
     peer: &mut Peer,
 ) -> Result<(focal_sharing::client::SyncReport, u64)> {
     let report = focal_sharing::client::sync(store, node, peer).await?;
-    let events = focal_sharing::import::events_from_objects(
-        &report.new_objects,
-        &peer.name,
-        jiff::Timestamp::now(),
-    );
-    let source = format!("taxii:{}", peer.name);
-    let sha = focal_sharing::users::token_hash(&format!("{source}@{}", jiff::Timestamp::now()));
-    let stored = super::share::store_events(store, events, &source, &sha)?;
-    Ok((report, stored))
+    let events = report.events_stored;
+    Ok((report, events))
 }

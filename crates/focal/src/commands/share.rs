@@ -227,18 +227,6 @@ fn resolve_collection(store: &SqliteStore, id: Option<&str>) -> Result<Collectio
         .with_context(|| format!("no collection {id:?} (see `focal share collection`)"))
 }
 
-/// Turns indicators into events, stored as a run of the feed `peer:<name>`.
-pub fn store_events(
-    store: &SqliteStore,
-    events: Vec<Event>,
-    source: &str,
-    sha256: &str,
-) -> Result<u64> {
-    Ok(focal_sharing::import::store_events(
-        store, events, source, sha256,
-    )?)
-}
-
 fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: bool) -> Result<()> {
     let coll = resolve_collection(store, args.collection.as_deref())?;
     let meta = std::fs::metadata(&args.file)
@@ -258,18 +246,13 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
     let items = focal_sharing::import::inbound_items(objects, args.peer.is_some());
     let outcome =
         focal_sharing::import::store_objects(store, &coll.id, &items, args.peer.as_deref())?;
-    let added: std::collections::HashSet<&str> =
-        outcome.added.iter().map(|a| a.0.as_str()).collect();
-    let new_objects: Vec<serde_json::Value> = items
-        .iter()
-        .filter(|i| i.object["id"].as_str().is_some_and(|id| added.contains(id)))
-        .map(|i| i.object.clone())
-        .collect();
-    let source = args.peer.clone().unwrap_or_else(|| "file".to_string());
-    let events =
-        focal_sharing::import::events_from_objects(&new_objects, &source, jiff::Timestamp::now());
-    let sha = focal_sharing::users::token_hash(&String::from_utf8_lossy(&bytes));
-    let events_stored = store_events(store, events, &args.file.display().to_string(), &sha)?;
+    let events_stored = focal_sharing::import::derive_events(
+        store,
+        &items,
+        &outcome,
+        args.peer.as_deref(),
+        &args.file.display().to_string(),
+    )?;
     if json {
         print_json(&serde_json::json!({
             "file": args.file, "collection": coll.id, "added": outcome.added.len(),

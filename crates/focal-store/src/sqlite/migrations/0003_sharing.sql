@@ -58,7 +58,7 @@ CREATE TABLE peers (
     pull              INTEGER NOT NULL,
     push              INTEGER NOT NULL,
     pull_cursor       TEXT,            -- the remote date_added to ask added_after of
-    push_cursor       INTEGER NOT NULL DEFAULT 0, -- local seq pushed up to
+    push_cursor       INTEGER NOT NULL DEFAULT 0, -- local date_added pushed up to
     last_sync_at      TEXT,
     last_error        TEXT,
     pulled            INTEGER NOT NULL DEFAULT 0,
