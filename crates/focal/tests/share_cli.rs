@@ -139,6 +139,53 @@ fn exports_are_valid_stix_and_follow_the_policy() {
 }
 
 #[test]
+fn an_incident_exports_as_a_valid_report_of_its_own_events() {
+    let node = ingested();
+    // Ingest grouped the events into incidents; take the largest.
+    let incidents = node.json(&["incidents", "--limit", "1000"]);
+    let incident = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|i| i["event_count"].as_u64().unwrap_or(0))
+        .expect("the fixture makes incidents")
+        .clone();
+    let id = incident["id"].as_i64().unwrap().to_string();
+    let bundle: Value = serde_json::from_str(&node.ok(&[
+        "share",
+        "export",
+        "--incident",
+        &id,
+        "--max-tlp",
+        "AMBER+STRICT",
+    ]))
+    .unwrap();
+    validate(&node.write_file("incident.json", &bundle));
+    let objects = bundle["objects"].as_array().unwrap();
+    let reports: Vec<&Value> = objects.iter().filter(|o| o["type"] == "report").collect();
+    assert_eq!(reports.len(), 1, "one report for the incident");
+    let report = reports[0];
+    assert!(
+        report["name"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Incident {id}")),
+        "{report}"
+    );
+    // The report refers only to objects in the bundle, and to one indicator per event at least.
+    let refs = report["object_refs"].as_array().unwrap();
+    let ids: Vec<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
+    assert!(refs.iter().all(|r| ids.contains(&r.as_str().unwrap())));
+    let indicators = objects.iter().filter(|o| o["type"] == "indicator").count();
+    assert!(indicators > 0);
+    assert!(indicators as u64 <= incident["event_count"].as_u64().unwrap());
+    // An unknown incident is refused with its number.
+    let out = node.run(&["share", "export", "--incident", "999999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("999999"));
+}
+
+#[test]
 fn hostile_bundles_are_refused_whole() {
     let node = Node::new("CERT Test");
     let good = indicator(0xc, 1, GREEN);

@@ -58,6 +58,9 @@ pub struct ExportArgs {
     /// Also wrap the events in a STIX report (an incident) with this name.
     #[arg(long)]
     pub report: Option<String>,
+    /// Export this incident as a STIX report of its events (the event filters do not apply).
+    #[arg(long, conflicts_with = "report")]
+    pub incident: Option<i64>,
     #[command(flatten)]
     pub events: EventSelection,
 }
@@ -193,20 +196,28 @@ fn export(store: &SqliteStore, node: &NodeSettings, args: &ExportArgs) -> Result
             t
         };
     }
-    let events = load_events(store, &args.events)?;
-    let items = match &args.report {
-        Some(name) => report_objects(
-            name,
-            name,
-            None,
-            jiff::Timestamp::now(),
-            &events,
-            &node.node,
-        ),
-        None => events
-            .iter()
-            .flat_map(|e| event_objects(e, &node.node))
-            .collect(),
+    let (events, items) = match (args.incident, &args.report) {
+        (Some(id), _) => incident_report(store, node, id)?,
+        (None, Some(name)) => {
+            let events = load_events(store, &args.events)?;
+            let items = report_objects(
+                name,
+                name,
+                None,
+                jiff::Timestamp::now(),
+                &events,
+                &node.node,
+            );
+            (events, items)
+        }
+        (None, None) => {
+            let events = load_events(store, &args.events)?;
+            let items = events
+                .iter()
+                .flat_map(|e| event_objects(e, &node.node))
+                .collect();
+            (events, items)
+        }
     };
     let (bundle, released) = outbound_bundle(&policy, &node.key, &node.node, items);
     print_json(&bundle)?;
@@ -218,6 +229,45 @@ fn export(store: &SqliteStore, node: &NodeSettings, args: &ExportArgs) -> Result
         policy.max_tlp
     );
     Ok(())
+}
+
+/// An incident as a STIX report: its events and their objects, named after the incident, with
+/// a stable id (seeded by the node and incident id) so re-exporting updates rather than duplicates.
+fn incident_report(
+    store: &SqliteStore,
+    node: &NodeSettings,
+    id: i64,
+) -> Result<(Vec<Event>, Vec<focal_sharing::policy::Shareable>)> {
+    use focal_store::incidents::IncidentStore;
+    let incident = store
+        .incident(id)?
+        .with_context(|| format!("--incident {id}: there is no such incident"))?;
+    let mut events = Vec::new();
+    store.incident_events(id, None, &mut |e| {
+        events.push(e);
+        Ok(())
+    })?;
+    let name = format!(
+        "Incident {}: {} at {}",
+        incident.id, incident.classification_type, incident.constituent
+    );
+    let description = format!(
+        "{} events from {} to {}; state {}, severity {}.",
+        incident.event_count,
+        incident.first_event,
+        incident.last_event,
+        incident.state,
+        incident.severity
+    );
+    let items = report_objects(
+        &format!("incident-{}-{}", node.node.name, incident.id),
+        &name,
+        Some(&description),
+        incident.updated_at,
+        &events,
+        &node.node,
+    );
+    Ok((events, items))
 }
 
 fn resolve_collection(store: &SqliteStore, id: Option<&str>) -> Result<Collection> {
