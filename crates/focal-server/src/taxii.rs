@@ -435,7 +435,18 @@ async fn page(
                 last_seq = Some(last.date_added);
                 q.after_added = Some(last.date_added);
             }
-            out.extend(released(&policy, &state2, &p.objects));
+            let mut page = released(&policy, &state2, &p.objects);
+            // Asked for by id, an object answers only to the id it is released under: a
+            // pseudonymised observable must not answer to its real value's id, or the reply
+            // would confirm the value and map it to its pseudonym.
+            if !q.ids.is_empty() {
+                page.retain(|(o, _, _)| {
+                    o.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| q.ids.iter().any(|want| want == id))
+                });
+            }
+            out.extend(page);
             more = p.more;
             if !more || out.len() >= limit {
                 break;
@@ -636,8 +647,8 @@ async fn add_objects(
     .await?;
     let store = state.store.clone();
     let status = blocking(move || {
-        let objects =
-            focal_sharing::import::accept(store.as_ref(), &bytes, &limits).map_err(|e| {
+        let objects = focal_sharing::import::accept(store.as_ref(), &c.id, &bytes, &limits)
+            .map_err(|e| {
                 let e = match e {
                     AcceptError::Inbound(e) => e,
                     AcceptError::Store(e) => return TaxiiError::from(e),

@@ -207,8 +207,8 @@ pub async fn pull<S: SharingStore + focal_store::Store>(
         let (body, last) = remote
             .get_objects(peer.pull_cursor.as_deref(), next.as_deref(), PAGE)
             .await?;
-        let objects =
-            crate::import::accept(store, &body, &settings.limits).map_err(|e| match e {
+        let objects = crate::import::accept(store, &peer.local_collection, &body, &settings.limits)
+            .map_err(|e| match e {
                 crate::import::AcceptError::Inbound(source) => ClientError::Refused {
                     url: remote.objects_url.clone(),
                     source,

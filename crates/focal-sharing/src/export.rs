@@ -281,9 +281,18 @@ pub fn report_objects(
     };
     let meta = ShareMeta {
         tlp,
-        classification_type: events
-            .first()
-            .map(|e| e.classification_type.as_str().to_string()),
+        // One type only if every event has it; a mixed report is gated by its parts, whose
+        // withheld objects are then cut from its references.
+        classification_type: match events.first() {
+            Some(first)
+                if events
+                    .iter()
+                    .all(|e| e.classification_type == first.classification_type) =>
+            {
+                Some(first.classification_type.as_str().to_string())
+            }
+            _ => None,
+        },
         // A report spans events; it concerns one constituent only if all of them do.
         constituent: match constituents.first() {
             Some(c)
@@ -297,7 +306,8 @@ pub fn report_objects(
             .iter()
             .flat_map(|i| i.meta.sensitive.clone())
             .collect(),
-        foreign: false,
+        // Built from a peer's events, it is bound by the rules for what peers sent.
+        foreign: items.iter().any(|i| i.meta.foreign),
     };
     items.push(Shareable {
         object: stix::to_value(&report),

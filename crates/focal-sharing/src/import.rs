@@ -263,6 +263,7 @@ const REQUIRED_REFS: [&str; 3] = ["source_ref", "target_ref", "sighting_of_ref"]
 /// references of relationships and sightings resolved against the request and the store.
 pub fn accept(
     store: &dyn SharingStore,
+    collection: &str,
     bytes: &[u8],
     limits: &crate::validate::Limits,
 ) -> Result<Vec<Value>, AcceptError> {
@@ -281,7 +282,7 @@ pub fn accept(
     }
     if !wanted.is_empty() {
         let ids: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
-        let known = store.known_ids(&ids)?;
+        let known = store.known_ids(collection, &ids)?;
         if let Some((index, key, r)) = wanted.into_iter().find(|w| !known.contains(&w.2)) {
             return Err(AcceptError::Inbound(
                 crate::validate::InboundError::Object {
@@ -289,7 +290,7 @@ pub fn accept(
                     id: objects[index]["id"].as_str().unwrap_or("no id").to_string(),
                     field: key.to_string(),
                     reason: format!(
-                        "refers to {r}, which is neither in this request nor on this node"
+                        "refers to {r}, which is neither in this request nor in this collection"
                     ),
                 },
             ));

@@ -208,10 +208,14 @@ pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Re
     // Every value to hide in this release, and the SCO ids derived from it, whichever page or
     // item they are on: ids of observables are hashes of their values.
     let mut hidden: HashMap<String, Redaction> = HashMap::new();
+    // Ids withheld by TLP, type or constituent: references to them must not leave either (an
+    // observable's id is a hash of its value).
+    let mut held_back: HashSet<String> = HashSet::new();
     let mut kept = Vec::with_capacity(items.len());
     for item in items {
         let id = object_id(&item.object);
         if let Some(reason) = gate(policy, &item.meta) {
+            held_back.insert(id.clone());
             out.withheld.push(Withheld { id, reason });
             continue;
         }
@@ -225,12 +229,12 @@ pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Re
         }
         kept.push(item.object);
     }
-    if hidden.is_empty() {
-        out.objects = kept;
-        return out;
+    // The same observable may come from a withheld event and from a released one; released wins.
+    for o in &kept {
+        held_back.remove(&object_id(o));
     }
     let mut id_map: HashMap<String, String> = HashMap::new();
-    let mut dropped: HashSet<String> = HashSet::new();
+    let mut dropped: HashSet<String> = held_back;
     let mut old_ids: HashSet<String> = HashSet::new();
     for (value, action) in &hidden {
         for t in VALUE_SCOS {
@@ -285,10 +289,27 @@ pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Re
             break;
         }
     }
-    // The last line of defence: no redacted value or value-derived id in any released text.
+    // The last line of defence: no redacted value (as is, escaped for a pattern, or escaped
+    // for JSON) or value-derived id in any released text.
+    let needles: Vec<String> = hidden
+        .keys()
+        .flat_map(|v| {
+            let json = serde_json::to_string(v).unwrap_or_default();
+            let json = json.trim_matches('"').to_string();
+            let pattern = stix::quote(v);
+            let pattern_json = serde_json::to_string(&pattern).unwrap_or_default();
+            [
+                v.clone(),
+                json,
+                pattern,
+                pattern_json.trim_matches('"').to_string(),
+            ]
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
     for o in objects {
         let text = o.to_string();
-        if hidden.keys().any(|v| text.contains(v.as_str()))
+        if needles.iter().any(|v| text.contains(v.as_str()))
             || old_ids.iter().any(|i| text.contains(i.as_str()))
         {
             out.withheld.push(Withheld {
@@ -353,13 +374,15 @@ fn redact_object(
     let mut rewrites: Vec<(String, String)> = Vec::new();
     for (v, _) in &present {
         let p = key.pseudonym(v);
+        // In patterns the value stands escaped (a URL may hold ' or \).
+        let q = stix::quote(v);
         for t in ["ipv4-addr", "ipv6-addr", "url"] {
             rewrites.push((
-                format!("{t}:value = '{v}'"),
+                format!("{t}:value = '{q}'"),
                 format!("domain-name:value = '{p}'"),
             ));
         }
-        rewrites.push((format!("'{v}'"), format!("'{p}'")));
+        rewrites.push((format!("'{q}'"), format!("'{p}'")));
     }
     let whole: HashMap<&str, String> = present
         .iter()
@@ -372,7 +395,11 @@ fn redact_object(
 /// Whether any string in `v` is `needle` or contains it as a quoted pattern literal.
 fn mentions(v: &Value, needle: &str) -> bool {
     match v {
-        Value::String(s) => s == needle || s.contains(&format!("'{needle}'")),
+        Value::String(s) => {
+            s == needle
+                || s.contains(&format!("'{needle}'"))
+                || s.contains(&format!("'{}'", stix::quote(needle)))
+        }
         Value::Array(items) => items.iter().any(|i| mentions(i, needle)),
         Value::Object(map) => map.values().any(|i| mentions(i, needle)),
         _ => false,
@@ -456,6 +483,98 @@ mod tests {
             tlp,
             ..ShareMeta::clear()
         }
+    }
+
+    #[test]
+    fn a_url_with_quotes_or_backslashes_is_redacted_in_patterns_too() {
+        let mut p = Policy::default();
+        p.redact
+            .insert("source.url".into(), Redaction::Pseudonymise);
+        let key = PseudonymKey::new(b"k".to_vec());
+        let url = r"http://x.example/a'b\c";
+        let meta = ShareMeta {
+            sensitive: vec![Sensitive {
+                field: "source.url".into(),
+                value: url.into(),
+            }],
+            ..meta(Tlp::Green)
+        };
+        let indicator = serde_json::json!({
+            "type": "indicator", "id": "indicator--u",
+            "pattern": format!("[url:value = '{}']", stix::quote(url)),
+        });
+        let r = release(
+            &p,
+            &key,
+            vec![Shareable {
+                object: indicator,
+                meta,
+            }],
+        );
+        let text = serde_json::to_string(&r.objects).unwrap();
+        assert!(!text.contains("x.example"), "the URL leaked: {text}");
+        assert_eq!(r.objects.len(), 1, "pseudonymised, not withheld: {r:?}");
+        assert!(text.contains(&key.pseudonym(url)));
+    }
+
+    #[test]
+    fn references_to_objects_withheld_by_tlp_are_cut() {
+        let p = Policy {
+            max_tlp: Tlp::Green,
+            ..Policy::default()
+        };
+        let key = PseudonymKey::new(b"k".to_vec());
+        let red_sco =
+            serde_json::json!({"type": "ipv4-addr", "id": "ipv4-addr--red", "value": "192.0.2.66"});
+        let green_sco = serde_json::json!({"type": "ipv4-addr", "id": "ipv4-addr--green", "value": "192.0.2.1"});
+        let report = serde_json::json!({
+            "type": "report", "id": "report--r",
+            "object_refs": ["ipv4-addr--red", "ipv4-addr--green"],
+        });
+        let r = release(
+            &p,
+            &key,
+            vec![
+                Shareable {
+                    object: red_sco,
+                    meta: meta(Tlp::Red),
+                },
+                Shareable {
+                    object: green_sco,
+                    meta: meta(Tlp::Green),
+                },
+                Shareable {
+                    object: report,
+                    meta: meta(Tlp::Green),
+                },
+            ],
+        );
+        let text = serde_json::to_string(&r.objects).unwrap();
+        assert!(
+            !text.contains("ipv4-addr--red"),
+            "a withheld id leaked: {text}"
+        );
+        let report = r
+            .objects
+            .iter()
+            .find(|o| o["type"] == "report")
+            .expect("report kept");
+        assert_eq!(
+            report["object_refs"],
+            serde_json::json!(["ipv4-addr--green"])
+        );
+    }
+
+    #[test]
+    fn a_granular_red_marking_makes_the_object_red() {
+        let red = stix::tlp_marking_definition(Tlp::Red)["id"].clone();
+        let green = stix::tlp_marking_definition(Tlp::Green)["id"].clone();
+        let o = serde_json::json!({
+            "type": "indicator", "id": "indicator--g",
+            "object_marking_refs": [green],
+            "granular_markings": [{"marking_ref": red, "selectors": ["description"]}],
+        });
+        assert_eq!(stix::object_tlp(&o), Some(Tlp::Red));
     }
 
     #[test]

@@ -67,10 +67,21 @@ pub fn tlp_of_marking(id: &str) -> Option<Tlp> {
 
 /// The most restrictive TLP among an object's `object_marking_refs`; `None` if it has none.
 pub fn object_tlp(object: &Value) -> Option<Tlp> {
-    object
-        .get("object_marking_refs")?
-        .as_array()?
-        .iter()
+    // Granular markings count too: a GREEN object with a RED marking on one property is RED
+    // as a whole, since Focal shares objects whole.
+    let object_level = object
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let granular = object
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref"));
+    object_level
+        .chain(granular)
         .filter_map(|r| r.as_str().and_then(tlp_of_marking))
         .max()
 }
@@ -217,7 +228,7 @@ impl Observable {
 }
 
 /// Escapes a string for a STIX pattern literal (backslash and single quote).
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 

@@ -190,7 +190,13 @@ pub trait SharingStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<StoredObject>>;
     /// Which of these object ids any collection holds (any version).
-    fn known_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>>;
+    /// Which of `ids` are stored in `collection`. Scoped to one collection so that a poster
+    /// cannot probe for objects in collections it has no business with.
+    fn known_ids(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>>;
     /// The peers an object version came from.
     fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>>;
 

@@ -172,6 +172,12 @@ fn an_incident_exports_as_a_valid_report_of_its_own_events() {
             .contains(&format!("Incident {id}")),
         "{report}"
     );
+    // Who the victim is never leaves the node.
+    let constituent = incident["constituent"].as_str().unwrap();
+    assert!(
+        !bundle.to_string().contains(constituent),
+        "the constituent {constituent} appears in the export"
+    );
     // The report refers only to objects in the bundle, and to one indicator per event at least.
     let refs = report["object_refs"].as_array().unwrap();
     let ids: Vec<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();

@@ -506,16 +506,8 @@ impl Store for SqliteStore {
     }
 
     fn run_writer(&self, run_id: i64) -> Result<Box<dyn RunWriter + '_>> {
-        let conn = self.writer();
-        let (sha256, feed, file_name): (String, String, String) = conn
-            .query_row(
-                "SELECT sha256, feed, file_name FROM runs WHERE id = ?1",
-                [run_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .map_err(err("reading the run"))?;
-        // Checkpoints (copying the WAL into the database file) move to a thread of their own for
-        // the run, so the writer only appends to the WAL.
+        // The ingest lock first, the writer connection second: waiting for another ingest must
+        // not hold the connection every other write (a TAXII POST, a transition) needs.
         let lock_path = self.path.with_extension("ingest-lock");
         let lock = std::fs::File::create(&lock_path).map_err(|source| StoreError::Io {
             path: lock_path.display().to_string(),
@@ -528,6 +520,16 @@ impl Store for SqliteStore {
                 source,
             })?;
         }
+        let conn = self.writer();
+        let (sha256, feed, file_name): (String, String, String) = conn
+            .query_row(
+                "SELECT sha256, feed, file_name FROM runs WHERE id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(err("reading the run"))?;
+        // Checkpoints (copying the WAL into the database file) move to a thread of their own for
+        // the run, so the writer only appends to the WAL.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(err("configuring the writer"))?;
         let checkpointer = Checkpointer::start(self.path.clone());

@@ -343,15 +343,21 @@ impl SharingStore for SqliteStore {
             .map_err(err("reading objects to push"))
     }
 
-    fn known_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
+    fn known_ids(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
         let conn = self.reader()?;
         let mut stmt = conn
-            .prepare_cached("SELECT 1 FROM stix_objects WHERE object_id = ?1 LIMIT 1")
+            .prepare_cached(
+                "SELECT 1 FROM stix_objects WHERE collection_id = ?2 AND object_id = ?1 LIMIT 1",
+            )
             .map_err(err("looking up object ids"))?;
         let mut out = std::collections::HashSet::new();
         for id in ids {
             if stmt
-                .exists(params![id])
+                .exists(params![id, collection])
                 .map_err(err("looking up object ids"))?
             {
                 out.insert(id.clone());

@@ -247,10 +247,8 @@ fn incident_report(
         events.push(e);
         Ok(())
     })?;
-    let name = format!(
-        "Incident {}: {} at {}",
-        incident.id, incident.classification_type, incident.constituent
-    );
+    // Never the constituent's name or id: who the victim is does not leave the node.
+    let name = format!("Incident {}: {}", incident.id, incident.classification_type);
     let description = format!(
         "{} events from {} to {}; state {}, severity {}.",
         incident.event_count,
@@ -291,7 +289,7 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
     }
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let objects = focal_sharing::import::accept(store, &bytes, &node.limits)
+    let objects = focal_sharing::import::accept(store, &coll.id, &bytes, &node.limits)
         .map_err(|e| anyhow::anyhow!("{}: refused, nothing stored: {e}", args.file.display()))?;
     let items = focal_sharing::import::inbound_items(objects, args.peer.is_some());
     let outcome =
