@@ -307,11 +307,14 @@ pub fn send_due<S: Store + Outbox + ?Sized>(
                     report.failed += 1;
                     report.attempts.push(attempt("failed", detail, count));
                 } else {
+                    // Capped at a week, so a huge configured base cannot overflow the time.
                     let wait = cfg
                         .retry_base_seconds
-                        .saturating_mul(1u64 << (attempts - 1).min(20));
+                        .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+                        .min(7 * 24 * 3600);
                     let at = Timestamp::now()
-                        + SignedDuration::from_secs(wait.min(i64::MAX as u64) as i64);
+                        .checked_add(SignedDuration::from_secs(wait as i64))
+                        .unwrap_or_else(|_| Timestamp::now());
                     store.outbox_mark_failed(id, &detail, Some(at))?;
                     report.retry += 1;
                     report.attempts.push(attempt("retry", detail, count));

@@ -255,24 +255,49 @@ impl JobStore for PostgresStore {
     }
 
     fn write_chunk(&self, c: &ChunkWrite<'_>) -> Result<ChunkOutcome> {
-        let mut conn = self.conn("writing a chunk")?;
+        let mut tx = OpenTransaction::begin(self.conn("writing a chunk")?)?;
+        let outcome = write_chunk_in_transaction(&mut tx.conn, c)?;
+        if outcome != ChunkOutcome::AlreadyDone {
+            tx.commit()?;
+        }
+        // Otherwise (and on every error or panic above) the guard rolls back.
+        Ok(outcome)
+    }
+}
+
+/// A transaction on a pooled connection that is rolled back unless committed, even when a panic
+/// unwinds through it: the connection goes back to the pool either way and must not carry an
+/// open transaction to its next user.
+struct OpenTransaction {
+    conn: Conn,
+    committed: bool,
+}
+
+impl OpenTransaction {
+    fn begin(mut conn: Conn) -> Result<OpenTransaction> {
         conn.batch_execute("BEGIN")
             .map_err(err("starting a transaction"))?;
-        let outcome = write_chunk_in_transaction(&mut conn, c);
-        match outcome {
-            Ok(ChunkOutcome::AlreadyDone) => {
-                conn.batch_execute("ROLLBACK")
-                    .map_err(err("rolling back"))?;
-            }
-            Ok(_) => conn
-                .batch_execute("COMMIT")
-                .map_err(err("committing a chunk"))?,
-            Err(_) => {
-                // The connection may be gone; the server rolls back either way.
-                let _ = conn.batch_execute("ROLLBACK");
-            }
+        Ok(OpenTransaction {
+            conn,
+            committed: false,
+        })
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn
+            .batch_execute("COMMIT")
+            .map_err(err("committing a chunk"))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if !self.committed {
+            // The connection may be gone; the server rolls back either way.
+            let _ = self.conn.batch_execute("ROLLBACK");
         }
-        outcome
     }
 }
 
