@@ -18,6 +18,7 @@
 //! The trait is synchronous on purpose: ingestion runs on dedicated threads and a database
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
+pub mod audit_chain;
 mod encode;
 pub mod filter;
 pub mod incidents;
@@ -150,6 +151,8 @@ pub trait Store: Send + Sync {
     fn jobs(&self) -> Option<&dyn JobStore> {
         None
     }
+    /// The audit log, on every backend.
+    fn audit(&self) -> &dyn incidents::AuditLog;
     /// The concrete backend, for features that exist on one backend only so far (incidents,
     /// notifications, the audit log and sharing are SQLite-only until they are ported).
     fn as_any(&self) -> &dyn std::any::Any;

@@ -58,6 +58,24 @@ fn postgres() -> Backend {
     }
 }
 
+impl Backend {
+    /// Runs SQL on the backend's database directly, as someone editing it by hand would.
+    fn exec_by_hand(&self, sql: &str) {
+        match &self._guard {
+            Guard::Dir(dir) => rusqlite::Connection::open(dir.path().join("focal.db"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Guard::Schema(schema) => {
+                let mut c = postgres::Client::connect(focal_testkit::POSTGRES_URL, postgres::NoTls)
+                    .unwrap();
+                c.batch_execute(&format!("SET search_path = \"{schema}\"; {sql}"))
+                    .unwrap();
+            }
+        }
+    }
+}
+
 /// Declares each test once per backend.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
@@ -75,6 +93,7 @@ on_every_backend!(
     event_filters_select_the_right_events,
     statistics_count_what_is_stored,
     reopening_keeps_the_schema_version,
+    the_audit_log_chains_entries_and_detects_edits_and_removals,
 );
 
 fn observed() -> jiff::Timestamp {
@@ -606,4 +625,51 @@ mod jobs_on_postgres {
     fn the_sqlite_backend_has_no_job_table() {
         assert!(sqlite().store.jobs().is_none());
     }
+}
+
+fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
+    let log = b.store.audit();
+    let empty = log.audit_verify().unwrap();
+    assert!(empty.ok && empty.entries == 0);
+    for n in 0..4 {
+        let after = serde_json::json!({ "n": n });
+        log.audit_append(
+            "alice",
+            "test.change",
+            &format!("thing:{n}"),
+            None,
+            Some(&after),
+        )
+        .unwrap();
+    }
+    let good = log.audit_verify().unwrap();
+    assert!(good.ok, "{good:?}");
+    assert_eq!(good.entries, 4);
+    let entries = log
+        .audit_entries(&focal_store::incidents::AuditFilter {
+            subject: None,
+            action: Some("test.change".into()),
+            after_id: None,
+            limit: None,
+        })
+        .unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(
+        entries[1].prev_hash, entries[0].hash,
+        "each entry links to the one before"
+    );
+    let latest = log.audit_latest("test.change", "thing:3").unwrap().unwrap();
+    assert_eq!(latest.id, entries[3].id);
+    // An edit by hand breaks the chain at that entry.
+    b.exec_by_hand("UPDATE audit_log SET actor = 'mallory' WHERE id = 2");
+    let edited = log.audit_verify().unwrap();
+    assert!(!edited.ok);
+    assert_eq!(edited.first_bad_id, Some(2), "{edited:?}");
+    // So does a removal, even after the edit is undone.
+    b.exec_by_hand("UPDATE audit_log SET actor = 'alice' WHERE id = 2");
+    assert!(log.audit_verify().unwrap().ok);
+    b.exec_by_hand("DELETE FROM audit_log WHERE id = 3");
+    let removed = log.audit_verify().unwrap();
+    assert!(!removed.ok);
+    assert_eq!(removed.first_bad_id, Some(4), "{removed:?}");
 }

@@ -11,6 +11,7 @@
 //! The driver is the synchronous `postgres` crate, matching the synchronous [`Store`] trait; it
 //! must not be called from inside an async runtime's worker thread (use `spawn_blocking`).
 
+mod audit;
 mod events;
 mod jobs;
 mod migrate;
@@ -328,6 +329,10 @@ impl Drop for PostgresRunWriter {
 impl Store for PostgresStore {
     fn schema_version(&self) -> Result<i64> {
         migrate::current(&mut *self.conn("reading the schema version")?)
+    }
+
+    fn audit(&self) -> &dyn crate::incidents::AuditLog {
+        self
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -1,34 +1,12 @@
-//! The hash-chained audit log in SQLite.
-//!
-//! Each entry's hash is SHA-256 over a JSON array of its id, time, actor, action, subject, the
-//! stored before/after text and the previous entry's hash. Hashing the stored text (not a
-//! re-serialisation) keeps verification independent of JSON formatting. Entry ids are dense
-//! (`MAX(id) + 1`), so a removed entry shows as a gap as well as a broken link.
+//! The hash-chained audit log in SQLite (the chain itself: `crate::audit_chain`).
 
 use super::SqliteStore;
 use super::incidents::err;
 use crate::Result;
+use crate::audit_chain::{COLUMNS, GENESIS, RawEntry, Verifier, entry_hash, to_entry};
 use crate::incidents::{AuditEntry, AuditFilter, AuditLog, AuditVerification};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-#[allow(clippy::too_many_arguments)]
-pub fn entry_hash(
-    id: i64,
-    at: &str,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-    prev_hash: &str,
-) -> String {
-    let canonical = serde_json::json!([id, at, actor, action, subject, before, after, prev_hash]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-}
 
 /// Appends to the chain inside the caller's transaction. Keeps the head in memory so a batch of
 /// entries reads it once.
@@ -104,20 +82,6 @@ impl Chain {
     }
 }
 
-type RawEntry = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
-
-const COLUMNS: &str = "id, at, actor, action, subject, before, after, prev_hash, hash";
-
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
     Ok((
         r.get(0)?,
@@ -130,23 +94,6 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
         r.get(7)?,
         r.get(8)?,
     ))
-}
-
-fn to_entry(e: RawEntry) -> AuditEntry {
-    // Unparsable JSON (a hand-edited row) is shown as a string rather than hidden; `verify`
-    // reports the row anyway because its hash no longer matches.
-    let json = |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)));
-    AuditEntry {
-        id: e.0,
-        at: e.1,
-        actor: e.2,
-        action: e.3,
-        subject: e.4,
-        before: json(e.5),
-        after: json(e.6),
-        prev_hash: e.7,
-        hash: e.8,
-    }
 }
 
 impl AuditLog for SqliteStore {
@@ -219,71 +166,31 @@ impl AuditLog for SqliteStore {
             .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))
             .map_err(err("verifying the audit log"))?;
         let mut rows = stmt.query([]).map_err(err("verifying the audit log"))?;
-        let mut expected_prev = GENESIS.to_string();
-        let mut expected_id = 1i64;
-        let mut entries = 0u64;
-        let bad = |entries: u64, id: i64, problem: String| {
-            Ok(AuditVerification {
-                entries,
-                ok: false,
-                head: None,
-                first_bad_id: Some(id),
-                problem: Some(problem),
-            })
-        };
+        let mut verifier = Verifier::new();
         while let Some(row) = rows.next().map_err(err("verifying the audit log"))? {
-            let e = raw(row).map_err(err("verifying the audit log"))?;
-            entries += 1;
-            let (id, at, actor, action, subject, before, after, prev, hash) = e;
-            if id != expected_id {
-                return bad(
-                    entries,
-                    id,
-                    format!(
-                        "entry {id} follows entry {}: entries {expected_id}..{} were removed",
-                        expected_id - 1,
-                        id - 1
-                    ),
-                );
+            // A row whose columns no longer have the right types was edited by hand: that is a
+            // verdict about the chain, not a storage failure.
+            let id: Option<i64> = row.get(0).ok();
+            match raw(row) {
+                Ok(e) => {
+                    if !verifier.check(e) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let mut v = verifier.finish();
+                    v.entries += 1;
+                    v.ok = false;
+                    v.head = None;
+                    v.first_bad_id = id;
+                    v.problem = Some(format!(
+                        "entry {} cannot be read as an audit entry ({e}): it was edited",
+                        id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+                    ));
+                    return Ok(v);
+                }
             }
-            if prev != expected_prev {
-                return bad(
-                    entries,
-                    id,
-                    format!(
-                        "entry {id} does not link to entry {}: its prev_hash is {prev}, but that entry's hash is {expected_prev}",
-                        id - 1
-                    ),
-                );
-            }
-            let actual = entry_hash(
-                id,
-                &at,
-                &actor,
-                &action,
-                &subject,
-                before.as_deref(),
-                after.as_deref(),
-                &prev,
-            );
-            if actual != hash {
-                return bad(
-                    entries,
-                    id,
-                    format!(
-                        "entry {id} was changed after it was written: its content hashes to {actual}, not the recorded {hash}"
-                    ),
-                );
-            }
-            expected_prev = hash;
-            expected_id += 1;
         }
-        Ok(AuditVerification {
-            entries,
-            ok: true,
-            head: (entries > 0).then_some(expected_prev),
-            first_bad_id: None,
-            problem: None,
-        })
+        Ok(verifier.finish())
     }
 }

@@ -325,6 +325,10 @@ impl Store for SqliteStore {
         migrate::current(&self.writer())
     }
 
+    fn audit(&self) -> &dyn crate::incidents::AuditLog {
+        self
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -1,11 +1,10 @@
 //! `focal audit`, and the audit entries commands write for constituents and configuration.
 
-use super::{open_sqlite, print_json};
+use super::print_json;
 use crate::config::DataDir;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use focal_model::Constituent;
-use focal_store::SqliteStore;
 use focal_store::incidents::{AuditFilter, AuditLog};
 use std::collections::HashMap;
 use std::io::Write;
@@ -51,7 +50,7 @@ pub fn actor() -> &'static str {
 /// Appends a `config.change` entry when `focal.toml` differs from the last one recorded.
 /// Configuration is edited by hand, so the change is noticed the next time a command that
 /// writes the store runs (and at `init`).
-pub fn record_config(dir: &DataDir, store: &SqliteStore) -> Result<()> {
+pub fn record_config(dir: &DataDir, store: &dyn AuditLog) -> Result<()> {
     let now = serde_json::to_value(&dir.config)?;
     let last = store.audit_latest("config.change", "focal.toml")?;
     let before = last.and_then(|e| e.after);
@@ -69,12 +68,13 @@ pub fn record_config(dir: &DataDir, store: &SqliteStore) -> Result<()> {
 
 /// One entry per constituent an import added or changed, with before and after.
 pub fn record_constituent_import(
-    store: &SqliteStore,
+    store: &dyn focal_store::Store,
     before: &[Constituent],
     file: &str,
 ) -> Result<()> {
     let old: HashMap<&str, &Constituent> = before.iter().map(|c| (c.id.as_str(), c)).collect();
-    for c in focal_store::Store::constituents(store)? {
+    let log = store.audit();
+    for c in store.constituents()? {
         let prior = old.get(c.id.as_str());
         if prior.is_some_and(|p| **p == c) {
             continue;
@@ -84,7 +84,7 @@ pub fn record_constituent_import(
             m.insert("imported_from".into(), file.into());
         }
         let before = prior.map(serde_json::to_value).transpose()?;
-        store.audit_append(
+        log.audit_append(
             actor(),
             "constituent.import",
             &format!("constituent:{}", c.id),
@@ -96,7 +96,9 @@ pub fn record_constituent_import(
 }
 
 pub fn run(data: &Path, cmd: &AuditCommand, json: bool) -> Result<()> {
-    let (dir, store) = open_sqlite(data, "the audit log")?;
+    // The audit log is kept on both backends.
+    let (dir, store) = super::open(data)?;
+    let store = store.audit();
     match cmd {
         AuditCommand::List {
             subject,
@@ -104,7 +106,7 @@ pub fn run(data: &Path, cmd: &AuditCommand, json: bool) -> Result<()> {
             after,
             limit,
         } => {
-            record_config(&dir, &store)?;
+            record_config(&dir, store)?;
             let entries = store.audit_entries(&AuditFilter {
                 subject: subject.clone(),
                 action: action.clone(),

@@ -126,9 +126,7 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
     };
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
-    if let Some(sqlite) = as_sqlite(&*store) {
-        audit::record_config(&dir, sqlite)?;
-    }
+    audit::record_config(&dir, store.audit())?;
     let version = store.schema_version()?;
     if quiet {
         return Ok(());
@@ -163,15 +161,7 @@ fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
     )?;
     let before = store.constituents()?;
     let summary = store.import_constituents(&list)?;
-    match as_sqlite(&*store) {
-        Some(sqlite) => {
-            audit::record_constituent_import(sqlite, &before, &file.display().to_string())?
-        }
-        None => tracing::warn!(
-            "The audit log is kept on the embedded SQLite store only so far; this import on {} is not audited.",
-            store.describe()
-        ),
-    }
+    audit::record_constituent_import(&*store, &before, &file.display().to_string())?;
     if json {
         print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
     } else {

@@ -131,3 +131,18 @@ CREATE TABLE job_chunks (
     finished_at   TEXT,
     PRIMARY KEY (job_id, chunk_no)
 );
+
+-- The append-only, hash-chained audit log (see audit_chain.rs). Ids are dense and assigned under
+-- an advisory lock, so concurrent writers extend one chain.
+CREATE TABLE audit_log (
+    id        BIGINT PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    before    TEXT,
+    after     TEXT,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_subject ON audit_log(action, subject);
