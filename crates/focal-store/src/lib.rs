@@ -26,6 +26,7 @@ mod location;
 pub mod pg;
 pub mod sharing;
 pub mod sqlite;
+pub mod web;
 mod types;
 
 pub use encode::{
