@@ -42,9 +42,14 @@ pub enum Need {
 /// How the request proved who it is.
 #[derive(Debug, Clone)]
 pub enum Via {
-    Session { id_hash: String, csrf: String },
+    Session {
+        id_hash: String,
+        csrf: String,
+    },
     /// A bearer token with its scope (`read` or `write`).
-    Token { scope: String },
+    Token {
+        scope: String,
+    },
 }
 
 /// The signed-in user of a request, as handlers receive it.
@@ -206,7 +211,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         if is_ui(&path) && !state_changing {
             return Redirect::to("/login").into_response();
         }
-        return refuse(StatusCode::UNAUTHORIZED, &path, "sign in or send a bearer token");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &path,
+            "sign in or send a bearer token",
+        );
     };
     if !allowed(&principal.user.role, need) {
         return refuse(StatusCode::FORBIDDEN, &path, "your role may not do this");
@@ -272,9 +281,13 @@ fn identify(
 async fn check_form_csrf(request: Request, expected: Option<&str>) -> Result<Request, Response> {
     let path = request.uri().path().to_string();
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "request body too large"))?;
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &path,
+            "request body too large",
+        )
+    })?;
     let presented = parts
         .headers
         .get("x-csrf-token")
@@ -345,7 +358,10 @@ mod tests {
                 allowed(role, Need::Act),
                 !read_only.contains(&role) && role != "peer"
             );
-            assert_eq!(allowed(role, Need::Audit), role == "admin" || role == "auditor");
+            assert_eq!(
+                allowed(role, Need::Audit),
+                role == "admin" || role == "auditor"
+            );
         }
     }
 

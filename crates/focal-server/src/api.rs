@@ -12,7 +12,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router, routing};
 use focal_model::Event;
-use focal_store::incidents::{AuditFilter, AuditLog, IncidentChange, IncidentFilter, IncidentStore};
+use focal_store::incidents::{
+    AuditFilter, AuditLog, IncidentChange, IncidentFilter, IncidentStore,
+};
 use focal_store::web::{Scope, WebStore};
 use focal_store::{EventFilter, StoreError};
 use serde::{Deserialize, Serialize};
@@ -30,7 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/events/export", routing::get(export))
         .route("/api/v1/incidents", routing::get(incidents))
         .route("/api/v1/incidents/{id}", routing::get(incident))
-        .route("/api/v1/incidents/{id}/transition", routing::post(transition))
+        .route(
+            "/api/v1/incidents/{id}/transition",
+            routing::post(transition),
+        )
         .route("/api/v1/incidents/{id}/assign", routing::post(assign))
         .route("/api/v1/incidents/{id}/comment", routing::post(comment))
         .route("/api/v1/constituents", routing::get(constituents))
@@ -87,9 +92,9 @@ impl IntoResponse for ApiError {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?
 }
 
 fn limit(asked: Option<usize>, max: usize, default: usize) -> Result<usize, ApiError> {
@@ -151,7 +156,9 @@ impl EventQuery {
         let network = nonempty(&self.ip)
             .map(|ip| {
                 focal_model::event::parse_network(ip).map_err(|_| {
-                    ApiError::bad(format!("ip {ip:?}: expected an IP address or a CIDR network"))
+                    ApiError::bad(format!(
+                        "ip {ip:?}: expected an IP address or a CIDR network"
+                    ))
                 })
             })
             .transpose()?;
@@ -285,7 +292,9 @@ async fn export(
         w.write_record(&header).map_err(csv_err)?;
         for (seq, e) in &rows {
             let record: Vec<String> = std::iter::once(seq.to_string())
-                .chain(csv_fields().map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()))
+                .chain(
+                    csv_fields().map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()),
+                )
                 .collect();
             w.write_record(&record).map_err(csv_err)?;
         }
@@ -463,7 +472,8 @@ pub async fn change(
             .ok_or_else(|| ApiError::not_found("such incident"))?;
         Ok(match change {
             Change::Transition(to) => {
-                let to = focal_incidents::State::parse(&to).map_err(|e| ApiError::bad(e.to_string()))?;
+                let to =
+                    focal_incidents::State::parse(&to).map_err(|e| ApiError::bad(e.to_string()))?;
                 focal_incidents::transition(st.store.as_ref(), id, to, &actor)?
             }
             Change::Assign(a) => {
@@ -503,7 +513,9 @@ async fn transition(
     Path(id): Path<i64>,
     Json(body): Json<TransitionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(change(&state, &p, id, Change::Transition(body.state)).await?)))
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Transition(body.state)).await?
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/assign", params(("id" = i64, Path, description = "incident id")),
@@ -515,7 +527,9 @@ async fn assign(
     Path(id): Path<i64>,
     Json(body): Json<AssignBody>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(change(&state, &p, id, Change::Assign(body.assignee)).await?)))
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Assign(body.assignee)).await?
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/comment", params(("id" = i64, Path, description = "incident id")),
@@ -527,7 +541,9 @@ async fn comment(
     Path(id): Path<i64>,
     Json(body): Json<CommentBody>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(change(&state, &p, id, Change::Comment(body.text)).await?)))
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Comment(body.text)).await?
+    )))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -610,7 +626,9 @@ async fn runs(
     let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
     let (st, before) = (state.clone(), q.before.unwrap_or(0).max(0));
     let rows = blocking(move || Ok(st.store.runs_page(before, asked)?)).await?;
-    let next = (rows.len() == asked).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     Ok(Json(json!({"runs": rows, "next_before": next})))
 }
 
@@ -624,7 +642,9 @@ async fn quarantine(
     let (st, before, feed) = (state.clone(), q.before.unwrap_or(0).max(0), q.feed.clone());
     let rows =
         blocking(move || Ok(st.store.quarantine_page(feed.as_deref(), before, asked)?)).await?;
-    let next = (rows.len() == asked).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     Ok(Json(json!({"records": rows, "next_before": next})))
 }
 
@@ -653,7 +673,9 @@ async fn audit(
         limit: Some(asked),
     };
     let rows = blocking(move || Ok(st.store.audit_entries(&filter)?)).await?;
-    let next = (rows.len() == asked).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     Ok(Json(json!({"entries": rows, "next_after": next})))
 }
 
@@ -661,7 +683,9 @@ struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",

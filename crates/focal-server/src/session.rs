@@ -53,14 +53,13 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
     } else {
         ""
     };
-    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn random_token() -> Result<String, Response> {
-    focal_sharing::users::new_token()
-        .map(|(t, _)| t)
-        .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "no randomness"))
+fn random_token() -> Option<String> {
+    focal_sharing::users::new_token().ok().map(|(t, _)| t)
 }
 
 /// Seconds to wait before another attempt is considered, after `failures` failures of which
@@ -78,9 +77,8 @@ async fn login_page(State(state): State<AppState>) -> Response {
 }
 
 fn login_form(state: &AppState, message: Option<&str>, status: StatusCode) -> Response {
-    let csrf = match random_token() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(csrf) = random_token() else {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "no randomness");
     };
     let page = crate::ui::login_page(&csrf, message);
     let mut resp = (status, Html(page)).into_response();
@@ -109,7 +107,11 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     if form.username.len() > 128 || form.password.len() > 1024 {
-        return login_form(&state, Some("Wrong name or password."), StatusCode::UNAUTHORIZED);
+        return login_form(
+            &state,
+            Some("Wrong name or password."),
+            StatusCode::UNAUTHORIZED,
+        );
     }
     let st = state.clone();
     let ip = peer.ip().to_string();
@@ -127,9 +129,11 @@ async fn login(
             );
             resp
         }
-        Ok(Ok(Outcome::Wrong)) => {
-            login_form(&state, Some("Wrong name or password."), StatusCode::UNAUTHORIZED)
-        }
+        Ok(Ok(Outcome::Wrong)) => login_form(
+            &state,
+            Some("Wrong name or password."),
+            StatusCode::UNAUTHORIZED,
+        ),
         Ok(Ok(Outcome::Wait(seconds))) => {
             let mut resp = login_form(
                 &state,
@@ -145,9 +149,17 @@ async fn login(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "login failed on a store error");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "internal error")
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "/login",
+                "internal error",
+            )
         }
-        Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "internal error"),
+        Err(_) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "/login",
+            "internal error",
+        ),
     }
 }
 
@@ -183,10 +195,10 @@ fn attempt(state: &AppState, form: &LoginForm, ip: &str) -> anyhow_lite::Result<
     for key in &keys {
         state.store.clear_login_failures(key)?;
     }
-    let (id, id_hash) = focal_sharing::users::new_token()
-        .map_err(|e| anyhow_lite::Error(e.to_string()))?;
-    let (csrf, _) = focal_sharing::users::new_token()
-        .map_err(|e| anyhow_lite::Error(e.to_string()))?;
+    let (id, id_hash) =
+        focal_sharing::users::new_token().map_err(|e| anyhow_lite::Error(e.to_string()))?;
+    let (csrf, _) =
+        focal_sharing::users::new_token().map_err(|e| anyhow_lite::Error(e.to_string()))?;
     let expires = now + SESSION_HOURS * 3600 * 1_000_000;
     state
         .store
@@ -199,7 +211,11 @@ async fn logout(State(state): State<AppState>, Extension(p): Extension<Principal
         let (st, id) = (state.clone(), id_hash.clone());
         let done = tokio::task::spawn_blocking(move || st.store.delete_session(&id)).await;
         if !matches!(done, Ok(Ok(()))) {
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, "/logout", "internal error");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "/logout",
+                "internal error",
+            );
         }
     }
     let mut resp = Redirect::to("/login").into_response();

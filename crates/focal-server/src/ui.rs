@@ -162,24 +162,41 @@ fn chart(per_day: &[(String, String, u64)]) -> Markup {
     let total = |d: &str| -> u64 { per_day.iter().filter(|r| r.0 == d).map(|r| r.2).sum() };
     let max = days.iter().map(|d| total(d)).max().unwrap_or(0).max(1);
     let (w, h, bar) = (720.0f64, 200.0f64, 720.0f64 / (days.len().max(1) as f64));
+    // (x, y, width, height, colour, tooltip) of each bar segment, stacked from the axis up.
+    let mut rects = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        let mut y = h;
+        for (j, t) in types.iter().enumerate() {
+            let n = per_day
+                .iter()
+                .find(|r| r.0 == *d && r.1 == *t)
+                .map(|r| r.2)
+                .unwrap_or(0);
+            if n > 0 {
+                let bh = (n as f64 / max as f64) * (h - 10.0);
+                y -= bh;
+                rects.push((
+                    i as f64 * bar + 2.0,
+                    y,
+                    (bar - 4.0).max(1.0),
+                    bh,
+                    PALETTE[j % PALETTE.len()],
+                    format!("{d} {t}: {n}"),
+                ));
+            }
+        }
+    }
     html! {
         @if days.is_empty() {
             p { "No events in the last 14 days." }
         } @else {
             svg.chart width="720" height="240" viewBox="0 0 720 240" role="img" aria-label="Events per day by type" {
-                @for (i, d) in days.iter().enumerate() {
-                    @let mut y = h;
-                    @for (j, t) in types.iter().enumerate() {
-                        @let n = per_day.iter().find(|r| r.0 == *d && r.1 == *t).map(|r| r.2).unwrap_or(0);
-                        @if n > 0 {
-                            @let bh = (n as f64 / max as f64) * (h - 10.0);
-                            @let _ = { y -= bh; };
-                            rect x=(format!("{:.1}", i as f64 * bar + 2.0)) y=(format!("{:.1}", y)) width=(format!("{:.1}", (bar - 4.0).max(1.0)))
-                                height=(format!("{:.1}", bh)) fill=(PALETTE[j % PALETTE.len()]) {
-                                title { (d) " " (t) ": " (n) }
-                            }
-                        }
+                @for (x, y, bw, bh, fill, tip) in &rects {
+                    rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{bw:.1}")) height=(format!("{bh:.1}")) fill=(fill) {
+                        title { (tip) }
                     }
+                }
+                @for (i, d) in days.iter().enumerate() {
                     text x=(format!("{:.1}", i as f64 * bar + bar / 2.0)) y="220" text-anchor="middle" font-size="10" { (d.get(5..).unwrap_or(d)) }
                 }
                 line x1="0" y1=(h) x2=(w) y2=(h) stroke="#999" {}
@@ -504,7 +521,11 @@ async fn constituents(
     Extension(p): Extension<Principal>,
     Query(q): Query<KeyPage>,
 ) -> Response {
-    let (st, scope, after) = (state.clone(), p.scope(), q.after.clone().unwrap_or_default());
+    let (st, scope, after) = (
+        state.clone(),
+        p.scope(),
+        q.after.clone().unwrap_or_default(),
+    );
     let r = blocking(move || Ok(st.store.constituents_page(&scope, &after, PAGE + 1)?))
         .await
         .map(|mut rows| {

@@ -26,8 +26,8 @@ mod location;
 pub mod pg;
 pub mod sharing;
 pub mod sqlite;
-pub mod web;
 mod types;
+pub mod web;
 
 pub use encode::{
     EncodedEvent, RunContext, StoredRow, decode as decode_event, ip_bytes, ip_from_bytes,

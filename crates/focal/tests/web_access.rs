@@ -27,7 +27,9 @@ enum Need {
 fn may(role: &str, need: Need) -> bool {
     match need {
         Need::Public => true,
-        Need::SignedIn | Need::Read => ["admin", "analyst", "auditor", "constituent"].contains(&role),
+        Need::SignedIn | Need::Read => {
+            ["admin", "analyst", "auditor", "constituent"].contains(&role)
+        }
         Need::StaffRead => ["admin", "analyst", "auditor"].contains(&role),
         Need::Audit => ["admin", "auditor"].contains(&role),
         Need::Act => ["admin", "analyst", "constituent"].contains(&role),
@@ -72,7 +74,11 @@ fn send(base: &str, who: &Who, route: &Route, next_state: &str) -> Response {
             let mut f: Vec<(&str, String)> = fields
                 .iter()
                 .map(|(k, v)| {
-                    let v = if *k == "state" { next_state.to_string() } else { v.clone() };
+                    let v = if *k == "state" {
+                        next_state.to_string()
+                    } else {
+                        v.clone()
+                    };
                     (*k, v)
                 })
                 .collect();
@@ -110,14 +116,21 @@ fn assert_security_headers(resp: &Response, what: &str) {
         .unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
     assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
-    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{what}");
+    assert_eq!(
+        h.get("x-content-type-options").unwrap(),
+        "nosniff",
+        "{what}"
+    );
     assert!(h.get("referrer-policy").is_some(), "{what}");
 }
 
 /// A legal next state for the incident, avoiding the final states so the matrix can keep
 /// moving it.
 fn next_state(admin: &Session, id: i64) -> String {
-    let d: Value = admin.get(&format!("/api/v1/incidents/{id}")).json().unwrap();
+    let d: Value = admin
+        .get(&format!("/api/v1/incidents/{id}"))
+        .json()
+        .unwrap();
     let allowed: Vec<&str> = d["allowed_transitions"]
         .as_array()
         .unwrap()
@@ -155,7 +168,10 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
     };
     let (a_incidents, b_incidents) = (list(&site.org_a), list(&site.org_b));
     let (id_a, id_b) = (open(&a_incidents), open(&b_incidents));
-    let b_ids: Vec<i64> = b_incidents.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let b_ids: Vec<i64> = b_incidents
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
 
     let (a, b) = (&site.org_a, &site.org_b);
     let mut routes = vec![
@@ -175,7 +191,10 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/metrics".into(), Need::StaffRead),
         get("/api/v1/events?limit=500".into(), Need::Read),
         get("/api/v1/events/export?format=csv".into(), Need::Read),
-        get("/api/v1/events/export?format=json&limit=500".into(), Need::Read),
+        get(
+            "/api/v1/events/export?format=json&limit=500".into(),
+            Need::Read,
+        ),
         get("/api/v1/incidents?limit=1000".into(), Need::Read),
         get(format!("/api/v1/incidents/{id_a}"), Need::Read),
         get("/api/v1/constituents?limit=1000".into(), Need::Read),
@@ -188,12 +207,36 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         Body::Form(fields.iter().map(|(k, v)| (*k, v.to_string())).collect())
     };
     for (path, need, body) in [
-        (format!("/incidents/{id_a}/comment"), Need::Act, form(&[("text", "from the matrix")])),
-        (format!("/incidents/{id_a}/transition"), Need::Act, form(&[("state", "")])),
-        (format!("/incidents/{id_a}/assign"), Need::Manage, form(&[("assignee", "analyst2")])),
-        (format!("/api/v1/incidents/{id_a}/comment"), Need::Act, Body::Json(json!({"text": "api"}))),
-        (format!("/api/v1/incidents/{id_a}/transition"), Need::Act, Body::Json(json!({"state": ""}))),
-        (format!("/api/v1/incidents/{id_a}/assign"), Need::Manage, Body::Json(json!({"assignee": "analyst2"}))),
+        (
+            format!("/incidents/{id_a}/comment"),
+            Need::Act,
+            form(&[("text", "from the matrix")]),
+        ),
+        (
+            format!("/incidents/{id_a}/transition"),
+            Need::Act,
+            form(&[("state", "")]),
+        ),
+        (
+            format!("/incidents/{id_a}/assign"),
+            Need::Manage,
+            form(&[("assignee", "analyst2")]),
+        ),
+        (
+            format!("/api/v1/incidents/{id_a}/comment"),
+            Need::Act,
+            Body::Json(json!({"text": "api"})),
+        ),
+        (
+            format!("/api/v1/incidents/{id_a}/transition"),
+            Need::Act,
+            Body::Json(json!({"state": ""})),
+        ),
+        (
+            format!("/api/v1/incidents/{id_a}/assign"),
+            Need::Manage,
+            Body::Json(json!({"assignee": "analyst2"})),
+        ),
     ] {
         routes.push(Route { path, need, body });
     }
@@ -224,7 +267,11 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
     let mut checked = 0;
     for (role, name, who) in &whos {
         for route in &routes {
-            let state = if route.body.is_state_change() { next_state(&admin, id_a) } else { String::new() };
+            let state = if route.body.is_state_change() {
+                next_state(&admin, id_a)
+            } else {
+                String::new()
+            };
             let resp = send(&base, who, route, &state);
             let status = resp.status().as_u16();
             let what = format!("{role} ({name}, {}) {}", who.kind(), route.path);
@@ -237,9 +284,20 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             if may(role, route.need) {
                 let ok = (200..300).contains(&status)
                     || (status == 303 && location.as_deref() != Some("/login"));
-                assert!(ok, "{what}: allowed, but answered {status} {location:?}: {body}");
-            } else if *role == "anonymous" && !route.path.starts_with("/api/") && route.path != "/metrics" && matches!(route.body, Body::None) {
-                assert_eq!((status, location.as_deref()), (303, Some("/login")), "{what}");
+                assert!(
+                    ok,
+                    "{what}: allowed, but answered {status} {location:?}: {body}"
+                );
+            } else if *role == "anonymous"
+                && !route.path.starts_with("/api/")
+                && route.path != "/metrics"
+                && matches!(route.body, Body::None)
+            {
+                assert_eq!(
+                    (status, location.as_deref()),
+                    (303, Some("/login")),
+                    "{what}"
+                );
             } else {
                 assert!(
                     status == 401 || status == 403,
@@ -247,8 +305,14 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 );
             }
             if *role == "constituent" {
-                assert!(!contains_id(&body, b), "{what} shows organisation {b}: {body}");
-                if route.path.starts_with("/api/v1/") && status == 200 && !route.path.contains("export?format=csv") {
+                assert!(
+                    !contains_id(&body, b),
+                    "{what} shows organisation {b}: {body}"
+                );
+                if route.path.starts_with("/api/v1/")
+                    && status == 200
+                    && !route.path.contains("export?format=csv")
+                {
                     let v: Value = serde_json::from_str(&body).unwrap();
                     for e in v["events"].as_array().into_iter().flatten() {
                         assert_eq!(e["extra.constituent"].as_str(), Some(a.as_str()), "{what}");
@@ -262,7 +326,10 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 }
                 if route.path.starts_with("/incidents") && status == 200 {
                     for id in &b_ids {
-                        assert!(!body.contains(&format!("/incidents/{id}\"")), "{what} links incident {id} of {b}");
+                        assert!(
+                            !body.contains(&format!("/incidents/{id}\"")),
+                            "{what} links incident {id} of {b}"
+                        );
                     }
                 }
             }
@@ -305,7 +372,11 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         .get(&format!("/api/v1/events?constituent={b}&limit=1"))
         .json()
         .unwrap();
-    assert_eq!(v["events"].as_array().unwrap().len(), 1, "org B has events staff can see");
+    assert_eq!(
+        v["events"].as_array().unwrap().len(),
+        1,
+        "org B has events staff can see"
+    );
 
     // The matrix's changes were audited as the signed-in users.
     let audit: Value = admin
@@ -353,7 +424,10 @@ fn csrf_throttling_cookies_sessions_and_tokens() {
     // Session cookie flags: on loopback plain HTTP, no Secure; always HttpOnly and Strict.
     let resp = login_response(&base, "analyst2", PASSWORD);
     let (_, header) = set_cookie(&resp, "focal_session").unwrap();
-    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Strict"),
+        "{header}"
+    );
     assert!(!header.contains("Secure"), "{header}");
 
     // CSRF: a form post without the token, or with a wrong one, or another session's, is refused.
@@ -362,10 +436,25 @@ fn csrf_throttling_cookies_sessions_and_tokens() {
     let incidents: Value = s.get("/api/v1/incidents?limit=1").json().unwrap();
     let id = incidents["incidents"][0]["id"].as_i64().unwrap();
     let path = format!("/incidents/{id}/comment");
-    assert_eq!(s.post_form(&path, &[("text", "no token")], None).status(), 403);
-    assert_eq!(s.post_form(&path, &[("text", "wrong")], Some("focal_00")).status(), 403);
-    assert_eq!(s.post_form(&path, &[("text", "other's")], Some(&other.csrf)).status(), 403);
-    assert_eq!(s.post_form(&path, &[("text", "right")], Some(&s.csrf)).status(), 303);
+    assert_eq!(
+        s.post_form(&path, &[("text", "no token")], None).status(),
+        403
+    );
+    assert_eq!(
+        s.post_form(&path, &[("text", "wrong")], Some("focal_00"))
+            .status(),
+        403
+    );
+    assert_eq!(
+        s.post_form(&path, &[("text", "other's")], Some(&other.csrf))
+            .status(),
+        403
+    );
+    assert_eq!(
+        s.post_form(&path, &[("text", "right")], Some(&s.csrf))
+            .status(),
+        303
+    );
     let d: Value = s.get(&format!("/api/v1/incidents/{id}")).json().unwrap();
     let comments: Vec<&Value> = d["timeline"]
         .as_array()
@@ -373,7 +462,11 @@ fn csrf_throttling_cookies_sessions_and_tokens() {
         .iter()
         .filter(|t| t["kind"] == "comment")
         .collect();
-    assert_eq!(comments.len(), 1, "only the post with the right token counted: {comments:?}");
+    assert_eq!(
+        comments.len(),
+        1,
+        "only the post with the right token counted: {comments:?}"
+    );
     // The login form needs its token too.
     let resp = client()
         .post(format!("{base}/login"))
@@ -384,24 +477,43 @@ fn csrf_throttling_cookies_sessions_and_tokens() {
 
     // Logout ends the session on the server: the old cookie no longer works.
     let gone = login(&base, "auditor");
-    assert_eq!(gone.post_form("/logout", &[], Some(&gone.csrf)).status(), 303);
+    assert_eq!(
+        gone.post_form("/logout", &[], Some(&gone.csrf)).status(),
+        303
+    );
     let after = gone.get("/api/v1/incidents");
     assert_eq!(after.status(), 401);
 
     // Throttling: after three wrong passwords even the right one waits, and says how long;
     // another account from the same address is not affected.
     for _ in 0..3 {
-        assert_eq!(login_response(&base, "constituent_a", "wrong password").status(), 401);
+        assert_eq!(
+            login_response(&base, "constituent_a", "wrong password").status(),
+            401
+        );
     }
     let resp = login_response(&base, "constituent_a", PASSWORD);
     assert_eq!(resp.status(), 429);
-    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(wait >= 1);
-    assert_eq!(login_response(&base, "constituent_b", PASSWORD).status(), 303);
+    assert_eq!(
+        login_response(&base, "constituent_b", PASSWORD).status(),
+        303
+    );
 
     // Tokens: read scope cannot change anything; a revoked token stops working.
     let read = site.token("analyst2", "read");
-    let with = |t: &str| client().get(format!("{base}/api/v1/incidents")).header(AUTHORIZATION, format!("Bearer {t}")).send().unwrap();
+    let with = |t: &str| {
+        client()
+            .get(format!("{base}/api/v1/incidents"))
+            .header(AUTHORIZATION, format!("Bearer {t}"))
+            .send()
+            .unwrap()
+    };
     assert_eq!(with(&read).status(), 200);
     let resp = client()
         .post(format!("{base}/api/v1/incidents/{id}/comment"))
@@ -411,8 +523,13 @@ fn csrf_throttling_cookies_sessions_and_tokens() {
         .unwrap();
     assert_eq!(resp.status(), 403);
     let list = focal_json(&site.data, &["users", "token", "list", "analyst2"]);
-    let token_id = list.as_array().unwrap().last().unwrap()["id"].as_i64().unwrap();
-    focal(&site.data, &["users", "token", "revoke", &token_id.to_string()]);
+    let token_id = list.as_array().unwrap().last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    focal(
+        &site.data,
+        &["users", "token", "revoke", &token_id.to_string()],
+    );
     assert_eq!(with(&read).status(), 401);
     let list = focal_json(&site.data, &["users", "token", "list", "analyst2"]);
     assert!(list.as_array().unwrap().last().unwrap()["revoked_at"].is_string());
@@ -430,7 +547,10 @@ fn init_creates_the_first_admin_and_the_api_document_lists_the_routes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let out = focal_json(&data, &["init"]);
-    let password = out["admin"]["generated_password"].as_str().unwrap().to_string();
+    let password = out["admin"]["generated_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(password.len() >= 16);
     let site = Site {
         data: data.clone(),
@@ -448,8 +568,15 @@ fn init_creates_the_first_admin_and_the_api_document_lists_the_routes() {
         .json()
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/events", "/api/v1/incidents/{id}/transition", "/api/v1/audit"] {
-        assert!(doc["paths"][path].is_object(), "{path} in the OpenAPI document");
+    for path in [
+        "/api/v1/events",
+        "/api/v1/incidents/{id}/transition",
+        "/api/v1/audit",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} in the OpenAPI document"
+        );
     }
     // A second init of the same folder changes nothing.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_focal"))

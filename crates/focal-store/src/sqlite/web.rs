@@ -493,7 +493,9 @@ impl WebStore for SqliteStore {
             events_stored,
             duplicates,
             quarantined,
-            outbox_pending: count("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')")?,
+            outbox_pending: count(
+                "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')",
+            )?,
             deliveries_sent: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'sent'")?,
             deliveries_retry: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'retry'")?,
             deliveries_failed: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'failed'")?,

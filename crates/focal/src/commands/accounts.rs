@@ -19,7 +19,11 @@ pub struct FirstAdmin {
 /// A password of 24 hex digits (96 bits) from the OS random source.
 pub fn generate_password() -> Result<String> {
     let (token, _) = focal_sharing::users::new_token()?;
-    Ok(token.trim_start_matches("focal_").chars().take(24).collect())
+    Ok(token
+        .trim_start_matches("focal_")
+        .chars()
+        .take(24)
+        .collect())
 }
 
 pub fn create_first_admin(
@@ -103,7 +107,9 @@ pub fn token(store: &SqliteStore, args: TokenArgs, json: bool) -> Result<()> {
             let (token, hash) = focal_sharing::users::new_token()?;
             let id = store.add_scoped_token(user.id, &hash, label.as_deref(), &scope)?;
             if json {
-                print_json(&serde_json::json!({"user": name, "id": id, "scope": scope, "token": token}))
+                print_json(
+                    &serde_json::json!({"user": name, "id": id, "scope": scope, "token": token}),
+                )
             } else {
                 println!("{token}");
                 Ok(())

@@ -115,11 +115,16 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     println!("  focal --data {} notify --dry-run", data.display());
     println!();
     println!("Incidents by state: {by_state:?}");
-    println!("Demo accounts (for the web UI at http://{}/login):", args.listen);
+    println!(
+        "Demo accounts (for the web UI at http://{}/login):",
+        args.listen
+    );
     for (name, role, password, org) in &accounts {
         println!(
             "  {name:<12} password {password:<24} {role}{}",
-            org.as_deref().map(|o| format!(" of {o}")).unwrap_or_default()
+            org.as_deref()
+                .map(|o| format!(" of {o}"))
+                .unwrap_or_default()
         );
     }
     serve(data, args, json)
@@ -192,7 +197,12 @@ fn web_dataset(
             organisation: organisation.clone(),
             password_hash: Some(focal_sharing::users::hash_password(password)?),
         })?;
-        accounts.push((name.to_string(), role.to_string(), password.to_string(), organisation));
+        accounts.push((
+            name.to_string(),
+            role.to_string(),
+            password.to_string(),
+            organisation,
+        ));
     }
     Ok((by_state, accounts))
 }

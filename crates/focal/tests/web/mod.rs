@@ -61,7 +61,10 @@ impl Site {
             .collect();
         orgs.sort();
         orgs.dedup();
-        assert!(orgs.len() >= 2, "the demo has incidents of several organisations");
+        assert!(
+            orgs.len() >= 2,
+            "the demo has incidents of several organisations"
+        );
         let (org_a, org_b) = (orgs[0].clone(), orgs[1].clone());
         for (name, role, org) in [
             ("admin2", "admin", None),
@@ -171,12 +174,17 @@ pub struct Session {
 pub fn login_response(base: &str, name: &str, password: &str) -> Response {
     let c = client();
     let form = c.get(format!("{base}/login")).send().unwrap();
-    let (pre, _) = set_cookie(&form, "focal_login_csrf").expect("the login form sets its CSRF cookie");
+    let (pre, _) =
+        set_cookie(&form, "focal_login_csrf").expect("the login form sets its CSRF cookie");
     let html = form.text().unwrap();
     let csrf = csrf_in(&html).expect("the login form has a CSRF field");
     c.post(format!("{base}/login"))
         .header(COOKIE, format!("focal_login_csrf={pre}"))
-        .form(&[("csrf", csrf.as_str()), ("username", name), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", name),
+            ("password", password),
+        ])
         .send()
         .unwrap()
 }
@@ -226,7 +234,8 @@ pub fn contains_id(text: &str, id: &str) -> bool {
     text.match_indices(id).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + id.len()..].chars().next();
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let word =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         !word(before) && !word(after)
     })
 }
