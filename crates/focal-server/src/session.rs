@@ -72,12 +72,23 @@ pub fn wait_seconds(failures: u32, free: u32) -> i64 {
     (FIRST_WAIT_SECONDS << exp).min(MAX_WAIT_SECONDS)
 }
 
-async fn login_page(State(state): State<AppState>) -> Response {
-    login_form(&state, None, StatusCode::OK)
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, &headers, None, StatusCode::OK)
 }
 
-fn login_form(state: &AppState, message: Option<&str>, status: StatusCode) -> Response {
-    let Some(csrf) = random_token() else {
+/// The login form. An existing login CSRF cookie is kept rather than replaced, so that a second
+/// load of the form (another tab, or the browser's favicon request redirected here) does not
+/// invalidate the form already shown.
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    message: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let existing = cookie(headers, LOGIN_CSRF_COOKIE).filter(|c| {
+        c.len() == 70 && c.starts_with("focal_") && c[6..].bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    let Some(csrf) = existing.or_else(random_token) else {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "no randomness");
     };
     let page = crate::ui::login_page(&csrf, message);
@@ -104,11 +115,13 @@ enum Outcome {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if form.username.len() > 128 || form.password.len() > 1024 {
         return login_form(
             &state,
+            &headers,
             Some("Wrong name or password."),
             StatusCode::UNAUTHORIZED,
         );
@@ -131,12 +144,14 @@ async fn login(
         }
         Ok(Ok(Outcome::Wrong)) => login_form(
             &state,
+            &headers,
             Some("Wrong name or password."),
             StatusCode::UNAUTHORIZED,
         ),
         Ok(Ok(Outcome::Wait(seconds))) => {
             let mut resp = login_form(
                 &state,
+                &headers,
                 Some(&format!(
                     "Too many failed attempts: try again in {seconds} s."
                 )),
