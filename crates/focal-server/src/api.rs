@@ -574,7 +574,8 @@ async fn constituents(
     Ok(Json(json!({"constituents": rows, "next_after": next})))
 }
 
-/// A constituent with its most recent incidents (up to 100), if in scope.
+/// A constituent with its first incidents (up to 100) and its last 50 notification deliveries,
+/// if in scope.
 pub async fn constituent_detail(
     state: &AppState,
     scope: Scope,
@@ -591,13 +592,14 @@ pub async fn constituent_detail(
             ..IncidentFilter::default()
         };
         let incidents = st.store.incidents_page(&filter, &scope, 0, 100)?;
-        Ok(json!({"constituent": c, "incidents": incidents}))
+        let notifications = st.store.notification_history(&c.id, &scope, 50)?;
+        Ok(json!({"constituent": c, "incidents": incidents, "notifications": notifications}))
     })
     .await
 }
 
 #[utoipa::path(get, path = "/api/v1/constituents/{id}", params(("id" = String, Path, description = "constituent id")),
-    tag = "constituents", responses((status = 200, description = "netblocks, ASNs, contact and incidents", body = Object),
+    tag = "constituents", responses((status = 200, description = "netblocks, ASNs, contact, incidents and notification history", body = Object),
     (status = 404, description = "no such constituent (or not yours)")))]
 async fn constituent(
     State(state): State<AppState>,

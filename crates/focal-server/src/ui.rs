@@ -579,6 +579,11 @@ async fn constituent(
                         tr { td { a href=(format!("/incidents/{}", s(i, "id"))) { (s(i, "id")) } } td { (s(i, "classification_type")) } td { (s(i, "state")) } td.num { (s(i, "event_count")) } }
                     } } }
                 p { a href=(format!("/events?constituent={}", enc(&s(c, "id")))) { "This constituent's events" } }
+                h2 { "Notifications (last 50 deliveries)" }
+                table #notifications { thead { tr { th { "At" } th { "Message" } th { "Outcome" } th { "Detail" } } }
+                    tbody { @for n in d["notifications"].as_array().unwrap_or(&empty) {
+                        tr { td { (s(n, "at")) } td.num { (s(n, "outbox_id")) } td { (s(n, "outcome")) } td { (s(n, "detail")) } }
+                    } } }
             },
         )
     });

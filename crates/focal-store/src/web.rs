@@ -157,6 +157,13 @@ pub trait WebStore {
         limit: usize,
     ) -> Result<Vec<ConstituentRow>>;
     fn constituent_in(&self, id: &str, scope: &Scope) -> Result<Option<ConstituentRow>>;
+    /// The constituent's notification deliveries (sent, retried, failed), newest first.
+    fn notification_history(
+        &self,
+        constituent: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<crate::incidents::Delivery>>;
     /// Runs, newest first, with `id < before` (0: from the newest).
     fn runs_page(&self, before: i64, limit: usize) -> Result<Vec<RunRecord>>;
     /// Quarantined records, newest first, with `id < before` (0: from the newest).

@@ -406,6 +406,9 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         assert!(actors.contains(&actor), "{actor} in {actors:?}");
     }
     assert!(!actors.contains(&"user:auditor"));
+    let detail: Value = ca.get(&format!("/api/v1/constituents/{a}")).json().unwrap();
+    assert!(detail["notifications"].is_array(), "{detail}");
+    assert!(detail["netblocks"].is_null() && detail["constituent"]["netblocks"].is_array());
 }
 
 impl Body {

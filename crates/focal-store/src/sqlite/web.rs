@@ -353,6 +353,38 @@ impl WebStore for SqliteStore {
             .map_err(err("reading a constituent"))
     }
 
+    fn notification_history(
+        &self,
+        constituent: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<crate::incidents::Delivery>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, outbox_id, constituent, at, outcome, detail FROM deliveries \
+                 WHERE constituent = ?1 AND (?2 IS NULL OR constituent = ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(err("listing deliveries"))?;
+        let rows = stmt
+            .query_map(
+                params![constituent, scope.organisation(), limit as i64],
+                |r| {
+                    Ok(crate::incidents::Delivery {
+                        id: r.get(0)?,
+                        outbox_id: r.get(1)?,
+                        constituent: r.get(2)?,
+                        at: super::incidents::ts(r.get(3)?)?,
+                        outcome: r.get(4)?,
+                        detail: r.get(5)?,
+                    })
+                },
+            )
+            .map_err(err("listing deliveries"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing deliveries"))
+    }
+
     fn runs_page(&self, before: i64, limit: usize) -> Result<Vec<RunRecord>> {
         let conn = self.reader()?;
         let mut stmt = conn
@@ -500,5 +532,98 @@ impl WebStore for SqliteStore {
             deliveries_retry: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'retry'")?,
             deliveries_failed: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'failed'")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sharing::{NewUser, SharingStore};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
+        (dir, store)
+    }
+
+    fn user(store: &SqliteStore, name: &str) -> User {
+        store
+            .add_user(&NewUser {
+                name: name.into(),
+                role: "analyst".into(),
+                organisation: None,
+                password_hash: None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let (_d, s) = store();
+        let u = user(&s, "a");
+        s.create_session("h1", u.id, "csrf1", 100, 200).unwrap();
+        assert_eq!(s.session("h1", 150).unwrap().unwrap().csrf, "csrf1");
+        assert!(
+            s.session("h1", 200).unwrap().is_none(),
+            "expired at its expiry"
+        );
+        assert!(s.session("other", 150).unwrap().is_none());
+        s.delete_session("h1").unwrap();
+        assert!(s.session("h1", 150).unwrap().is_none());
+    }
+
+    #[test]
+    fn login_failures_count_up_and_clear() {
+        let (_d, s) = store();
+        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
+        s.record_login_failure("user:a", 10).unwrap();
+        let f = s.record_login_failure("user:a", 20).unwrap();
+        assert_eq!((f.failures, f.last_at), (2, 20));
+        assert_eq!(s.login_failures("user:b").unwrap().failures, 0);
+        s.clear_login_failures("user:a").unwrap();
+        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
+    }
+
+    #[test]
+    fn revoked_tokens_stop_working_for_the_api_and_for_taxii() {
+        let (_d, s) = store();
+        let u = user(&s, "a");
+        let id = s.add_scoped_token(u.id, "hash", None, "read").unwrap();
+        assert!(s.add_scoped_token(u.id, "hash2", None, "admin").is_err());
+        assert_eq!(s.token_user("hash").unwrap().unwrap().1, "read");
+        assert!(s.user_by_token("hash").unwrap().is_some());
+        assert!(s.revoke_token(id).unwrap());
+        assert!(!s.revoke_token(id).unwrap(), "already revoked");
+        assert!(s.token_user("hash").unwrap().is_none());
+        assert!(s.user_by_token("hash").unwrap().is_none());
+        assert!(s.tokens(Some("a")).unwrap()[0].revoked_at.is_some());
+    }
+
+    #[test]
+    fn notification_history_is_scoped_in_the_query() {
+        let (_d, s) = store();
+        {
+            let conn = s.writer();
+            for (i, org) in [(1, "org-a"), (2, "org-b")] {
+                conn.execute(
+                    "INSERT INTO outbox (id, constituent, recipient, after_seq, last_seq, range_events, message_id, state, next_attempt_at, created_at) \
+                     VALUES (?1, ?2, 'x@example.org', 0, 1, 1, ?3, 'sent', 0, 0)",
+                    params![i, org, format!("m{i}")],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO deliveries (outbox_id, constituent, at, outcome, detail) VALUES (?1, ?2, 0, 'sent', '250 ok')",
+                    params![i, org],
+                )
+                .unwrap();
+            }
+        }
+        let a = Scope::Organisation("org-a".into());
+        assert_eq!(s.notification_history("org-a", &a, 10).unwrap().len(), 1);
+        assert!(s.notification_history("org-b", &a, 10).unwrap().is_empty());
+        assert_eq!(
+            s.notification_history("org-b", &Scope::All, 10).unwrap()[0].constituent,
+            "org-b"
+        );
     }
 }
