@@ -173,7 +173,11 @@ pub trait WebStore {
         before: i64,
         limit: usize,
     ) -> Result<Vec<QuarantineRecord>>;
-    /// The dashboard over events with `time_event >= since_us`.
+    /// Counts events added since the last refresh into the dashboard's daily rollup. Waits at
+    /// most `wait_ms` for the write lock; false if it was busy (nothing changed).
+    fn refresh_rollup(&self, wait_ms: u32) -> Result<bool>;
+    /// The dashboard over the UTC days from `since_us` on (from the rollup, refreshed first
+    /// when the write lock is free).
     fn dashboard(&self, scope: &Scope, since_us: i64, now_us: i64) -> Result<Dashboard>;
     fn counters(&self) -> Result<Counters>;
 }

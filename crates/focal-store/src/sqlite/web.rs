@@ -53,6 +53,13 @@ fn constituent_row(r: &Row<'_>) -> rusqlite::Result<ConstituentRow> {
     })
 }
 
+/// `YYYY-MM-DD` of a day number since the Unix epoch.
+fn day_text(day: i64) -> String {
+    jiff::Timestamp::from_second(day.saturating_mul(86_400))
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| day.to_string())
+}
+
 const CONSTITUENT_COLUMNS: &str = "id, name, abuse_email, asns, netblocks, domains, language";
 
 fn counts(
@@ -434,43 +441,106 @@ impl WebStore for SqliteStore {
             .map_err(err("listing the quarantine"))
     }
 
+    fn refresh_rollup(&self, wait_ms: u32) -> Result<bool> {
+        let mut conn = self.reader()?;
+        conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
+            .map_err(err("setting the lock wait"))?;
+        // IMMEDIATE takes the write lock before reading the newest seq, so no uncommitted event
+        // can later appear below the cursor.
+        let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(err("starting the rollup")(e)),
+        };
+        let e = err("updating the dashboard rollup");
+        let cursor = super::incidents::cursor(&tx, "web_rollup").map_err(e)?;
+        let newest: i64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(e)?;
+        if newest > cursor {
+            for (dim, column) in [
+                ("type", "classification_type"),
+                ("asn", "CAST(source_asn AS TEXT)"),
+                ("cc", "source_cc"),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO event_rollup (dim, day, constituent, value, events) \
+                         SELECT ?1, time_event / 86400000000, COALESCE(constituent, ''), {column}, COUNT(*) \
+                         FROM events WHERE seq > ?2 AND seq <= ?3 AND {column} IS NOT NULL GROUP BY 2, 3, 4 \
+                         ON CONFLICT (dim, day, constituent, value) DO UPDATE SET events = events + excluded.events"
+                    ),
+                    params![dim, cursor, newest],
+                )
+                .map_err(e)?;
+            }
+            tx.execute(
+                "INSERT INTO cursors (name, value) VALUES ('web_rollup', ?1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [newest],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        Ok(true)
+    }
+
     fn dashboard(&self, scope: &Scope, since_us: i64, now_us: i64) -> Result<Dashboard> {
+        // Brought up to date unless an ingest holds the write lock: then the counts are those
+        // of the last refresh rather than a page that waits for the ingest.
+        self.refresh_rollup(200)?;
         let conn = self.reader()?;
         let org: Value = scope
             .organisation()
             .map(|o| Value::Text(o.to_string()))
             .unwrap_or(Value::Null);
-        // The events table has no time index (each index costs ingest speed), so the window is
-        // scanned; constituents read through their index.
-        let window = "FROM events WHERE time_event >= ?1 AND (?2 IS NULL OR constituent = ?2)";
-        let args = [Value::Integer(since_us), org.clone()];
+        let since_day = since_us.div_euclid(86_400_000_000);
+        let window =
+            "FROM event_rollup WHERE dim = ?1 AND day >= ?2 AND (?3 IS NULL OR constituent = ?3)";
+        let args = |dim: &str| {
+            [
+                Value::Text(dim.into()),
+                Value::Integer(since_day),
+                org.clone(),
+            ]
+        };
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT date(time_event / 1000000, 'unixepoch') AS day, classification_type, COUNT(*) {window} \
-                 GROUP BY day, classification_type ORDER BY day, classification_type"
+                "SELECT day, value, SUM(events) {window} GROUP BY day, value ORDER BY day, value"
             ))
             .map_err(err("counting events per day"))?;
         let per_day = stmt
-            .query_map(rusqlite::params_from_iter(&args), |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            .query_map(rusqlite::params_from_iter(&args("type")), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
             })
             .map_err(err("counting events per day"))?
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(err("counting events per day"))?;
-        let top = |column: &str| {
+            .map_err(err("counting events per day"))?
+            .into_iter()
+            .map(|(day, t, n)| (day_text(day), t, n))
+            .collect();
+        let top = |dim: &str, column: &str| {
             counts(
                 &conn,
                 &format!(
-                    "SELECT CAST({column} AS TEXT), COUNT(*) AS n {window} AND {column} IS NOT NULL \
+                    "SELECT {column}, SUM(events) AS n {window} AND {column} != '' \
                      GROUP BY {column} ORDER BY n DESC, 1 LIMIT 10"
                 ),
-                &args,
+                &args(dim),
                 "counting top values",
             )
         };
-        let top_asns = top("source_asn")?;
-        let top_countries = top("source_cc")?;
-        let top_constituents = top("constituent")?;
+        let top_asns = top("asn", "value")?;
+        let top_countries = top("cc", "value")?;
+        let top_constituents = top("type", "constituent")?;
         let incidents_by_state = counts(
             &conn,
             "SELECT state, COUNT(*) AS n FROM incidents WHERE ?1 IS NULL OR constituent = ?1 GROUP BY state ORDER BY n DESC, state",
@@ -597,6 +667,61 @@ mod tests {
         assert!(s.token_user("hash").unwrap().is_none());
         assert!(s.user_by_token("hash").unwrap().is_none());
         assert!(s.tokens(Some("a")).unwrap()[0].revoked_at.is_some());
+    }
+
+    #[test]
+    fn the_dashboard_rollup_counts_each_event_once_and_respects_the_scope() {
+        let (_d, s) = store();
+        let day = 20_000i64; // 2024-10-04
+        let add = |from: i64, n: i64, org: Option<&str>, asn: i64| {
+            let conn = s.writer();
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (id, feed, file_name, sha256, size, status, started_at, observed) \
+                 VALUES (1, 'f', 'f.csv', 'x', 0, 'done', 'now', 0)",
+                [],
+            )
+            .unwrap();
+            for i in from..from + n {
+                conn.execute(
+                    "INSERT INTO events (seq, id, run_id, time_event, source_asn, source_cc, classification_type, tlp, constituent) \
+                     VALUES (?1, ?2, 1, ?3, ?4, 'NL', 'scanner', 'GREEN', ?5)",
+                    params![i, i.to_be_bytes().to_vec(), day * 86_400_000_000 + i, asn, org],
+                )
+                .unwrap();
+            }
+        };
+        add(1, 5, Some("org-a"), 64500);
+        add(6, 3, Some("org-b"), 64501);
+        let since = day * 86_400_000_000;
+        let all = s.dashboard(&Scope::All, since, since).unwrap();
+        assert_eq!(
+            all.per_day,
+            vec![("2024-10-04".to_string(), "scanner".to_string(), 8)]
+        );
+        // Refreshing again with nothing new, then after more events, counts each once.
+        assert!(s.refresh_rollup(1000).unwrap());
+        add(9, 2, None, 64500);
+        let all = s.dashboard(&Scope::All, since, since).unwrap();
+        assert_eq!(all.per_day[0].2, 10);
+        assert_eq!(
+            all.top_asns,
+            vec![("64500".to_string(), 7), ("64501".to_string(), 3)]
+        );
+        assert_eq!(
+            all.top_constituents,
+            vec![("org-a".to_string(), 5), ("org-b".to_string(), 3)]
+        );
+        let a = s
+            .dashboard(&Scope::Organisation("org-a".into()), since, since)
+            .unwrap();
+        assert_eq!(a.per_day[0].2, 5);
+        assert_eq!(a.top_asns, vec![("64500".to_string(), 5)]);
+        assert_eq!(a.top_constituents, vec![("org-a".to_string(), 5)]);
+        // Days before the window are left out.
+        let later = s
+            .dashboard(&Scope::All, since + 86_400_000_000, since)
+            .unwrap();
+        assert!(later.per_day.is_empty());
     }
 
     #[test]

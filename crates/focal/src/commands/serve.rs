@@ -27,6 +27,14 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Bring the dashboard's rollup up to date now rather than on the first page view (after a
+    // large ingest that is a scan of the new events).
+    let rollup = store.clone();
+    rt.spawn_blocking(move || {
+        if let Err(e) = focal_store::web::WebStore::refresh_rollup(rollup.as_ref(), 10_000) {
+            tracing::warn!(error = %e, "the dashboard rollup could not be refreshed");
+        }
+    });
     if args.sync_every > 0 {
         rt.spawn(sync_loop(store, settings, args.sync_every));
     }

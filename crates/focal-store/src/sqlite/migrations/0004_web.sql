@@ -25,3 +25,16 @@ CREATE TABLE login_failures (
 -- the TAXII check (which looks at expires_at) refuses it too.
 ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'write';
 ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
+
+-- Event counts per UTC day for the dashboard, by dimension ('type', 'asn', 'cc') and constituent
+-- ('' for none), so the dashboard reads a few thousand rows instead of scanning events. Brought
+-- up to date from the cursor 'web_rollup' (the last event seq counted) in one transaction with
+-- the cursor, like grouping; events are only ever appended, so each is counted once.
+CREATE TABLE event_rollup (
+    dim         TEXT NOT NULL,
+    day         INTEGER NOT NULL,     -- days since 1970-01-01 (UTC) of time_event
+    constituent TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    events      INTEGER NOT NULL,
+    PRIMARY KEY (dim, day, constituent, value)
+);
