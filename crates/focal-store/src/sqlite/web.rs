@@ -443,6 +443,15 @@ impl WebStore for SqliteStore {
 
     fn refresh_rollup(&self, wait_ms: u32) -> Result<bool> {
         let mut conn = self.reader()?;
+        // Most page views find nothing new: a read answers that without taking the write lock.
+        let newest_seen: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(err("reading the newest event"))?;
+        if super::incidents::cursor(&conn, "web_rollup").map_err(err("reading a cursor"))?
+            >= newest_seen
+        {
+            return Ok(true);
+        }
         conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
             .map_err(err("setting the lock wait"))?;
         // IMMEDIATE takes the write lock before reading the newest seq, so no uncommitted event
