@@ -1,13 +1,21 @@
-//! Focal's HTTP server. Today it serves the TAXII 2.1 API under `/taxii2/`; [`router`] is where a
-//! later `/api/v1` and the web UI mount beside it, sharing [`AppState`] and [`auth`].
+//! Focal's HTTP server: the web UI (server-rendered, [`ui`]), the REST API under `/api/v1`
+//! ([`api`], with its generated OpenAPI document), the TAXII 2.1 API under `/taxii2/`
+//! ([`taxii`]), `/healthz` and Prometheus `/metrics` ([`telemetry`]).
 //!
 //! The store is synchronous, so every handler does its database work in `spawn_blocking`.
-//! Every request is authenticated (HTTP Basic or a bearer token, checked against the user
-//! store) and authorised per collection; every object that leaves goes through
-//! `focal_sharing::release` with the requesting user's policy.
+//! Every request outside TAXII passes the one authorisation layer, [`access::guard`] (session
+//! cookie or bearer token, the role matrix, CSRF); TAXII authenticates with HTTP Basic or a
+//! bearer token itself and authorises per collection, and every object that leaves it goes
+//! through `focal_sharing::release` with the requesting user's policy. Every response carries
+//! the security headers of [`telemetry::headers`].
 
+pub mod access;
+pub mod api;
 pub mod auth;
+pub mod session;
 pub mod taxii;
+pub mod telemetry;
+pub mod ui;
 
 use axum::Router;
 use focal_sharing::settings::NodeSettings;
@@ -21,6 +29,16 @@ pub struct AppState {
     pub store: Arc<SqliteStore>,
     pub settings: Arc<NodeSettings>,
     pub auth: Arc<auth::Authenticator>,
+    pub web: Arc<WebConfig>,
+}
+
+/// How the web application behaves.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (see [`session`] for when it is off).
+    pub secure_cookies: bool,
+    /// Renders `/metrics`; `None` when a recorder could not be installed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -29,14 +47,37 @@ impl AppState {
             auth: Arc::new(auth::Authenticator::new(store.clone())),
             store,
             settings: Arc::new(settings),
+            web: Arc::new(WebConfig {
+                secure_cookies: true,
+                metrics: None,
+            }),
         }
+    }
+
+    /// Cookies without `Secure` are only for plain HTTP on a loopback address.
+    pub fn for_listen_address(mut self, listen: &SocketAddr) -> AppState {
+        let mut web = (*self.web).clone();
+        web.secure_cookies = !listen.ip().is_loopback();
+        web.metrics = telemetry::install();
+        self.web = Arc::new(web);
+        self
     }
 }
 
-/// The whole application: TAXII under `/taxii2/`.
+/// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(taxii::routes(state.clone()))
+        .merge(api::routes())
+        .merge(session::routes())
+        .merge(ui::routes())
+        .merge(telemetry::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::guard,
+        ))
+        .layer(axum::middleware::from_fn(telemetry::observe))
+        .layer(axum::middleware::from_fn(telemetry::headers))
         .with_state(state)
 }
 
@@ -49,29 +90,31 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     ready(listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(t) => t,
-                        Err(_) => {
-                            let _ = ctrl_c.await;
-                            return;
-                        }
-                    };
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
             }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-        })
-        .await
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    })
+    .await
 }

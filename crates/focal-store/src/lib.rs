@@ -28,6 +28,7 @@ pub mod pg;
 pub mod sharing;
 pub mod sqlite;
 mod types;
+pub mod web;
 
 pub use encode::{
     EncodedEvent, RunContext, StoredRow, decode as decode_event, ip_bytes, ip_from_bytes,

@@ -59,7 +59,7 @@ pub enum Command {
     /// Accounts on this node (peers' accounts for TAXII today).
     #[command(subcommand)]
     Users(crate::commands::users::UsersCommand),
-    /// Serve TAXII 2.1 under /taxii2/.
+    /// Serve the web UI, the REST API under /api/v1 and TAXII 2.1 under /taxii2/.
     Serve(crate::commands::serve::ServeArgs),
     /// Incidents: list (the default), show, assign, transition, severity, comment, group.
     Incidents(crate::commands::incidents::IncidentsArgs),
@@ -154,6 +154,12 @@ pub struct InitArgs {
     /// Keep the data in this PostgreSQL database (saved in focal.toml) instead of focal.db.
     #[arg(long = "postgres", value_name = "URL")]
     pub postgres: Option<String>,
+    /// The first admin account's name (web UI and API).
+    #[arg(long, default_value = "admin")]
+    pub admin_name: String,
+    /// Its password (or FOCAL_ADMIN_PASSWORD); without it one is generated and printed once.
+    #[arg(long, env = "FOCAL_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,4 +277,10 @@ pub struct DemoArgs {
     /// Replace the data folder if it exists.
     #[arg(long)]
     pub fresh: bool,
+    /// Build the dataset and stop, instead of serving it.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the demo server listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }

@@ -593,7 +593,7 @@ fn demo_runs_the_main_job_on_bundled_data() {
     let data = dir.path().join("demo");
     for _ in 0..2 {
         // Twice: a second demo replaces the first folder instead of adding to it.
-        let out = json(&data, &["demo"]);
+        let out = json(&data, &["demo", "--no-serve"]);
         let expected: Value = serde_json::from_str(
             &std::fs::read_to_string(repo().join("data/demo/expected.json")).unwrap(),
         )
@@ -604,6 +604,15 @@ fn demo_runs_the_main_job_on_bundled_data() {
             expected["unique_events"]
         );
         assert_eq!(stats["per_constituent"], expected["per_constituent"]);
+        // Incidents in every state, and the demo accounts.
+        let states: std::collections::BTreeSet<&str> = out["incidents_by_state"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(states.len(), 7, "incidents in every state: {states:?}");
+        assert_eq!(out["accounts"].as_array().unwrap().len(), 3);
         let feeds: Vec<&str> = out["files"]
             .as_array()
             .unwrap()
@@ -627,7 +636,7 @@ fn demo_runs_the_main_job_on_bundled_data() {
     let precious = dir.path().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("notes.txt"), "keep me").unwrap();
-    let out = focal(&precious, &["demo"]);
+    let out = focal(&precious, &["demo", "--no-serve"]);
     assert!(!out.status.success());
     assert!(precious.join("notes.txt").exists());
 }

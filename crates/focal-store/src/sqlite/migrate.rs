@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0002_incidents.sql"),
     ),
     (3, "sharing", include_str!("migrations/0003_sharing.sql")),
+    (4, "web", include_str!("migrations/0004_web.sql")),
 ];
 
 pub fn current(conn: &Connection) -> Result<i64> {

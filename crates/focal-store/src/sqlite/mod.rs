@@ -10,6 +10,7 @@ mod incidents;
 mod migrate;
 mod outbox;
 mod sharing;
+mod web;
 
 use crate::*;
 use focal_model::Constituent;

@@ -39,6 +39,8 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
             postgres: None,
             asn: vec![demo.join("asn-ipv4.csv"), demo.join("asn-ipv6.csv")],
             country: Some(root.join("data/ipdb/geo-whois-asn-country.mmdb")),
+            admin_name: DEMO_ACCOUNTS[0].0.into(),
+            admin_password: Some(DEMO_ACCOUNTS[0].2.into()),
         },
         json,
         true,
@@ -82,8 +84,16 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     }
     super::incidents::group_after_ingest(&dir, &*store)?;
     let stats = focal_store::Store::stats(&*store)?;
+    drop(store);
+    let (_, sqlite) = super::open_sqlite(data, "the demo")?;
+    let (by_state, accounts) = web_dataset(&sqlite)?;
+    drop(sqlite);
     if json {
-        return print_json(&serde_json::json!({"data": data, "files": summaries, "stats": stats}));
+        print_json(&serde_json::json!({
+            "data": data, "files": summaries, "stats": stats, "incidents_by_state": by_state,
+            "accounts": accounts.iter().map(|(n, r, p, o)| serde_json::json!({"name": n, "role": r, "password": p, "organisation": o})).collect::<Vec<_>>(),
+        }))?;
+        return serve(data, args, json);
     }
     println!("Focal demo: a fresh data folder at {}", data.display());
     println!("Imported {} constituents.", list.len());
@@ -103,5 +113,110 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     println!("  focal --data {} stats --json", data.display());
     println!("  focal --data {} incidents --limit 5", data.display());
     println!("  focal --data {} notify --dry-run", data.display());
-    Ok(())
+    println!();
+    println!("Incidents by state: {by_state:?}");
+    println!(
+        "Demo accounts (for the web UI at http://{}/login):",
+        args.listen
+    );
+    for (name, role, password, org) in &accounts {
+        println!(
+            "  {name:<12} password {password:<24} {role}{}",
+            org.as_deref()
+                .map(|o| format!(" of {o}"))
+                .unwrap_or_default()
+        );
+    }
+    serve(data, args, json)
+}
+
+/// The demo's accounts: (name, role, password, organisation). Fixed passwords on purpose:
+/// this is a throwaway local dataset served on loopback.
+const DEMO_ACCOUNTS: [(&str, &str, &str); 3] = [
+    ("admin", "admin", "focal-demo-admin"),
+    ("analyst", "analyst", "focal-demo-analyst"),
+    ("constituent", "constituent", "focal-demo-constituent"),
+];
+
+type Account = (String, String, String, Option<String>);
+
+/// Puts incidents in every state (by legal transitions, audited as the demo) and adds the
+/// analyst and a constituent user of the organisation with the most incidents.
+fn web_dataset(
+    store: &focal_store::SqliteStore,
+) -> Result<(std::collections::BTreeMap<String, u64>, Vec<Account>)> {
+    use focal_incidents::State::*;
+    use focal_store::incidents::{IncidentFilter, IncidentStore};
+    use focal_store::sharing::{NewUser, SharingStore};
+    let paths: [&[focal_incidents::State]; 7] = [
+        &[],
+        &[Acknowledged],
+        &[Notified],
+        &[Notified, InProgress],
+        &[Notified, Resolved],
+        &[FalsePositive],
+        &[Notified, Resolved, Closed],
+    ];
+    let incidents = store.incidents(&IncidentFilter {
+        states: vec!["new".into()],
+        limit: Some(1000),
+        ..IncidentFilter::default()
+    })?;
+    if incidents.len() < paths.len() {
+        bail!("the demo data made only {} incidents", incidents.len());
+    }
+    // Spread the states over the incidents, so every constituent sees several.
+    for (n, incident) in incidents.iter().enumerate() {
+        for to in paths[n % paths.len()] {
+            focal_incidents::transition(store, incident.id, *to, "demo")?;
+        }
+    }
+    let mut by_state = std::collections::BTreeMap::new();
+    for i in store.incidents(&IncidentFilter::default())? {
+        *by_state.entry(i.state).or_insert(0u64) += 1;
+    }
+    let mut per_org = std::collections::BTreeMap::<String, u64>::new();
+    for i in &incidents {
+        *per_org.entry(i.constituent.clone()).or_default() += 1;
+    }
+    let org = per_org
+        .iter()
+        .max_by_key(|(o, n)| (**n, std::cmp::Reverse((*o).clone())))
+        .map(|(o, _)| o.clone());
+    let mut accounts = vec![(
+        DEMO_ACCOUNTS[0].0.to_string(),
+        DEMO_ACCOUNTS[0].1.to_string(),
+        DEMO_ACCOUNTS[0].2.to_string(),
+        None,
+    )];
+    for (name, role, password) in &DEMO_ACCOUNTS[1..] {
+        let organisation = (*role == "constituent").then(|| org.clone()).flatten();
+        store.add_user(&NewUser {
+            name: name.to_string(),
+            role: role.to_string(),
+            organisation: organisation.clone(),
+            password_hash: Some(focal_sharing::users::hash_password(password)?),
+        })?;
+        accounts.push((
+            name.to_string(),
+            role.to_string(),
+            password.to_string(),
+            organisation,
+        ));
+    }
+    Ok((by_state, accounts))
+}
+
+fn serve(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
+    if args.no_serve {
+        return Ok(());
+    }
+    super::serve::run(
+        data,
+        &super::serve::ServeArgs {
+            listen: args.listen,
+            sync_every: 0,
+        },
+        json,
+    )
 }

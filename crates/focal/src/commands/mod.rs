@@ -1,5 +1,6 @@
 //! One function per command. Each prints a human summary, or JSON with `--json`.
 
+pub mod accounts;
 pub mod audit;
 mod demo;
 mod distributed;
@@ -127,6 +128,17 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
     DataDir::write_config(data, &config)?;
     let (dir, store) = open(data)?;
     audit::record_config(&dir, store.audit())?;
+    let mut admin = None;
+    if let Some(sqlite) = as_sqlite(&*store) {
+        // The demo makes its own accounts; a plain init always makes the first admin.
+        if !quiet || args.admin_password.is_some() {
+            admin = Some(accounts::create_first_admin(
+                sqlite,
+                &args.admin_name,
+                args.admin_password.as_deref(),
+            )?);
+        }
+    }
     let version = store.schema_version()?;
     if quiet {
         return Ok(());
@@ -134,8 +146,18 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
     if json {
         print_json(&serde_json::json!({
             "data": dir.root, "database": store.describe(), "schema_version": version, "config": config,
+            "admin": admin,
         }))
     } else {
+        if let Some(a) = &admin {
+            match &a.generated_password {
+                Some(p) => println!(
+                    "Created the admin account {:?} with the password {p} (shown only now; sign in at /login after `focal serve`).",
+                    a.name
+                ),
+                None => println!("Created the admin account {:?}.", a.name),
+            }
+        }
         println!(
             "Initialised {} (database {}, schema version {version}).",
             dir.root.display(),

@@ -1,4 +1,4 @@
-//! `focal serve`: the HTTP server (TAXII 2.1 under /taxii2/).
+//! `focal serve`: the HTTP server: web UI, REST API under /api/v1, TAXII 2.1 under /taxii2/.
 
 use super::open_sqlite;
 use anyhow::{Context, Result};
@@ -22,10 +22,19 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     let (_, store) = open_sqlite(data, "sharing")?;
     let settings = focal_sharing::settings::load(&store)?;
     let store = Arc::new(store);
-    let state = focal_server::AppState::new(store.clone(), settings.clone());
+    let state = focal_server::AppState::new(store.clone(), settings.clone())
+        .for_listen_address(&args.listen);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Bring the dashboard's rollup up to date now rather than on the first page view (after a
+    // large ingest that is a scan of the new events).
+    let rollup = store.clone();
+    rt.spawn_blocking(move || {
+        if let Err(e) = focal_store::web::WebStore::refresh_rollup(rollup.as_ref(), 10_000) {
+            tracing::warn!(error = %e, "the dashboard rollup could not be refreshed");
+        }
+    });
     if args.sync_every > 0 {
         rt.spawn(sync_loop(store, settings, args.sync_every));
     }
@@ -33,9 +42,9 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
         // One line on stdout, flushed, so scripts and tests learn the bound address.
         let mut out = std::io::stdout().lock();
         let _ = if json {
-            writeln!(out, "{}", serde_json::json!({"listening": addr.to_string(), "taxii": format!("http://{addr}/taxii2/")}))
+            writeln!(out, "{}", serde_json::json!({"listening": addr.to_string(), "url": format!("http://{addr}/"), "taxii": format!("http://{addr}/taxii2/")}))
         } else {
-            writeln!(out, "Listening on http://{addr}/taxii2/")
+            writeln!(out, "Listening on http://{addr}/ (web UI; API at /api/v1/, TAXII at http://{addr}/taxii2/)")
         };
         let _ = out.flush();
     }))

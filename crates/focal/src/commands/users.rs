@@ -13,12 +13,8 @@ pub enum UsersCommand {
     Add(AddArgs),
     /// List accounts.
     List,
-    /// Issue an API (bearer) token for an account; it is shown once.
-    Token {
-        name: String,
-        #[arg(long)]
-        label: Option<String>,
-    },
+    /// API (bearer) tokens: `token NAME` issues one (shown once); `token add|list|revoke`.
+    Token(super::accounts::TokenArgs),
     /// Grant an account rights on a collection.
     Grant(GrantArgs),
 }
@@ -124,19 +120,7 @@ pub fn run(data: &Path, cmd: UsersCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
-        UsersCommand::Token { name, label } => {
-            let user = store
-                .user(&name)?
-                .with_context(|| format!("no user {name:?}"))?;
-            let (token, hash) = focal_sharing::users::new_token()?;
-            store.add_token(user.id, &hash, label.as_deref())?;
-            if json {
-                print_json(&serde_json::json!({"user": name, "token": token}))
-            } else {
-                println!("{token}");
-                Ok(())
-            }
-        }
+        UsersCommand::Token(args) => super::accounts::token(&store, args, json),
         UsersCommand::Grant(g) => {
             let user = store
                 .user(&g.name)?

@@ -1,0 +1,715 @@
+//! The REST API under `/api/v1` (JSON), and its OpenAPI 3 document, generated from the handler
+//! annotations below by `utoipa` and served at `/api/v1/openapi.json`.
+//!
+//! Authorisation is done before any handler runs (see [`crate::access`]); handlers only pass
+//! the principal's [`Scope`] to the store so a constituent's queries cannot reach another
+//! organisation's rows. Every list is a keyset page with a bounded `limit`.
+
+use crate::AppState;
+use crate::access::Principal;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json, Router, routing};
+use focal_model::Event;
+use focal_store::incidents::{
+    AuditFilter, AuditLog, IncidentChange, IncidentFilter, IncidentStore,
+};
+use focal_store::web::{Scope, WebStore};
+use focal_store::{EventFilter, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+pub const MAX_EXPORT: usize = 10_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", routing::get(openapi))
+        .route("/api/v1/events", routing::get(events))
+        .route("/api/v1/events/export", routing::get(export))
+        .route("/api/v1/incidents", routing::get(incidents))
+        .route("/api/v1/incidents/{id}", routing::get(incident))
+        .route(
+            "/api/v1/incidents/{id}/transition",
+            routing::post(transition),
+        )
+        .route("/api/v1/incidents/{id}/assign", routing::post(assign))
+        .route("/api/v1/incidents/{id}/comment", routing::post(comment))
+        .route("/api/v1/constituents", routing::get(constituents))
+        .route("/api/v1/constituents/{id}", routing::get(constituent))
+        .route("/api/v1/runs", routing::get(runs))
+        .route("/api/v1/quarantine", routing::get(quarantine))
+        .route("/api/v1/audit", routing::get(audit))
+}
+
+/// An API failure: a status and a message saying what was wrong.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> ApiError {
+        ApiError(StatusCode::BAD_REQUEST, message.into())
+    }
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError(StatusCode::NOT_FOUND, format!("there is no {what}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) => ApiError::bad(m),
+            e => {
+                tracing::error!(error = %e, "store error");
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        }
+    }
+}
+
+impl From<focal_incidents::Error> for ApiError {
+    fn from(e: focal_incidents::Error) -> Self {
+        use focal_incidents::Error as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::NoSuchIncident(_) => ApiError::not_found("such incident"),
+            E::IllegalTransition { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+            other => ApiError::bad(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+/// Runs blocking store work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?
+}
+
+fn limit(asked: Option<usize>, max: usize, default: usize) -> Result<usize, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(0) => Err(ApiError::bad("limit: at least 1")),
+        Some(n) if n > max => Err(ApiError::bad(format!("limit: at most {max}"))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Filters for events. Times are RFC 3339 or a date (`2026-11-23`, midnight UTC).
+#[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// An IP address or CIDR network (source.ip within, or source.network overlapping).
+    pub ip: Option<String>,
+    /// An AS number (`64500` or `AS64500`).
+    pub asn: Option<String>,
+    /// A two-letter country code.
+    pub country: Option<String>,
+    /// A constituent id.
+    pub constituent: Option<String>,
+    /// A classification.type, e.g. `infected-system`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub type_: Option<String>,
+    /// A feed name.
+    pub feed: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Continue after this event `seq` (the previous page's `next_after`).
+    pub after: Option<i64>,
+    /// Page size (1 to 1000; exports up to 10000).
+    pub limit: Option<usize>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse_time(name: &str, text: &str) -> Result<jiff::Timestamp, ApiError> {
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    text.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "{name} {text:?}: expected RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)"
+            ))
+        })
+}
+
+impl EventQuery {
+    pub fn filter(&self, max: usize) -> Result<EventFilter, ApiError> {
+        let network = nonempty(&self.ip)
+            .map(|ip| {
+                focal_model::event::parse_network(ip).map_err(|_| {
+                    ApiError::bad(format!(
+                        "ip {ip:?}: expected an IP address or a CIDR network"
+                    ))
+                })
+            })
+            .transpose()?;
+        let asn = nonempty(&self.asn)
+            .map(|a| {
+                focal_model::event::parse_asn(a).map_err(|e| ApiError::bad(format!("asn: {e}")))
+            })
+            .transpose()?;
+        if let Some(t) = nonempty(&self.type_) {
+            t.parse::<focal_model::ClassificationType>()
+                .map_err(|e| ApiError::bad(format!("type: {e}")))?;
+        }
+        let country = nonempty(&self.country)
+            .map(|c| {
+                c.parse::<focal_model::CountryCode>()
+                    .map(|_| c.to_ascii_uppercase())
+                    .map_err(|e| ApiError::bad(format!("country: {e}")))
+            })
+            .transpose()?;
+        Ok(EventFilter {
+            constituent: nonempty(&self.constituent).map(str::to_string),
+            network,
+            asn,
+            country,
+            classification_type: nonempty(&self.type_).map(str::to_string),
+            feed: nonempty(&self.feed).map(str::to_string),
+            since: nonempty(&self.since)
+                .map(|t| parse_time("since", t))
+                .transpose()?,
+            until: nonempty(&self.until)
+                .map(|t| parse_time("until", t))
+                .transpose()?,
+            after_seq: self.after,
+            limit: Some(limit(self.limit, max, DEFAULT_LIMIT.min(max))?),
+            ..EventFilter::default()
+        })
+    }
+}
+
+/// An event as the API shows it: IntelMQ field names, plus its storage `seq`.
+pub fn event_json(seq: i64, e: &Event) -> Value {
+    let mut map = focal_model::intelmq::to_json(e);
+    map.insert("seq".into(), json!(seq));
+    map.remove("raw");
+    Value::Object(map)
+}
+
+/// A page of events in seq order.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// Events with IntelMQ field names and `seq`.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+pub async fn search_events(
+    state: &AppState,
+    p: &Principal,
+    q: EventQuery,
+    max: usize,
+) -> Result<(Vec<(i64, Event)>, Option<i64>), ApiError> {
+    let mut filter = q.filter(max)?;
+    let asked = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    // One more than asked tells whether another page exists.
+    filter.limit = Some(asked + 1);
+    let (st, scope) = (state.clone(), p.scope());
+    let mut rows = blocking(move || Ok(st.store.events_page(&filter, &scope)?)).await?;
+    let next = if rows.len() > asked {
+        rows.truncate(asked);
+        rows.last().map(|r| r.0)
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+#[utoipa::path(get, path = "/api/v1/events", params(EventQuery), tag = "events",
+    responses((status = 200, body = EventPage), (status = 400, description = "a bad filter")))]
+async fn events(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<EventQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let (rows, next_after) = search_events(&state, &p, q, MAX_LIMIT).await?;
+    Ok(Json(EventPage {
+        events: rows.iter().map(|(s, e)| event_json(*s, e)).collect(),
+        next_after,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportFormat {
+    /// `csv` (the default) or `json`.
+    pub format: Option<String>,
+}
+
+/// Columns of the CSV export: IntelMQ's fields in its order, then TLP and constituent.
+fn csv_fields() -> impl Iterator<Item = &'static focal_model::Field> {
+    focal_model::intelmq::FIELDS
+        .iter()
+        .chain([focal_model::Field::Tlp, focal_model::Field::Constituent].iter())
+}
+
+#[utoipa::path(get, path = "/api/v1/events/export", params(EventQuery, ExportFormat), tag = "events",
+    responses((status = 200, description = "CSV or a JSON array of up to 10000 events; the header X-Focal-Next-After gives the next page's `after`")))]
+async fn export(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<EventQuery>,
+    Query(f): Query<ExportFormat>,
+) -> Result<Response, ApiError> {
+    let mut q = q;
+    q.limit = Some(q.limit.unwrap_or(MAX_EXPORT));
+    let format = f.format.unwrap_or_else(|| "csv".into());
+    if format != "csv" && format != "json" {
+        return Err(ApiError::bad("format: csv or json"));
+    }
+    let (rows, next) = search_events(&state, &p, q, MAX_EXPORT).await?;
+    let mut resp = if format == "json" {
+        let list: Vec<Value> = rows.iter().map(|(s, e)| event_json(*s, e)).collect();
+        Json(list).into_response()
+    } else {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header: Vec<String> = std::iter::once("seq".to_string())
+            .chain(csv_fields().map(|f| f.name().into_owned()))
+            .collect();
+        let csv_err = |e: csv::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        w.write_record(&header).map_err(csv_err)?;
+        for (seq, e) in &rows {
+            let record: Vec<String> = std::iter::once(seq.to_string())
+                .chain(
+                    csv_fields().map(|f| e.get_text(f).map(|c| c.into_owned()).unwrap_or_default()),
+                )
+                .collect();
+            w.write_record(&record).map_err(csv_err)?;
+        }
+        let body = w
+            .into_inner()
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let mut r = body.into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        r.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"events.csv\""),
+        );
+        r
+    };
+    if let Some(n) = next
+        && let Ok(v) = HeaderValue::from_str(&n.to_string())
+    {
+        resp.headers_mut().insert("x-focal-next-after", v);
+    }
+    Ok(resp)
+}
+
+/// Filters for incidents.
+#[derive(Debug, Default, Clone, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentQuery {
+    /// A state: new, acknowledged, notified, in_progress, resolved, false_positive, closed.
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    pub assignee: Option<String>,
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub type_: Option<String>,
+    pub constituent: Option<String>,
+    /// Only open incidents past their SLA due time.
+    pub breached: Option<bool>,
+    /// Continue after this incident id.
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+impl IncidentQuery {
+    pub fn filter(&self) -> Result<IncidentFilter, ApiError> {
+        let states = match nonempty(&self.state) {
+            Some(s) => vec![
+                focal_incidents::State::parse(s)
+                    .map_err(|e| ApiError::bad(e.to_string()))?
+                    .as_str()
+                    .to_string(),
+            ],
+            None => vec![],
+        };
+        Ok(IncidentFilter {
+            constituent: nonempty(&self.constituent).map(str::to_string),
+            states,
+            severity: nonempty(&self.severity).map(str::to_string),
+            assignee: nonempty(&self.assignee).map(str::to_string),
+            classification_type: nonempty(&self.type_).map(str::to_string),
+            breached_at: self.breached.unwrap_or(false).then(jiff::Timestamp::now),
+            limit: None,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IncidentPage {
+    #[schema(value_type = Vec<Object>)]
+    pub incidents: Vec<Value>,
+    pub next_after: Option<i64>,
+}
+
+pub async fn list_incidents(
+    state: &AppState,
+    p: &Principal,
+    q: &IncidentQuery,
+) -> Result<(Vec<focal_store::incidents::Incident>, Option<i64>), ApiError> {
+    let filter = q.filter()?;
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    let (st, scope, after) = (state.clone(), p.scope(), q.after.unwrap_or(0));
+    let mut rows =
+        blocking(move || Ok(st.store.incidents_page(&filter, &scope, after, asked + 1)?)).await?;
+    let next = if rows.len() > asked {
+        rows.truncate(asked);
+        rows.last().map(|i| i.id)
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+#[utoipa::path(get, path = "/api/v1/incidents", params(IncidentQuery), tag = "incidents",
+    responses((status = 200, body = IncidentPage), (status = 400, description = "a bad filter")))]
+async fn incidents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<IncidentQuery>,
+) -> Result<Json<IncidentPage>, ApiError> {
+    let (rows, next_after) = list_incidents(&state, &p, &q).await?;
+    Ok(Json(IncidentPage {
+        incidents: rows.iter().map(|i| json!(i)).collect(),
+        next_after,
+    }))
+}
+
+/// An incident with its timeline, allowed transitions and first events, if in scope.
+pub async fn incident_detail(state: &AppState, scope: Scope, id: i64) -> Result<Value, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let incident = st
+            .store
+            .incident_in(id, &scope)?
+            .ok_or_else(|| ApiError::not_found("such incident"))?;
+        let timeline = st.store.incident_timeline(id)?;
+        let mut events = Vec::new();
+        st.store.incident_events(id, Some(50), &mut |e| {
+            events.push(Value::Object(focal_model::intelmq::to_json(&e)));
+            Ok(())
+        })?;
+        for e in &mut events {
+            if let Some(m) = e.as_object_mut() {
+                m.remove("raw");
+            }
+        }
+        let allowed: Vec<&str> = focal_incidents::State::parse(&incident.state)
+            .map(|s| s.next().iter().map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        Ok(json!({"incident": incident, "timeline": timeline, "allowed_transitions": allowed, "events": events}))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path, description = "incident id")),
+    tag = "incidents", responses((status = 200, description = "the incident, its timeline, allowed transitions and first 50 events", body = Object),
+    (status = 404, description = "no such incident (or not yours)")))]
+async fn incident(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(incident_detail(&state, p.scope(), id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransitionBody {
+    /// The state to move to.
+    pub state: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignBody {
+    /// The assignee's name; null or empty to unassign.
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CommentBody {
+    pub text: String,
+}
+
+/// A change to an incident the principal may see, recorded with the principal as actor (the
+/// store writes the timeline and audit entries in the same transaction).
+pub async fn change(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    change: Change,
+) -> Result<focal_store::incidents::Incident, ApiError> {
+    let (st, scope, actor) = (state.clone(), p.scope(), p.actor());
+    blocking(move || {
+        st.store
+            .incident_in(id, &scope)?
+            .ok_or_else(|| ApiError::not_found("such incident"))?;
+        Ok(match change {
+            Change::Transition(to) => {
+                let to =
+                    focal_incidents::State::parse(&to).map_err(|e| ApiError::bad(e.to_string()))?;
+                focal_incidents::transition(st.store.as_ref(), id, to, &actor)?
+            }
+            Change::Assign(a) => {
+                let assignee = a.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+                if assignee.as_ref().is_some_and(|a| a.len() > 256) {
+                    return Err(ApiError::bad("an assignee is a name of 1 to 256 bytes"));
+                }
+                st.store
+                    .change_incident(id, &IncidentChange::Assign { assignee }, &actor)?
+            }
+            Change::Comment(text) => {
+                let text = text.trim().to_string();
+                if text.is_empty() || text.len() > 10_000 {
+                    return Err(ApiError::bad("a comment is 1 to 10000 bytes of text"));
+                }
+                st.store
+                    .change_incident(id, &IncidentChange::Comment { text }, &actor)?
+            }
+        })
+    })
+    .await
+}
+
+pub enum Change {
+    Transition(String),
+    Assign(Option<String>),
+    Comment(String),
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/transition", params(("id" = i64, Path, description = "incident id")),
+    request_body = TransitionBody, tag = "incidents",
+    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident"),
+    (status = 409, description = "not allowed from its current state")))]
+async fn transition(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<TransitionBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Transition(body.state)).await?
+    )))
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/assign", params(("id" = i64, Path, description = "incident id")),
+    request_body = AssignBody, tag = "incidents",
+    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident")))]
+async fn assign(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<AssignBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Assign(body.assignee)).await?
+    )))
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/comment", params(("id" = i64, Path, description = "incident id")),
+    request_body = CommentBody, tag = "incidents",
+    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident")))]
+async fn comment(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<CommentBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        change(&state, &p, id, Change::Comment(body.text)).await?
+    )))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyPage {
+    /// Continue after this id.
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/constituents", params(KeyPage), tag = "constituents",
+    responses((status = 200, description = "constituents ordered by id, and next_after", body = Object)))]
+async fn constituents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<KeyPage>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    let (st, scope, after) = (state.clone(), p.scope(), q.after.unwrap_or_default());
+    let mut rows =
+        blocking(move || Ok(st.store.constituents_page(&scope, &after, asked + 1)?)).await?;
+    let next = if rows.len() > asked {
+        rows.truncate(asked);
+        rows.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(json!({"constituents": rows, "next_after": next})))
+}
+
+/// A constituent with its first incidents (up to 100) and its last 50 notification deliveries,
+/// if in scope.
+pub async fn constituent_detail(
+    state: &AppState,
+    scope: Scope,
+    id: String,
+) -> Result<Value, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let c = st
+            .store
+            .constituent_in(&id, &scope)?
+            .ok_or_else(|| ApiError::not_found("such constituent"))?;
+        let filter = IncidentFilter {
+            constituent: Some(c.id.clone()),
+            ..IncidentFilter::default()
+        };
+        let incidents = st.store.incidents_page(&filter, &scope, 0, 100)?;
+        let notifications = st.store.notification_history(&c.id, &scope, 50)?;
+        Ok(json!({"constituent": c, "incidents": incidents, "notifications": notifications}))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/constituents/{id}", params(("id" = String, Path, description = "constituent id")),
+    tag = "constituents", responses((status = 200, description = "netblocks, ASNs, contact, incidents and notification history", body = Object),
+    (status = 404, description = "no such constituent (or not yours)")))]
+async fn constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(constituent_detail(&state, p.scope(), id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BeforePage {
+    /// Continue with ids below this one (newest first).
+    pub before: Option<i64>,
+    pub limit: Option<usize>,
+    /// Only this feed (quarantine).
+    pub feed: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/runs", params(BeforePage), tag = "feeds",
+    responses((status = 200, description = "ingestion runs, newest first", body = Object)))]
+async fn runs(
+    State(state): State<AppState>,
+    Query(q): Query<BeforePage>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    let (st, before) = (state.clone(), q.before.unwrap_or(0).max(0));
+    let rows = blocking(move || Ok(st.store.runs_page(before, asked)?)).await?;
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(json!({"runs": rows, "next_before": next})))
+}
+
+#[utoipa::path(get, path = "/api/v1/quarantine", params(BeforePage), tag = "feeds",
+    responses((status = 200, description = "quarantined records with the reason for each, newest first", body = Object)))]
+async fn quarantine(
+    State(state): State<AppState>,
+    Query(q): Query<BeforePage>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    let (st, before, feed) = (state.clone(), q.before.unwrap_or(0).max(0), q.feed.clone());
+    let rows =
+        blocking(move || Ok(st.store.quarantine_page(feed.as_deref(), before, asked)?)).await?;
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(json!({"records": rows, "next_before": next})))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Continue after this entry id.
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
+    pub subject: Option<String>,
+    pub action: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), tag = "audit",
+    responses((status = 200, description = "audit log entries in order, with their hashes", body = Object)))]
+async fn audit(
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    let st = state.clone();
+    let filter = AuditFilter {
+        subject: nonempty(&q.subject).map(str::to_string),
+        action: nonempty(&q.action).map(str::to_string),
+        after_id: q.after,
+        limit: Some(asked),
+    };
+    let rows = blocking(move || Ok(st.store.audit_entries(&filter)?)).await?;
+    let next = (rows.len() == asked)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(json!({"entries": rows, "next_after": next})))
+}
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("focal_session"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Focal API", description = "Events, incidents, constituents, feeds and the audit log of a Focal node."),
+    paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent, runs, quarantine, audit),
+    components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

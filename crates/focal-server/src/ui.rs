@@ -1,0 +1,668 @@
+//! The web UI: server-rendered HTML with `maud` (which escapes every interpolated value), one
+//! stylesheet served by the binary, no script at all, and a chart drawn as inline SVG on the
+//! server. Every list is a page from the store; links carry the filters and the keyset cursor.
+//!
+//! The pages read and act through the same functions as the REST API ([`crate::api`]), so the
+//! scope and audit rules are the same.
+
+use crate::AppState;
+use crate::access::{Need, Principal};
+use crate::api::{
+    self, ApiError, BeforePage, Change, EventQuery, IncidentQuery, KeyPage, blocking,
+};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Router, routing};
+use focal_store::incidents::{AuditFilter, AuditLog};
+use focal_store::web::WebStore;
+use maud::{DOCTYPE, Markup, html};
+use serde_json::Value;
+
+const CSS: &str = include_str!("focal.css");
+const PAGE: usize = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", routing::get(dashboard))
+        .route("/static/focal.css", routing::get(css))
+        .route("/events", routing::get(events))
+        .route("/incidents", routing::get(incidents))
+        .route("/incidents/{id}", routing::get(incident))
+        .route("/incidents/{id}/transition", routing::post(transition))
+        .route("/incidents/{id}/comment", routing::post(comment))
+        .route("/incidents/{id}/assign", routing::post(assign))
+        .route("/constituents", routing::get(constituents))
+        .route("/constituents/{id}", routing::get(constituent))
+        .route("/feeds", routing::get(feeds))
+        .route("/audit", routing::get(audit))
+}
+
+async fn css() -> Response {
+    let mut r = CSS.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", enc(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · Focal" }
+                    link rel="stylesheet" href="/static/focal.css";
+                }
+                body {
+                    @if let Some(p) = p {
+                        header {
+                            nav {
+                                strong { "Focal" }
+                                a href="/" { "Dashboard" }
+                                a href="/events" { "Events" }
+                                a href="/incidents" { "Incidents" }
+                                a href="/constituents" { "Constituents" }
+                                @if p.can(Need::StaffRead) { a href="/feeds" { "Feeds" } }
+                                @if p.can(Need::Audit) { a href="/audit" { "Audit log" } }
+                            }
+                            form.logout method="post" action="/logout" {
+                                span.who { (p.user.name) " (" (p.user.role)
+                                    @if let Some(o) = &p.user.organisation { ", " (o) } ")" }
+                                input type="hidden" name="csrf" value=(p.csrf());
+                                button type="submit" id="logout" { "Sign out" }
+                            }
+                        }
+                    }
+                    main {
+                        h1 { (title) }
+                        (body)
+                    }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+pub fn login_page(csrf: &str, message: Option<&str>) -> String {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            @if let Some(m) = message { p.error { (m) } }
+            form.login method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Name" input type="text" name="username" id="username" autocomplete="username" required; }
+                label { "Password" input type="password" name="password" id="password" autocomplete="current-password" required; }
+                button type="submit" id="signin" { "Sign in" }
+            }
+        },
+    )
+    .0
+}
+
+fn error_page(p: &Principal, e: ApiError) -> Response {
+    (e.0, layout("Problem", Some(p), html! { p.error { (e.1) } })).into_response()
+}
+
+fn page_result(p: &Principal, r: Result<Html<String>, ApiError>) -> Response {
+    match r {
+        Ok(h) => h.into_response(),
+        Err(e) => error_page(p, e),
+    }
+}
+
+fn fmt_ts(t: &jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Events per day by type as stacked bars.
+fn chart(per_day: &[(String, String, u64)]) -> Markup {
+    const PALETTE: [&str; 8] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    ];
+    let mut days: Vec<&str> = per_day.iter().map(|r| r.0.as_str()).collect();
+    days.dedup();
+    let mut types: Vec<&str> = per_day.iter().map(|r| r.1.as_str()).collect();
+    types.sort();
+    types.dedup();
+    let total = |d: &str| -> u64 { per_day.iter().filter(|r| r.0 == d).map(|r| r.2).sum() };
+    let max = days.iter().map(|d| total(d)).max().unwrap_or(0).max(1);
+    let (w, h, bar) = (720.0f64, 200.0f64, 720.0f64 / (days.len().max(1) as f64));
+    // (x, y, width, height, colour, tooltip) of each bar segment, stacked from the axis up.
+    let mut rects = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        let mut y = h;
+        for (j, t) in types.iter().enumerate() {
+            let n = per_day
+                .iter()
+                .find(|r| r.0 == *d && r.1 == *t)
+                .map(|r| r.2)
+                .unwrap_or(0);
+            if n > 0 {
+                let bh = (n as f64 / max as f64) * (h - 10.0);
+                y -= bh;
+                rects.push((
+                    i as f64 * bar + 2.0,
+                    y,
+                    (bar - 4.0).max(1.0),
+                    bh,
+                    PALETTE[j % PALETTE.len()],
+                    format!("{d} {t}: {n}"),
+                ));
+            }
+        }
+    }
+    html! {
+        @if days.is_empty() {
+            p { "No events in the last 14 days." }
+        } @else {
+            svg.chart width="720" height="240" viewBox="0 0 720 240" role="img" aria-label="Events per day by type" {
+                @for (x, y, bw, bh, fill, tip) in &rects {
+                    rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{bw:.1}")) height=(format!("{bh:.1}")) fill=(fill) {
+                        title { (tip) }
+                    }
+                }
+                @for (i, d) in days.iter().enumerate() {
+                    text x=(format!("{:.1}", i as f64 * bar + bar / 2.0)) y="220" text-anchor="middle" font-size="10" { (d.get(5..).unwrap_or(d)) }
+                }
+                line x1="0" y1=(h) x2=(w) y2=(h) stroke="#999" {}
+            }
+            ul.legend {
+                @for (j, t) in types.iter().enumerate() {
+                    li { svg width="10" height="10" { rect width="10" height="10" fill=(PALETTE[j % PALETTE.len()]) {} } " " (t) }
+                }
+            }
+        }
+    }
+}
+
+fn counts_table(title: &str, rows: &[(String, u64)], link: Option<&str>) -> Markup {
+    html! {
+        section.card {
+            h2 { (title) }
+            @if rows.is_empty() { p { "None." } } @else {
+                table { tbody {
+                    @for (k, n) in rows {
+                        tr { td { @if let Some(l) = link { a href=(format!("{l}{}", enc(k))) { (k) } } @else { (k) } } td.num { (n) } }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+async fn dashboard(State(state): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    let (st, scope) = (state.clone(), p.scope());
+    let staff = p.can(Need::StaffRead);
+    let r = blocking(move || {
+        let now = jiff::Timestamp::now();
+        let since = now.as_microsecond() - 14 * 86_400 * 1_000_000;
+        let d = st.store.dashboard(&scope, since, now.as_microsecond())?;
+        let runs = if staff { st.store.runs_page(0, 10)? } else { vec![] };
+        Ok((d, runs))
+    })
+    .await
+    .map(|(d, runs)| {
+        layout(
+            "Dashboard",
+            Some(&p),
+            html! {
+                section.card.wide { h2 { "Events per day by type (last 14 days)" } (chart(&d.per_day)) }
+                div.grid {
+                    (counts_table("Incidents by state", &d.incidents_by_state, Some("/incidents?state=")))
+                    section.card { h2 { "SLA breaches" } p.big { a href="/incidents?breached=true" { (d.sla_breaches) } } p { "open incidents past their due time" } }
+                    (counts_table("Top ASNs", &d.top_asns, Some("/events?asn=")))
+                    (counts_table("Top countries", &d.top_countries, Some("/events?country=")))
+                    (counts_table("Top constituents", &d.top_constituents, Some("/constituents/")))
+                    @if staff {
+                        section.card { h2 { "Feed health (last runs)" }
+                            table { thead { tr { th { "Feed" } th { "Status" } th { "Stored" } th { "Quarantined" } th { "Started" } } }
+                            tbody { @for r in &runs { tr { td { (r.feed) } td { (r.status.as_str()) } td.num { (r.progress.events_stored) } td.num { (r.progress.quarantined) } td { (r.started_at) } } } } }
+                            p { a href="/feeds" { "All runs and the quarantine" } }
+                        }
+                    }
+                }
+            },
+        )
+    });
+    page_result(&p, r)
+}
+
+fn event_filters(q: &EventQuery) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("ip", q.ip.clone()),
+        ("asn", q.asn.clone()),
+        ("country", q.country.clone()),
+        ("constituent", q.constituent.clone()),
+        ("type", q.type_.clone()),
+        ("feed", q.feed.clone()),
+        ("since", q.since.clone()),
+        ("until", q.until.clone()),
+    ]
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<EventQuery>,
+) -> Response {
+    let mut asked = q.clone();
+    asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    let filters = event_filters(&q);
+    let r = api::search_events(&state, &p, asked, api::MAX_LIMIT)
+        .await
+        .map(|(rows, next)| {
+            let base = query(&filters);
+            let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
+                label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+            };
+            layout(
+                "Events",
+                Some(&p),
+                html! {
+                    form.filters method="get" action="/events" {
+                        (field("ip", "IP or CIDR", &q.ip, "192.0.2.0/24"))
+                        (field("asn", "ASN", &q.asn, "64500"))
+                        (field("country", "Country", &q.country, "NL"))
+                        (field("constituent", "Constituent", &q.constituent, ""))
+                        (field("type", "Type", &q.type_, "infected-system"))
+                        (field("feed", "Feed", &q.feed, ""))
+                        (field("since", "Since", &q.since, "2026-11-01"))
+                        (field("until", "Until", &q.until, ""))
+                        button type="submit" id="search" { "Search" }
+                    }
+                    p.exports {
+                        "Export this search: "
+                        a href=(format!("/api/v1/events/export?format=csv&{base}")) { "CSV" } " · "
+                        a href=(format!("/api/v1/events/export?format=json&{base}")) { "JSON" }
+                    }
+                    table #events {
+                        thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
+                        tbody {
+                            @for (seq, e) in &rows {
+                                tr {
+                                    td.num { (seq) }
+                                    td { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
+                                    td { (e.classification_type.as_str()) }
+                                    td { (e.source_ip.map(|i| i.to_string()).unwrap_or_default()) }
+                                    td { (e.source_asn.map(|a| a.to_string()).unwrap_or_default()) }
+                                    td { (e.source_cc.as_ref().map(|c| c.to_string()).unwrap_or_default()) }
+                                    td { (e.constituent.as_deref().unwrap_or("")) }
+                                    td { (e.feed_name) }
+                                    td { (e.tlp.to_string()) }
+                                }
+                            }
+                        }
+                    }
+                    @if rows.is_empty() { p { "No events match." } }
+                    nav.pager {
+                        a href=(format!("/events?{base}")) { "First page" }
+                        @if let Some(n) = next { " · " a rel="next" id="next" href=(format!("/events?{}&after={n}", base)) { "Next page" } }
+                    }
+                },
+            )
+        });
+    page_result(&p, r)
+}
+
+async fn incidents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<IncidentQuery>,
+) -> Response {
+    let mut asked = q.clone();
+    asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    let r = api::list_incidents(&state, &p, &asked).await.map(|(rows, next)| {
+        let base = query(&[
+            ("state", q.state.clone()),
+            ("severity", q.severity.clone()),
+            ("assignee", q.assignee.clone()),
+            ("type", q.type_.clone()),
+            ("constituent", q.constituent.clone()),
+            ("breached", q.breached.map(|b| b.to_string())),
+        ]);
+        layout(
+            "Incidents",
+            Some(&p),
+            html! {
+                form.filters method="get" action="/incidents" {
+                    label { "State" select name="state" id="f-state" {
+                        option value="" { "any" }
+                        @for s in focal_incidents::State::ALL {
+                            option value=(s.as_str()) selected[q.state.as_deref() == Some(s.as_str())] { (s.as_str()) }
+                        }
+                    } }
+                    label { "Severity" input type="text" name="severity" value=(q.severity.clone().unwrap_or_default()); }
+                    label { "Assignee" input type="text" name="assignee" value=(q.assignee.clone().unwrap_or_default()); }
+                    label { "Type" input type="text" name="type" value=(q.type_.clone().unwrap_or_default()); }
+                    label { "Constituent" input type="text" name="constituent" value=(q.constituent.clone().unwrap_or_default()); }
+                    button type="submit" { "Filter" }
+                }
+                table #incidents {
+                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "Assignee" } th { "Events" } th { "Due" } } }
+                    tbody {
+                        @for i in &rows {
+                            tr {
+                                td { a.incident href=(format!("/incidents/{}", i.id)) { (i.id) } }
+                                td { (i.constituent) } td { (i.classification_type) } td { span.state { (i.state) } }
+                                td { (i.severity) } td { (i.assignee.as_deref().unwrap_or("")) } td.num { (i.event_count) } td { (fmt_ts(&i.due_at)) }
+                            }
+                        }
+                    }
+                }
+                @if rows.is_empty() { p { "No incidents match." } }
+                nav.pager {
+                    a href=(format!("/incidents?{base}")) { "First page" }
+                    @if let Some(n) = next { " · " a rel="next" href=(format!("/incidents?{base}&after={n}")) { "Next page" } }
+                }
+            },
+        )
+    });
+    page_result(&p, r)
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+async fn incident(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = api::incident_detail(&state, p.scope(), id).await.map(|d| {
+        let i = &d["incident"];
+        let empty = vec![];
+        let allowed = d["allowed_transitions"].as_array().unwrap_or(&empty);
+        let timeline = d["timeline"].as_array().unwrap_or(&empty);
+        let events = d["events"].as_array().unwrap_or(&empty);
+        layout(
+            &format!("Incident {id}"),
+            Some(&p),
+            html! {
+                dl.facts {
+                    dt { "State" } dd #state { (s(i, "state")) }
+                    dt { "Constituent" } dd { (s(i, "constituent")) }
+                    dt { "Type" } dd { (s(i, "classification_type")) }
+                    dt { "Severity" } dd { (s(i, "severity")) }
+                    dt { "TLP" } dd { (s(i, "tlp")) }
+                    dt { "Assignee" } dd #assignee { (s(i, "assignee")) }
+                    dt { "Events" } dd { (s(i, "event_count")) }
+                    dt { "Due" } dd { (s(i, "due_at")) }
+                }
+                @if p.can(Need::Act) && !allowed.is_empty() {
+                    section.card { h2 { "Move to" }
+                        @for t in allowed {
+                            @let t = t.as_str().unwrap_or("");
+                            form.inline method="post" action=(format!("/incidents/{id}/transition")) {
+                                input type="hidden" name="csrf" value=(p.csrf());
+                                input type="hidden" name="state" value=(t);
+                                button type="submit" id=(format!("to-{t}")) { (t) }
+                            }
+                        }
+                    }
+                }
+                @if p.can(Need::Manage) {
+                    form.inline method="post" action=(format!("/incidents/{id}/assign")) {
+                        input type="hidden" name="csrf" value=(p.csrf());
+                        label { "Assign to " input type="text" name="assignee" value=(s(i, "assignee")); }
+                        button type="submit" { "Assign" }
+                    }
+                }
+                h2 { "Timeline" }
+                ol.timeline #timeline {
+                    @for t in timeline {
+                        li { time { (s(t, "at")) } " " strong { (s(t, "kind")) } " by " (s(t, "actor")) " " code { (t["detail"].to_string()) } }
+                    }
+                }
+                @if p.can(Need::Act) {
+                    form method="post" action=(format!("/incidents/{id}/comment")) {
+                        input type="hidden" name="csrf" value=(p.csrf());
+                        label { "Comment" textarea name="text" id="comment" rows="3" required {} }
+                        button type="submit" id="add-comment" { "Add comment" }
+                    }
+                }
+                h2 { "Events (first 50)" }
+                table { thead { tr { th { "Time" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
+                    tbody { @for e in events { tr { td { (s(e, "time.source")) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+            },
+        )
+    });
+    page_result(&p, r)
+}
+
+#[derive(serde::Deserialize)]
+struct TransitionForm {
+    state: String,
+}
+#[derive(serde::Deserialize)]
+struct CommentForm {
+    text: String,
+}
+#[derive(serde::Deserialize)]
+struct AssignForm {
+    assignee: Option<String>,
+}
+
+async fn act(state: &AppState, p: &Principal, id: i64, c: Change) -> Response {
+    match api::change(state, p, id, c).await {
+        Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Err(e) => error_page(p, e),
+    }
+}
+
+async fn transition(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<TransitionForm>,
+) -> Response {
+    act(&state, &p, id, Change::Transition(f.state)).await
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<CommentForm>,
+) -> Response {
+    act(&state, &p, id, Change::Comment(f.text)).await
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<AssignForm>,
+) -> Response {
+    act(&state, &p, id, Change::Assign(f.assignee)).await
+}
+
+async fn constituents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<KeyPage>,
+) -> Response {
+    let (st, scope, after) = (
+        state.clone(),
+        p.scope(),
+        q.after.clone().unwrap_or_default(),
+    );
+    let r = blocking(move || Ok(st.store.constituents_page(&scope, &after, PAGE + 1)?))
+        .await
+        .map(|mut rows| {
+            let next = (rows.len() > PAGE).then(|| {
+                rows.truncate(PAGE);
+                rows.last().map(|c| c.id.clone())
+            });
+            layout(
+                "Constituents",
+                Some(&p),
+                html! {
+                    table #constituents { thead { tr { th { "Id" } th { "Name" } th { "Abuse contact" } th { "ASNs" } th { "Netblocks" } } }
+                        tbody { @for c in &rows { tr {
+                            td { a href=(format!("/constituents/{}", enc(&c.id))) { (c.id) } } td { (c.name) } td { (c.abuse_email) }
+                            td { (c.asns.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")) } td { (c.netblocks.len()) }
+                        } } } }
+                    @if let Some(Some(n)) = next { nav.pager { a rel="next" href=(format!("/constituents?after={}", enc(&n))) { "Next page" } } }
+                },
+            )
+        });
+    page_result(&p, r)
+}
+
+async fn constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = api::constituent_detail(&state, p.scope(), id).await.map(|d| {
+        let c = &d["constituent"];
+        let empty = vec![];
+        let list = |k: &str| -> Vec<String> {
+            c[k].as_array().unwrap_or(&empty).iter().map(|v| match v { Value::String(s) => s.clone(), o => o.to_string() }).collect()
+        };
+        layout(
+            &format!("Constituent {}", s(c, "id")),
+            Some(&p),
+            html! {
+                dl.facts {
+                    dt { "Name" } dd { (s(c, "name")) }
+                    dt { "Abuse contact" } dd { (s(c, "abuse_email")) }
+                    dt { "Language" } dd { (s(c, "language")) }
+                    dt { "ASNs" } dd { (list("asns").join(", ")) }
+                    dt { "Domains" } dd { (list("domains").join(", ")) }
+                }
+                h2 { "Netblocks" }
+                ul.netblocks { @for n in list("netblocks") { li { code { (n) } } } }
+                h2 { "Incidents" }
+                table { thead { tr { th { "#" } th { "Type" } th { "State" } th { "Events" } } }
+                    tbody { @for i in d["incidents"].as_array().unwrap_or(&empty) {
+                        tr { td { a href=(format!("/incidents/{}", s(i, "id"))) { (s(i, "id")) } } td { (s(i, "classification_type")) } td { (s(i, "state")) } td.num { (s(i, "event_count")) } }
+                    } } }
+                p { a href=(format!("/events?constituent={}", enc(&s(c, "id")))) { "This constituent's events" } }
+                h2 { "Notifications (last 50 deliveries)" }
+                table #notifications { thead { tr { th { "At" } th { "Message" } th { "Outcome" } th { "Detail" } } }
+                    tbody { @for n in d["notifications"].as_array().unwrap_or(&empty) {
+                        tr { td { (s(n, "at")) } td.num { (s(n, "outbox_id")) } td { (s(n, "outcome")) } td { (s(n, "detail")) } }
+                    } } }
+            },
+        )
+    });
+    page_result(&p, r)
+}
+
+async fn feeds(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<BeforePage>,
+) -> Response {
+    let st = state.clone();
+    let before = q.before.unwrap_or(0).max(0);
+    let feed = q.feed.clone();
+    let r = blocking(move || {
+        Ok((
+            st.store.runs_page(0, 20)?,
+            st.store.quarantine_page(feed.as_deref(), before, PAGE)?,
+        ))
+    })
+    .await
+    .map(|(runs, records)| {
+        let next = (records.len() == PAGE).then(|| records.last().map(|r| r.id)).flatten();
+        layout(
+            "Feeds",
+            Some(&p),
+            html! {
+                h2 { "Last runs" }
+                table #runs { thead { tr { th { "Run" } th { "Feed" } th { "File" } th { "Status" } th { "Rows" } th { "Stored" } th { "Duplicates" } th { "Quarantined" } th { "Started" } } }
+                    tbody { @for r in &runs { tr {
+                        td.num { (r.id) } td { (r.feed) } td { (r.file_name) } td { (r.status.as_str()) } td.num { (r.progress.rows_read) }
+                        td.num { (r.progress.events_stored) } td.num { (r.progress.duplicates) } td.num { (r.progress.quarantined) } td { (r.started_at) }
+                    } } } }
+                h2 { "Quarantine" }
+                table #quarantine { thead { tr { th { "Feed" } th { "File" } th { "Line" } th { "Kind" } th { "Field" } th { "Reason" } th { "Record" } } }
+                    tbody { @for r in &records { tr {
+                        td { (r.feed) } td { (r.file_name) } td.num { (r.line) } td { (r.kind) } td { (r.field.as_deref().unwrap_or("")) }
+                        td { (r.reason) } td { code { (r.raw.chars().take(200).collect::<String>()) } }
+                    } } } }
+                @if let Some(n) = next { nav.pager { a rel="next" href=(format!("/feeds?{}", query(&[("before", Some(n.to_string())), ("feed", q.feed.clone())]))) { "Older records" } } }
+            },
+        )
+    });
+    page_result(&p, r)
+}
+
+#[derive(serde::Deserialize)]
+struct AuditPage {
+    after: Option<i64>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<AuditPage>,
+) -> Response {
+    let st = state.clone();
+    let filter = AuditFilter {
+        after_id: q.after,
+        limit: Some(PAGE),
+        ..AuditFilter::default()
+    };
+    let r = blocking(move || Ok(st.store.audit_entries(&filter)?))
+        .await
+        .map(|rows| {
+            let next = (rows.len() == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+            layout(
+                "Audit log",
+                Some(&p),
+                html! {
+                    table #audit { thead { tr { th { "#" } th { "At" } th { "Actor" } th { "Action" } th { "Subject" } th { "Change" } th { "Hash" } } }
+                        tbody { @for e in &rows { tr {
+                            td.num { (e.id) } td { (e.at) } td { (e.actor) } td { (e.action) } td { (e.subject) }
+                            td { code { (e.before.as_ref().map(|v| v.to_string()).unwrap_or_default()) " → " (e.after.as_ref().map(|v| v.to_string()).unwrap_or_default()) } }
+                            td { code { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                        } } } }
+                    @if let Some(n) = next { nav.pager { a rel="next" href=(format!("/audit?after={n}")) { "Next page" } } }
+                },
+            )
+        });
+    page_result(&p, r)
+}

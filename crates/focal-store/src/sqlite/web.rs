@@ -1,0 +1,763 @@
+//! [`WebStore`] on SQLite: sessions, login throttling, scoped tokens and scoped, paged reads.
+
+use super::incidents::{INCIDENT_COLUMNS, err, incident_from_row};
+use super::{RUN_COLUMNS, SqliteStore, now, run_from_row};
+use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions};
+use crate::incidents::{Incident, IncidentFilter};
+use crate::sharing::User;
+use crate::web::*;
+use crate::{EventFilter, QuarantineRecord, Result, RunRecord, StoreError};
+use focal_model::Event;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params};
+
+/// The same columns and mapping as the sharing store's user rows (kept private there).
+const USER_COLUMNS: &str =
+    "u.id, u.name, u.role, u.organisation, u.password_hash, u.disabled, u.created_at";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        organisation: r.get(3)?,
+        password_hash: r.get(4)?,
+        disabled: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn values(args: Vec<Param>) -> Vec<Value> {
+    args.into_iter()
+        .map(|p| match p {
+            Param::Int(i) => Value::Integer(i),
+            Param::Text(t) => Value::Text(t),
+            Param::Blob(b) => Value::Blob(b),
+        })
+        .collect()
+}
+
+fn constituent_row(r: &Row<'_>) -> rusqlite::Result<ConstituentRow> {
+    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let bad = |i: usize, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    Ok(ConstituentRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        abuse_email: r.get(2)?,
+        asns: serde_json::from_str(&json(3)?).map_err(|e| bad(3, e))?,
+        netblocks: serde_json::from_str(&json(4)?).map_err(|e| bad(4, e))?,
+        domains: serde_json::from_str(&json(5)?).map_err(|e| bad(5, e))?,
+        language: r.get(6)?,
+    })
+}
+
+/// `YYYY-MM-DD` of a day number since the Unix epoch.
+fn day_text(day: i64) -> String {
+    jiff::Timestamp::from_second(day.saturating_mul(86_400))
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| day.to_string())
+}
+
+const CONSTITUENT_COLUMNS: &str = "id, name, abuse_email, asns, netblocks, domains, language";
+
+fn counts(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: &[Value],
+    context: &'static str,
+) -> Result<Counts> {
+    let mut stmt = conn.prepare(sql).map_err(err(context))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(err(context))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(err(context))
+}
+
+impl WebStore for SqliteStore {
+    fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        now_us: i64,
+        expires_us: i64,
+    ) -> Result<()> {
+        let conn = self.writer();
+        // Expired sessions are swept on each login, so the table stays the size of live ones.
+        conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_us])
+            .map_err(err("removing expired sessions"))?;
+        conn.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id_hash, user_id, csrf, now_us, expires_us],
+        )
+        .map_err(err("creating a session"))?;
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &str, now_us: i64) -> Result<Option<Session>> {
+        self.reader()?
+            .query_row(
+                &format!(
+                    "SELECT {USER_COLUMNS}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
+                ),
+                params![id_hash, now_us],
+                |r| {
+                    Ok(Session {
+                        user: user_row(r)?,
+                        csrf: r.get(7)?,
+                        expires_at: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err("reading a session"))
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<()> {
+        self.writer()
+            .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])
+            .map_err(err("ending a session"))?;
+        Ok(())
+    }
+
+    fn login_failures(&self, key: &str) -> Result<Failures> {
+        Ok(self
+            .reader()?
+            .query_row(
+                "SELECT failures, last_at FROM login_failures WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(Failures {
+                        failures: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
+                        last_at: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err("reading login failures"))?
+            .unwrap_or_default())
+    }
+
+    fn record_login_failure(&self, key: &str, now_us: i64) -> Result<Failures> {
+        self.writer()
+            .query_row(
+                "INSERT INTO login_failures (key, failures, last_at) VALUES (?1, 1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at \
+                 RETURNING failures, last_at",
+                params![key, now_us],
+                |r| {
+                    Ok(Failures {
+                        failures: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
+                        last_at: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(err("recording a login failure"))
+    }
+
+    fn clear_login_failures(&self, key: &str) -> Result<()> {
+        self.writer()
+            .execute("DELETE FROM login_failures WHERE key = ?1", [key])
+            .map_err(err("clearing login failures"))?;
+        Ok(())
+    }
+
+    fn add_scoped_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: Option<&str>,
+        scope: &str,
+    ) -> Result<i64> {
+        if !TOKEN_SCOPES.contains(&scope) {
+            return Err(StoreError::Invalid(format!(
+                "token scope {scope:?}: expected read or write"
+            )));
+        }
+        let conn = self.writer();
+        conn.execute(
+            "INSERT INTO api_tokens (user_id, token_hash, label, created_at, scope) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user_id, token_hash, label, now(), scope],
+        )
+        .map_err(err("storing a token"))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT t.id, u.name, t.label, t.scope, t.created_at, t.expires_at, t.revoked_at \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE ?1 IS NULL OR u.name = ?1 ORDER BY t.id",
+            )
+            .map_err(err("listing tokens"))?;
+        let rows = stmt
+            .query_map([user], |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    user: r.get(1)?,
+                    label: r.get(2)?,
+                    scope: r.get(3)?,
+                    created_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                    revoked_at: r.get(6)?,
+                })
+            })
+            .map_err(err("listing tokens"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing tokens"))
+    }
+
+    fn revoke_token(&self, id: i64) -> Result<bool> {
+        let stamp = now();
+        let n = self
+            .writer()
+            .execute(
+                "UPDATE api_tokens SET revoked_at = ?2, expires_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, stamp],
+            )
+            .map_err(err("revoking a token"))?;
+        Ok(n == 1)
+    }
+
+    fn token_user(&self, token_hash: &str) -> Result<Option<(User, String)>> {
+        self.reader()?
+            .query_row(
+                &format!(
+                    "SELECT {USER_COLUMNS}, t.scope FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                     WHERE t.token_hash = ?1 AND u.disabled = 0 AND t.revoked_at IS NULL \
+                     AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+                ),
+                params![token_hash, now()],
+                |r| Ok((user_row(r)?, r.get(7)?)),
+            )
+            .optional()
+            .map_err(err("checking a token"))
+    }
+
+    fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>> {
+        let mut w = Where::new(Placeholder::Question);
+        event_conditions(filter, &mut w);
+        if let Some(org) = scope.organisation() {
+            w.and("e.constituent = ?", vec![Param::Text(org.to_string())]);
+        }
+        w.sql.push_str(" ORDER BY e.seq");
+        w.limit(filter.limit.unwrap_or(100));
+        let sql = format!("{EVENT_SELECT}{}", w.sql);
+        let conn = self.reader()?;
+        let e = err("searching events");
+        let mut stmt = conn.prepare(&sql).map_err(e)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values(w.args)), |r| {
+                Ok((r.get::<_, i64>(0)?, super::events::event_from_row(r)?))
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+    }
+
+    fn incidents_page(
+        &self,
+        filter: &IncidentFilter,
+        scope: &Scope,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Incident>> {
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id > ?1");
+        let mut args: Vec<Value> = vec![after.into()];
+        let mut eq = |column: &str, value: Option<&str>, sql: &mut String| {
+            if let Some(v) = value {
+                args.push(v.to_string().into());
+                sql.push_str(&format!(" AND {column} = ?{}", args.len()));
+            }
+        };
+        eq("constituent", scope.organisation(), &mut sql);
+        eq("constituent", filter.constituent.as_deref(), &mut sql);
+        eq("severity", filter.severity.as_deref(), &mut sql);
+        eq("assignee", filter.assignee.as_deref(), &mut sql);
+        eq(
+            "classification_type",
+            filter.classification_type.as_deref(),
+            &mut sql,
+        );
+        if !filter.states.is_empty() {
+            let mut marks = Vec::new();
+            for s in &filter.states {
+                args.push(s.clone().into());
+                marks.push(format!("?{}", args.len()));
+            }
+            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
+        }
+        if let Some(at) = filter.breached_at {
+            args.push(at.as_microsecond().into());
+            sql.push_str(&format!(
+                " AND state IN ('new', 'acknowledged', 'notified', 'in_progress') AND due_at < ?{}",
+                args.len()
+            ));
+        }
+        args.push((limit as i64).into());
+        sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(&sql).map_err(err("listing incidents"))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), incident_from_row)
+            .map_err(err("listing incidents"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing incidents"))
+    }
+
+    fn incident_in(&self, id: i64, scope: &Scope) -> Result<Option<Incident>> {
+        self.reader()?
+            .query_row(
+                &format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1 AND (?2 IS NULL OR constituent = ?2)"
+                ),
+                params![id, scope.organisation()],
+                incident_from_row,
+            )
+            .optional()
+            .map_err(err("reading an incident"))
+    }
+
+    fn constituents_page(
+        &self,
+        scope: &Scope,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<ConstituentRow>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {CONSTITUENT_COLUMNS} FROM constituents WHERE id > ?1 AND (?2 IS NULL OR id = ?2) ORDER BY id LIMIT ?3"
+            ))
+            .map_err(err("listing constituents"))?;
+        let rows = stmt
+            .query_map(
+                params![after, scope.organisation(), limit as i64],
+                constituent_row,
+            )
+            .map_err(err("listing constituents"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing constituents"))
+    }
+
+    fn constituent_in(&self, id: &str, scope: &Scope) -> Result<Option<ConstituentRow>> {
+        self.reader()?
+            .query_row(
+                &format!(
+                    "SELECT {CONSTITUENT_COLUMNS} FROM constituents WHERE id = ?1 AND (?2 IS NULL OR id = ?2)"
+                ),
+                params![id, scope.organisation()],
+                constituent_row,
+            )
+            .optional()
+            .map_err(err("reading a constituent"))
+    }
+
+    fn notification_history(
+        &self,
+        constituent: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<crate::incidents::Delivery>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, outbox_id, constituent, at, outcome, detail FROM deliveries \
+                 WHERE constituent = ?1 AND (?2 IS NULL OR constituent = ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(err("listing deliveries"))?;
+        let rows = stmt
+            .query_map(
+                params![constituent, scope.organisation(), limit as i64],
+                |r| {
+                    Ok(crate::incidents::Delivery {
+                        id: r.get(0)?,
+                        outbox_id: r.get(1)?,
+                        constituent: r.get(2)?,
+                        at: super::incidents::ts(r.get(3)?)?,
+                        outcome: r.get(4)?,
+                        detail: r.get(5)?,
+                    })
+                },
+            )
+            .map_err(err("listing deliveries"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing deliveries"))
+    }
+
+    fn runs_page(&self, before: i64, limit: usize) -> Result<Vec<RunRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(err("listing runs"))?;
+        let rows = stmt
+            .query_map(params![before, limit as i64], run_from_row)
+            .map_err(err("listing runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing runs"))
+    }
+
+    fn quarantine_page(
+        &self,
+        feed: Option<&str>,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<QuarantineRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, run_id, feed, file_name, line, kind, field, reason, raw, quarantined_at FROM quarantine \
+                 WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR feed = ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(err("listing the quarantine"))?;
+        let rows = stmt
+            .query_map(params![before, feed, limit as i64], |r| {
+                let raw: Vec<u8> = r.get(8)?;
+                Ok(QuarantineRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    feed: r.get(2)?,
+                    file_name: r.get(3)?,
+                    line: r.get::<_, i64>(4)? as u64,
+                    kind: r.get(5)?,
+                    field: r.get(6)?,
+                    reason: r.get(7)?,
+                    raw: String::from_utf8_lossy(&raw).into_owned(),
+                    raw_hex: raw.iter().map(|b| format!("{b:02x}")).collect(),
+                    quarantined_at: r.get(9)?,
+                })
+            })
+            .map_err(err("listing the quarantine"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("listing the quarantine"))
+    }
+
+    fn refresh_rollup(&self, wait_ms: u32) -> Result<bool> {
+        let mut conn = self.reader()?;
+        // Most page views find nothing new: a read answers that without taking the write lock.
+        let newest_seen: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(err("reading the newest event"))?;
+        if super::incidents::cursor(&conn, "web_rollup").map_err(err("reading a cursor"))?
+            >= newest_seen
+        {
+            return Ok(true);
+        }
+        conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
+            .map_err(err("setting the lock wait"))?;
+        // IMMEDIATE takes the write lock before reading the newest seq, so no uncommitted event
+        // can later appear below the cursor.
+        let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(err("starting the rollup")(e)),
+        };
+        let e = err("updating the dashboard rollup");
+        let cursor = super::incidents::cursor(&tx, "web_rollup").map_err(e)?;
+        let newest: i64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(e)?;
+        if newest > cursor {
+            for (dim, column) in [
+                ("type", "classification_type"),
+                ("asn", "CAST(source_asn AS TEXT)"),
+                ("cc", "source_cc"),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO event_rollup (dim, day, constituent, value, events) \
+                         SELECT ?1, time_event / 86400000000, COALESCE(constituent, ''), {column}, COUNT(*) \
+                         FROM events WHERE seq > ?2 AND seq <= ?3 AND {column} IS NOT NULL GROUP BY 2, 3, 4 \
+                         ON CONFLICT (dim, day, constituent, value) DO UPDATE SET events = events + excluded.events"
+                    ),
+                    params![dim, cursor, newest],
+                )
+                .map_err(e)?;
+            }
+            tx.execute(
+                "INSERT INTO cursors (name, value) VALUES ('web_rollup', ?1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [newest],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        Ok(true)
+    }
+
+    fn dashboard(&self, scope: &Scope, since_us: i64, now_us: i64) -> Result<Dashboard> {
+        // Brought up to date unless an ingest holds the write lock: then the counts are those
+        // of the last refresh rather than a page that waits for the ingest.
+        self.refresh_rollup(200)?;
+        let conn = self.reader()?;
+        let org: Value = scope
+            .organisation()
+            .map(|o| Value::Text(o.to_string()))
+            .unwrap_or(Value::Null);
+        let since_day = since_us.div_euclid(86_400_000_000);
+        let window =
+            "FROM event_rollup WHERE dim = ?1 AND day >= ?2 AND (?3 IS NULL OR constituent = ?3)";
+        let args = |dim: &str| {
+            [
+                Value::Text(dim.into()),
+                Value::Integer(since_day),
+                org.clone(),
+            ]
+        };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT day, value, SUM(events) {window} GROUP BY day, value ORDER BY day, value"
+            ))
+            .map_err(err("counting events per day"))?;
+        let per_day = stmt
+            .query_map(rusqlite::params_from_iter(&args("type")), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(err("counting events per day"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("counting events per day"))?
+            .into_iter()
+            .map(|(day, t, n)| (day_text(day), t, n))
+            .collect();
+        let top = |dim: &str, column: &str| {
+            counts(
+                &conn,
+                &format!(
+                    "SELECT {column}, SUM(events) AS n {window} AND {column} != '' \
+                     GROUP BY {column} ORDER BY n DESC, 1 LIMIT 10"
+                ),
+                &args(dim),
+                "counting top values",
+            )
+        };
+        let top_asns = top("asn", "value")?;
+        let top_countries = top("cc", "value")?;
+        let top_constituents = top("type", "constituent")?;
+        let incidents_by_state = counts(
+            &conn,
+            "SELECT state, COUNT(*) AS n FROM incidents WHERE ?1 IS NULL OR constituent = ?1 GROUP BY state ORDER BY n DESC, state",
+            std::slice::from_ref(&org),
+            "counting incidents",
+        )?;
+        let sla_breaches = conn
+            .query_row(
+                "SELECT COUNT(*) FROM incidents WHERE (?1 IS NULL OR constituent = ?1) \
+                 AND state IN ('new', 'acknowledged', 'notified', 'in_progress') AND due_at < ?2",
+                params![org, now_us],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err("counting SLA breaches"))? as u64;
+        Ok(Dashboard {
+            per_day,
+            top_asns,
+            top_countries,
+            top_constituents,
+            incidents_by_state,
+            sla_breaches,
+        })
+    }
+
+    fn counters(&self) -> Result<Counters> {
+        let conn = self.reader()?;
+        let e = err("reading counters");
+        let (runs, rows_read, events_stored, duplicates, quarantined) = conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(rows_read), 0), COALESCE(SUM(events_stored), 0), \
+                 COALESCE(SUM(duplicates), 0), COALESCE(SUM(quarantined), 0) FROM runs",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, i64>(4)? as u64,
+                    ))
+                },
+            )
+            .map_err(e)?;
+        let count = |sql: &str| -> Result<u64> {
+            conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(e)
+        };
+        Ok(Counters {
+            runs,
+            rows_read,
+            events_stored,
+            duplicates,
+            quarantined,
+            outbox_pending: count(
+                "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')",
+            )?,
+            deliveries_sent: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'sent'")?,
+            deliveries_retry: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'retry'")?,
+            deliveries_failed: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'failed'")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sharing::{NewUser, SharingStore};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
+        (dir, store)
+    }
+
+    fn user(store: &SqliteStore, name: &str) -> User {
+        store
+            .add_user(&NewUser {
+                name: name.into(),
+                role: "analyst".into(),
+                organisation: None,
+                password_hash: None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let (_d, s) = store();
+        let u = user(&s, "a");
+        s.create_session("h1", u.id, "csrf1", 100, 200).unwrap();
+        assert_eq!(s.session("h1", 150).unwrap().unwrap().csrf, "csrf1");
+        assert!(
+            s.session("h1", 200).unwrap().is_none(),
+            "expired at its expiry"
+        );
+        assert!(s.session("other", 150).unwrap().is_none());
+        s.delete_session("h1").unwrap();
+        assert!(s.session("h1", 150).unwrap().is_none());
+    }
+
+    #[test]
+    fn login_failures_count_up_and_clear() {
+        let (_d, s) = store();
+        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
+        s.record_login_failure("user:a", 10).unwrap();
+        let f = s.record_login_failure("user:a", 20).unwrap();
+        assert_eq!((f.failures, f.last_at), (2, 20));
+        assert_eq!(s.login_failures("user:b").unwrap().failures, 0);
+        s.clear_login_failures("user:a").unwrap();
+        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
+    }
+
+    #[test]
+    fn revoked_tokens_stop_working_for_the_api_and_for_taxii() {
+        let (_d, s) = store();
+        let u = user(&s, "a");
+        let id = s.add_scoped_token(u.id, "hash", None, "read").unwrap();
+        assert!(s.add_scoped_token(u.id, "hash2", None, "admin").is_err());
+        assert_eq!(s.token_user("hash").unwrap().unwrap().1, "read");
+        assert!(s.user_by_token("hash").unwrap().is_some());
+        assert!(s.revoke_token(id).unwrap());
+        assert!(!s.revoke_token(id).unwrap(), "already revoked");
+        assert!(s.token_user("hash").unwrap().is_none());
+        assert!(s.user_by_token("hash").unwrap().is_none());
+        assert!(s.tokens(Some("a")).unwrap()[0].revoked_at.is_some());
+    }
+
+    #[test]
+    fn the_dashboard_rollup_counts_each_event_once_and_respects_the_scope() {
+        let (_d, s) = store();
+        let day = 20_000i64; // 2024-10-04
+        let add = |from: i64, n: i64, org: Option<&str>, asn: i64| {
+            let conn = s.writer();
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (id, feed, file_name, sha256, size, status, started_at, observed) \
+                 VALUES (1, 'f', 'f.csv', 'x', 0, 'done', 'now', 0)",
+                [],
+            )
+            .unwrap();
+            for i in from..from + n {
+                conn.execute(
+                    "INSERT INTO events (seq, id, run_id, time_event, source_asn, source_cc, classification_type, tlp, constituent) \
+                     VALUES (?1, ?2, 1, ?3, ?4, 'NL', 'scanner', 'GREEN', ?5)",
+                    params![i, i.to_be_bytes().to_vec(), day * 86_400_000_000 + i, asn, org],
+                )
+                .unwrap();
+            }
+        };
+        add(1, 5, Some("org-a"), 64500);
+        add(6, 3, Some("org-b"), 64501);
+        let since = day * 86_400_000_000;
+        let all = s.dashboard(&Scope::All, since, since).unwrap();
+        assert_eq!(
+            all.per_day,
+            vec![("2024-10-04".to_string(), "scanner".to_string(), 8)]
+        );
+        // Refreshing again with nothing new, then after more events, counts each once.
+        assert!(s.refresh_rollup(1000).unwrap());
+        add(9, 2, None, 64500);
+        let all = s.dashboard(&Scope::All, since, since).unwrap();
+        assert_eq!(all.per_day[0].2, 10);
+        assert_eq!(
+            all.top_asns,
+            vec![("64500".to_string(), 7), ("64501".to_string(), 3)]
+        );
+        assert_eq!(
+            all.top_constituents,
+            vec![("org-a".to_string(), 5), ("org-b".to_string(), 3)]
+        );
+        let a = s
+            .dashboard(&Scope::Organisation("org-a".into()), since, since)
+            .unwrap();
+        assert_eq!(a.per_day[0].2, 5);
+        assert_eq!(a.top_asns, vec![("64500".to_string(), 5)]);
+        assert_eq!(a.top_constituents, vec![("org-a".to_string(), 5)]);
+        // Days before the window are left out.
+        let later = s
+            .dashboard(&Scope::All, since + 86_400_000_000, since)
+            .unwrap();
+        assert!(later.per_day.is_empty());
+    }
+
+    #[test]
+    fn notification_history_is_scoped_in_the_query() {
+        let (_d, s) = store();
+        {
+            let conn = s.writer();
+            for (i, org) in [(1, "org-a"), (2, "org-b")] {
+                conn.execute(
+                    "INSERT INTO outbox (id, constituent, recipient, after_seq, last_seq, range_events, message_id, state, next_attempt_at, created_at) \
+                     VALUES (?1, ?2, 'x@example.org', 0, 1, 1, ?3, 'sent', 0, 0)",
+                    params![i, org, format!("m{i}")],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO deliveries (outbox_id, constituent, at, outcome, detail) VALUES (?1, ?2, 0, 'sent', '250 ok')",
+                    params![i, org],
+                )
+                .unwrap();
+            }
+        }
+        let a = Scope::Organisation("org-a".into());
+        assert_eq!(s.notification_history("org-a", &a, 10).unwrap().len(), 1);
+        assert!(s.notification_history("org-b", &a, 10).unwrap().is_empty());
+        assert_eq!(
+            s.notification_history("org-b", &Scope::All, 10).unwrap()[0].constituent,
+            "org-b"
+        );
+    }
+}

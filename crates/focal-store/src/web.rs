@@ -1,0 +1,183 @@
+//! Storage for the web application: login sessions, login throttling, scoped API tokens, and
+//! the paged, organisation-scoped reads behind the REST API and the UI.
+//!
+//! A separate trait from [`crate::Store`] so backends can grow it independently. Every read that
+//! a constituent can make takes a [`Scope`]: the organisation condition is part of the SQL, so
+//! another organisation's rows are never read, rather than read and filtered out afterwards.
+//! Every list is a page (keyset on an increasing id) with a bounded limit: nothing loads a whole
+//! table.
+
+use crate::incidents::{Incident, IncidentFilter};
+use crate::sharing::User;
+use crate::{EventFilter, QuarantineRecord, Result, RunRecord};
+use focal_model::Event;
+use serde::Serialize;
+
+/// Whose data a request may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Staff: every organisation.
+    All,
+    /// A constituent's user: only rows of this constituent id.
+    Organisation(String),
+}
+
+impl Scope {
+    pub fn organisation(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Organisation(o) => Some(o),
+        }
+    }
+}
+
+/// A live session and who it belongs to.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    /// Unix microseconds.
+    pub expires_at: i64,
+}
+
+/// Failed logins recorded under one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failures {
+    pub failures: u32,
+    /// Unix microseconds of the last failure.
+    pub last_at: i64,
+}
+
+/// An API token as listed (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub user: String,
+    pub label: Option<String>,
+    pub scope: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// The scopes a token can have.
+pub const TOKEN_SCOPES: [&str; 2] = ["read", "write"];
+
+/// A constituent with what the UI shows about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConstituentRow {
+    pub id: String,
+    pub name: String,
+    pub abuse_email: String,
+    pub asns: Vec<u32>,
+    pub netblocks: Vec<String>,
+    pub domains: Vec<String>,
+    pub language: Option<String>,
+}
+
+/// (label, count) pairs, largest first.
+pub type Counts = Vec<(String, u64)>;
+
+/// What the dashboard shows, all computed in the store within the scope.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dashboard {
+    /// (UTC day `YYYY-MM-DD`, classification type, events), for the last days asked for.
+    pub per_day: Vec<(String, String, u64)>,
+    pub top_asns: Counts,
+    pub top_countries: Counts,
+    pub top_constituents: Counts,
+    pub incidents_by_state: Counts,
+    /// Open incidents past their due time.
+    pub sla_breaches: u64,
+}
+
+/// Running totals read by the Prometheus exporter.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counters {
+    pub runs: u64,
+    pub rows_read: u64,
+    pub events_stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub outbox_pending: u64,
+    pub deliveries_sent: u64,
+    pub deliveries_retry: u64,
+    pub deliveries_failed: u64,
+}
+
+pub trait WebStore {
+    fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        now_us: i64,
+        expires_us: i64,
+    ) -> Result<()>;
+    /// The session if it exists, has not expired at `now_us`, and its user is enabled.
+    fn session(&self, id_hash: &str, now_us: i64) -> Result<Option<Session>>;
+    fn delete_session(&self, id_hash: &str) -> Result<()>;
+
+    fn login_failures(&self, key: &str) -> Result<Failures>;
+    fn record_login_failure(&self, key: &str, now_us: i64) -> Result<Failures>;
+    fn clear_login_failures(&self, key: &str) -> Result<()>;
+
+    /// Stores a token (by hash) with a scope; returns its id.
+    fn add_scoped_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: Option<&str>,
+        scope: &str,
+    ) -> Result<i64>;
+    /// Tokens of one user, or of everyone.
+    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>>;
+    /// Revokes a token; false if there is no such token or it was already revoked.
+    fn revoke_token(&self, id: i64) -> Result<bool>;
+    /// The enabled user and scope of a valid (unrevoked, unexpired) token.
+    fn token_user(&self, token_hash: &str) -> Result<Option<(User, String)>>;
+
+    /// A page of events as (seq, event), in seq order, after `filter.after_seq`, at most
+    /// `filter.limit` (required).
+    fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>>;
+    /// A page of incidents with `id > after`, in id order.
+    fn incidents_page(
+        &self,
+        filter: &IncidentFilter,
+        scope: &Scope,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Incident>>;
+    fn incident_in(&self, id: i64, scope: &Scope) -> Result<Option<Incident>>;
+    /// A page of constituents ordered by id, with `id > after`.
+    fn constituents_page(
+        &self,
+        scope: &Scope,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<ConstituentRow>>;
+    fn constituent_in(&self, id: &str, scope: &Scope) -> Result<Option<ConstituentRow>>;
+    /// The constituent's notification deliveries (sent, retried, failed), newest first.
+    fn notification_history(
+        &self,
+        constituent: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<crate::incidents::Delivery>>;
+    /// Runs, newest first, with `id < before` (0: from the newest).
+    fn runs_page(&self, before: i64, limit: usize) -> Result<Vec<RunRecord>>;
+    /// Quarantined records, newest first, with `id < before` (0: from the newest).
+    fn quarantine_page(
+        &self,
+        feed: Option<&str>,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<QuarantineRecord>>;
+    /// Counts events added since the last refresh into the dashboard's daily rollup. Waits at
+    /// most `wait_ms` for the write lock; false if it was busy (nothing changed).
+    fn refresh_rollup(&self, wait_ms: u32) -> Result<bool>;
+    /// The dashboard over the UTC days from `since_us` on (from the rollup, refreshed first
+    /// when the write lock is free).
+    fn dashboard(&self, scope: &Scope, since_us: i64, now_us: i64) -> Result<Dashboard>;
+    fn counters(&self) -> Result<Counters>;
+}
