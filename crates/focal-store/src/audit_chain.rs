@@ -123,6 +123,22 @@ impl Verifier {
         true
     }
 
+    /// The verdict when a row cannot even be read as an entry (its columns were edited into the
+    /// wrong types): a bad entry, not a storage failure.
+    pub fn unreadable(self, id: Option<i64>, error: impl std::fmt::Display) -> AuditVerification {
+        let entries = self.entries + 1;
+        AuditVerification {
+            entries,
+            ok: false,
+            head: None,
+            first_bad_id: id,
+            problem: Some(format!(
+                "entry {} cannot be read as an audit entry ({error}): it was edited",
+                id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+            )),
+        }
+    }
+
     pub fn finish(self) -> AuditVerification {
         match self.bad {
             Some((id, problem)) => AuditVerification {

@@ -177,18 +177,7 @@ impl AuditLog for SqliteStore {
                         break;
                     }
                 }
-                Err(e) => {
-                    let mut v = verifier.finish();
-                    v.entries += 1;
-                    v.ok = false;
-                    v.head = None;
-                    v.first_bad_id = id;
-                    v.problem = Some(format!(
-                        "entry {} cannot be read as an audit entry ({e}): it was edited",
-                        id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
-                    ));
-                    return Ok(v);
-                }
+                Err(e) => return Ok(verifier.unreadable(id, e)),
             }
         }
         Ok(verifier.finish())
