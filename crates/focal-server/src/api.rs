@@ -412,8 +412,12 @@ pub async fn incident_detail(state: &AppState, scope: Scope, id: i64) -> Result<
             .ok_or_else(|| ApiError::not_found("such incident"))?;
         let timeline = st.store.incident_timeline(id)?;
         let mut events = Vec::new();
+        // A constituent never sees TLP:RED events, here as in the event search.
+        let constituent_view = scope.organisation().is_some();
         st.store.incident_events(id, Some(50), &mut |e| {
-            events.push(Value::Object(focal_model::intelmq::to_json(&e)));
+            if !(constituent_view && e.tlp == focal_model::Tlp::Red) {
+                events.push(Value::Object(focal_model::intelmq::to_json(&e)));
+            }
             Ok(())
         })?;
         for e in &mut events {

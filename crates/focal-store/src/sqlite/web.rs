@@ -7,7 +7,7 @@ use crate::incidents::{Incident, IncidentFilter};
 use crate::sharing::User;
 use crate::web::*;
 use crate::{EventFilter, QuarantineRecord, Result, RunRecord, StoreError};
-use focal_model::Event;
+use focal_model::{Event, Tlp};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -247,6 +247,12 @@ impl WebStore for SqliteStore {
         event_conditions(filter, &mut w);
         if let Some(org) = scope.organisation() {
             w.and("e.constituent = ?", vec![Param::Text(org.to_string())]);
+            // TLP:RED is for the node's own analysts: it never leaves, not even to the
+            // organisation the event is about (AMBER+STRICT is meant for exactly that one).
+            w.and(
+                "e.tlp != ?",
+                vec![Param::Text(Tlp::Red.as_str().to_string())],
+            );
         }
         w.sql.push_str(" ORDER BY e.seq");
         w.limit(filter.limit.unwrap_or(100));
@@ -634,6 +640,41 @@ mod tests {
                 password_hash: None,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn a_constituent_never_sees_tlp_red_events() {
+        let (_d, s) = store();
+        {
+            let conn = s.writer();
+            conn.execute(
+                "INSERT INTO runs (id, feed, file_name, sha256, size, status, started_at, observed) \
+                 VALUES (1, 'f', 'f.csv', 'x', 0, 'done', 'now', 0)",
+                [],
+            )
+            .unwrap();
+            for (i, tlp) in [(1i64, "GREEN"), (2, "AMBER+STRICT"), (3, "RED")] {
+                conn.execute(
+                    "INSERT INTO events (seq, id, run_id, time_event, classification_type, tlp, constituent) \
+                     VALUES (?1, ?2, 1, 0, 'scanner', ?3, 'org-a')",
+                    params![i, i128::from(i).to_be_bytes().to_vec(), tlp],
+                )
+                .unwrap();
+            }
+        }
+        let seqs = |scope: &Scope| -> Vec<i64> {
+            s.events_page(&EventFilter::default(), scope)
+                .unwrap()
+                .into_iter()
+                .map(|(seq, _)| seq)
+                .collect()
+        };
+        assert_eq!(seqs(&Scope::All), vec![1, 2, 3], "analysts see everything");
+        assert_eq!(
+            seqs(&Scope::Organisation("org-a".into())),
+            vec![1, 2],
+            "the constituent sees its own events, AMBER+STRICT included, RED never"
+        );
     }
 
     #[test]
