@@ -4,6 +4,8 @@
 # ingest of ROWS generated rows runs into the same store.
 #
 #   bench/web.sh [ROWS] [DURATION] [CONNECTIONS]   # default: 1000000 rows, 20 s, 8 connections
+#   PRELOAD=DIR bench/web.sh ...                   # first ingest DIR/feed.csv (a make-workload.py
+#                                                  # output; --no-group), e.g. for 10M events
 #
 # The store starts as `focal demo --no-serve` (about 23,000 events, 500 incidents), then the
 # ROWS-row reference workload (../shared/bench/make-workload.py, seed 2) is ingested in the
@@ -28,6 +30,12 @@ data=$out/data
 rm -rf "$data"
 "$focal" --data "$data" demo --no-serve >/dev/null
 "$focal" --data "$data" constituents import "$work/constituents.csv" >/dev/null
+if [ -n "${PRELOAD:-}" ]; then
+  echo "preloading $PRELOAD/feed.csv..." >&2
+  "$focal" --data "$data" constituents import "$PRELOAD/constituents.csv" >/dev/null
+  "$focal" --data "$data" ingest --no-group --feed "$here/bench/reference-feed.toml" "$PRELOAD/feed.csv" > "$out/preload.out" 2>&1
+  "$focal" --data "$data" stats --json | python3 -c 'import json,sys; print("events in the store before the runs:", json.load(sys.stdin)["events"])' | tee "$out/preload-events.txt"
+fi
 token=$("$focal" --data "$data" --json users token add admin --scope read | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 "$focal" --data "$data" --json serve --listen 127.0.0.1:0 > "$out/serve.out" &
 spid=$!

@@ -448,60 +448,7 @@ impl WebStore for SqliteStore {
     }
 
     fn refresh_rollup(&self, wait_ms: u32) -> Result<bool> {
-        let mut conn = self.reader()?;
-        // Most page views find nothing new: a read answers that without taking the write lock.
-        let newest_seen: i64 = conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-            .map_err(err("reading the newest event"))?;
-        if super::incidents::cursor(&conn, "web_rollup").map_err(err("reading a cursor"))?
-            >= newest_seen
-        {
-            return Ok(true);
-        }
-        conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
-            .map_err(err("setting the lock wait"))?;
-        // IMMEDIATE takes the write lock before reading the newest seq, so no uncommitted event
-        // can later appear below the cursor.
-        let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                return Ok(false);
-            }
-            Err(e) => return Err(err("starting the rollup")(e)),
-        };
-        let e = err("updating the dashboard rollup");
-        let cursor = super::incidents::cursor(&tx, "web_rollup").map_err(e)?;
-        let newest: i64 = tx
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-            .map_err(e)?;
-        if newest > cursor {
-            for (dim, column) in [
-                ("type", "classification_type"),
-                ("asn", "CAST(source_asn AS TEXT)"),
-                ("cc", "source_cc"),
-            ] {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO event_rollup (dim, day, constituent, value, events) \
-                         SELECT ?1, time_event / 86400000000, COALESCE(constituent, ''), {column}, COUNT(*) \
-                         FROM events WHERE seq > ?2 AND seq <= ?3 AND {column} IS NOT NULL GROUP BY 2, 3, 4 \
-                         ON CONFLICT (dim, day, constituent, value) DO UPDATE SET events = events + excluded.events"
-                    ),
-                    params![dim, cursor, newest],
-                )
-                .map_err(e)?;
-            }
-            tx.execute(
-                "INSERT INTO cursors (name, value) VALUES ('web_rollup', ?1) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                [newest],
-            )
-            .map_err(e)?;
-        }
-        tx.commit().map_err(e)?;
-        Ok(true)
+        self.refresh_rollup_in_batches(wait_ms, ROLLUP_BATCH)
     }
 
     fn dashboard(&self, scope: &Scope, since_us: i64, now_us: i64) -> Result<Dashboard> {
@@ -617,6 +564,76 @@ impl WebStore for SqliteStore {
             deliveries_retry: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'retry'")?,
             deliveries_failed: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'failed'")?,
         })
+    }
+}
+
+/// Events folded into the dashboard rollup per write transaction. After a large ingest the
+/// catch-up is many short transactions rather than one long one, so logins, transitions and
+/// other writers wait at most one batch (well under a second) instead of the whole scan.
+const ROLLUP_BATCH: i64 = 200_000;
+
+impl SqliteStore {
+    fn refresh_rollup_in_batches(&self, wait_ms: u32, batch: i64) -> Result<bool> {
+        let mut conn = self.reader()?;
+        // Most page views find nothing new: a read answers that without taking the write lock.
+        let newest_seen: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(err("reading the newest event"))?;
+        if super::incidents::cursor(&conn, "web_rollup").map_err(err("reading a cursor"))?
+            >= newest_seen
+        {
+            return Ok(true);
+        }
+        conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
+            .map_err(err("setting the lock wait"))?;
+        loop {
+            // IMMEDIATE takes the write lock before reading the newest seq, so no uncommitted
+            // event can later appear below the cursor.
+            let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            {
+                Ok(tx) => tx,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                {
+                    return Ok(false);
+                }
+                Err(e) => return Err(err("starting the rollup")(e)),
+            };
+            let e = err("updating the dashboard rollup");
+            let cursor = super::incidents::cursor(&tx, "web_rollup").map_err(e)?;
+            let newest_all: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(e)?;
+            let newest = newest_all.min(cursor.saturating_add(batch.max(1)));
+            if newest > cursor {
+                for (dim, column) in [
+                    ("type", "classification_type"),
+                    ("asn", "CAST(source_asn AS TEXT)"),
+                    ("cc", "source_cc"),
+                ] {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO event_rollup (dim, day, constituent, value, events) \
+                             SELECT ?1, time_event / 86400000000, COALESCE(constituent, ''), {column}, COUNT(*) \
+                             FROM events WHERE seq > ?2 AND seq <= ?3 AND {column} IS NOT NULL GROUP BY 2, 3, 4 \
+                             ON CONFLICT (dim, day, constituent, value) DO UPDATE SET events = events + excluded.events"
+                        ),
+                        params![dim, cursor, newest],
+                    )
+                    .map_err(e)?;
+                }
+                tx.execute(
+                    "INSERT INTO cursors (name, value) VALUES ('web_rollup', ?1) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    [newest],
+                )
+                .map_err(e)?;
+            }
+            tx.commit().map_err(e)?;
+            if newest >= newest_all {
+                return Ok(true);
+            }
+        }
     }
 }
 
@@ -772,6 +789,36 @@ mod tests {
             .dashboard(&Scope::All, since + 86_400_000_000, since)
             .unwrap();
         assert!(later.per_day.is_empty());
+    }
+
+    #[test]
+    fn the_rollup_catches_up_in_batches_counting_each_event_once() {
+        let (_d, s) = store();
+        let day = 20_000i64;
+        {
+            let conn = s.writer();
+            conn.execute(
+                "INSERT INTO runs (id, feed, file_name, sha256, size, status, started_at, observed) \
+                 VALUES (1, 'f', 'f.csv', 'x', 0, 'done', 'now', 0)",
+                [],
+            )
+            .unwrap();
+            for i in 1..=11i64 {
+                conn.execute(
+                    "INSERT INTO events (seq, id, run_id, time_event, source_asn, classification_type, tlp, constituent) \
+                     VALUES (?1, ?2, 1, ?3, 64500, 'scanner', 'GREEN', 'org-a')",
+                    params![i, i128::from(i).to_be_bytes().to_vec(), day * 86_400_000_000 + i],
+                )
+                .unwrap();
+            }
+        }
+        // Batches of 3 events: four transactions, each moving the cursor.
+        assert!(s.refresh_rollup_in_batches(1000, 3).unwrap());
+        let since = day * 86_400_000_000;
+        let d = s.dashboard(&Scope::All, since, since).unwrap();
+        assert_eq!(d.per_day[0].2, 11);
+        assert_eq!(d.top_asns, vec![("64500".to_string(), 11)]);
+        assert_eq!(d.top_constituents, vec![("org-a".to_string(), 11)]);
     }
 
     #[test]
