@@ -571,6 +571,7 @@ impl WebStore for SqliteStore {
 /// catch-up is many short transactions rather than one long one, so logins, transitions and
 /// other writers wait at most one batch (well under a second) instead of the whole scan.
 const ROLLUP_BATCH: i64 = 200_000;
+const ROLLUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl SqliteStore {
     fn refresh_rollup_in_batches(&self, wait_ms: u32, batch: i64) -> Result<bool> {
@@ -633,6 +634,10 @@ impl SqliteStore {
             if newest >= newest_all {
                 return Ok(true);
             }
+            // SQLite's lock is not fair: a writer waiting in its busy handler polls with sleeps
+            // of up to 100 ms, and would never find the lock free if the next batch took it at
+            // once. Pausing longer than that lets logins and transitions in between batches.
+            std::thread::sleep(ROLLUP_PAUSE);
         }
     }
 }
