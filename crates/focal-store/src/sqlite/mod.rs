@@ -305,6 +305,25 @@ fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 const RUN_COLUMNS: &str = "id, feed, file_name, sha256, size, status, started_at, finished_at, resumed_from, \
      rows_read, events_stored, duplicates, quarantined, resume_offset, resume_line";
 
+/// A quarantine row as selected by `id, run_id, feed, file_name, line, kind, field, reason, raw,
+/// quarantined_at`.
+pub(super) fn quarantine_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuarantineRecord> {
+    let raw: Vec<u8> = r.get(8)?;
+    Ok(QuarantineRecord {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        feed: r.get(2)?,
+        file_name: r.get(3)?,
+        line: r.get::<_, i64>(4)? as u64,
+        kind: r.get(5)?,
+        field: r.get(6)?,
+        reason: r.get(7)?,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+        raw_hex: raw.iter().map(|b| format!("{b:02x}")).collect(),
+        quarantined_at: r.get(9)?,
+    })
+}
+
 fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "UPDATE runs SET rows_read = ?2, events_stored = ?3, duplicates = ?4, quarantined = ?5,
@@ -613,22 +632,7 @@ impl Store for SqliteStore {
         }
         let mut stmt = conn.prepare(&sql).map_err(err("listing the quarantine"))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                let raw: Vec<u8> = r.get(8)?;
-                Ok(QuarantineRecord {
-                    id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    feed: r.get(2)?,
-                    file_name: r.get(3)?,
-                    line: r.get::<_, i64>(4)? as u64,
-                    kind: r.get(5)?,
-                    field: r.get(6)?,
-                    reason: r.get(7)?,
-                    raw: String::from_utf8_lossy(&raw).into_owned(),
-                    raw_hex: raw.iter().map(|b| format!("{b:02x}")).collect(),
-                    quarantined_at: r.get(9)?,
-                })
-            })
+            .query_map(rusqlite::params_from_iter(args), quarantine_from_row)
             .map_err(err("listing the quarantine"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(err("listing the quarantine"))

@@ -426,22 +426,10 @@ impl WebStore for SqliteStore {
             )
             .map_err(err("listing the quarantine"))?;
         let rows = stmt
-            .query_map(params![before, feed, limit as i64], |r| {
-                let raw: Vec<u8> = r.get(8)?;
-                Ok(QuarantineRecord {
-                    id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    feed: r.get(2)?,
-                    file_name: r.get(3)?,
-                    line: r.get::<_, i64>(4)? as u64,
-                    kind: r.get(5)?,
-                    field: r.get(6)?,
-                    reason: r.get(7)?,
-                    raw: String::from_utf8_lossy(&raw).into_owned(),
-                    raw_hex: raw.iter().map(|b| format!("{b:02x}")).collect(),
-                    quarantined_at: r.get(9)?,
-                })
-            })
+            .query_map(
+                params![before, feed, limit as i64],
+                super::quarantine_from_row,
+            )
             .map_err(err("listing the quarantine"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(err("listing the quarantine"))
