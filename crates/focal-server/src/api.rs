@@ -7,10 +7,15 @@
 
 use crate::AppState;
 use crate::access::Principal;
-use axum::extract::{Path, Query, State};
+use crate::extract::{Json, Path, Query};
+use crate::schema::{
+    self, AuditPage, ConstituentDetail, ConstituentPage, ErrorBody, EventJson, IncidentDetail,
+    IncidentJson, QuarantinePage, RunPage,
+};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json, Router, routing};
+use axum::{Extension, Router, routing};
 use focal_model::Event;
 use focal_store::incidents::{
     AuditFilter, AuditLog, IncidentChange, IncidentFilter, IncidentStore,
@@ -18,7 +23,7 @@ use focal_store::incidents::{
 use focal_store::web::{Scope, WebStore};
 use focal_store::{EventFilter, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub const DEFAULT_LIMIT: usize = 100;
@@ -84,7 +89,7 @@ impl From<focal_incidents::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
     }
 }
 
@@ -198,20 +203,21 @@ impl EventQuery {
     }
 }
 
-/// An event as the API shows it: IntelMQ field names, plus its storage `seq`.
-pub fn event_json(seq: i64, e: &Event) -> Value {
+/// An event as the API shows it: IntelMQ field names, plus its storage `seq` where it has one;
+/// never the raw record.
+pub fn event_json(seq: Option<i64>, e: &Event) -> EventJson {
     let mut map = focal_model::intelmq::to_json(e);
-    map.insert("seq".into(), json!(seq));
+    if let Some(seq) = seq {
+        map.insert("seq".into(), json!(seq));
+    }
     map.remove("raw");
-    Value::Object(map)
+    EventJson(map)
 }
 
 /// A page of events in seq order.
 #[derive(Serialize, ToSchema)]
 pub struct EventPage {
-    /// Events with IntelMQ field names and `seq`.
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub events: Vec<EventJson>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next_after: Option<i64>,
 }
@@ -238,7 +244,7 @@ pub async fn search_events(
 }
 
 #[utoipa::path(get, path = "/api/v1/events", params(EventQuery), tag = "events",
-    responses((status = 200, body = EventPage), (status = 400, description = "a bad filter")))]
+    responses((status = 200, body = EventPage), (status = 400, description = "a bad filter", body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -246,7 +252,7 @@ async fn events(
 ) -> Result<Json<EventPage>, ApiError> {
     let (rows, next_after) = search_events(&state, &p, q, MAX_LIMIT).await?;
     Ok(Json(EventPage {
-        events: rows.iter().map(|(s, e)| event_json(*s, e)).collect(),
+        events: rows.iter().map(|(s, e)| event_json(Some(*s), e)).collect(),
         next_after,
     }))
 }
@@ -266,7 +272,9 @@ fn csv_fields() -> impl Iterator<Item = &'static focal_model::Field> {
 }
 
 #[utoipa::path(get, path = "/api/v1/events/export", params(EventQuery, ExportFormat), tag = "events",
-    responses((status = 200, description = "CSV or a JSON array of up to 10000 events; the header X-Focal-Next-After gives the next page's `after`")))]
+    responses((status = 200, description = "CSV (`text/csv`, a `seq` column then IntelMQ's fields) or a JSON array of up to 10000 events; the header X-Focal-Next-After gives the next page's `after`",
+        content((Vec<EventJson> = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "a bad filter or format", body = ErrorBody)))]
 async fn export(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -281,7 +289,7 @@ async fn export(
     }
     let (rows, next) = search_events(&state, &p, q, MAX_EXPORT).await?;
     let mut resp = if format == "json" {
-        let list: Vec<Value> = rows.iter().map(|(s, e)| event_json(*s, e)).collect();
+        let list: Vec<EventJson> = rows.iter().map(|(s, e)| event_json(Some(*s), e)).collect();
         Json(list).into_response()
     } else {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -364,8 +372,8 @@ impl IncidentQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct IncidentPage {
-    #[schema(value_type = Vec<Object>)]
-    pub incidents: Vec<Value>,
+    pub incidents: Vec<IncidentJson>,
+    /// Pass as `after` for the next page; null on the last page.
     pub next_after: Option<i64>,
 }
 
@@ -389,7 +397,7 @@ pub async fn list_incidents(
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents", params(IncidentQuery), tag = "incidents",
-    responses((status = 200, body = IncidentPage), (status = 400, description = "a bad filter")))]
+    responses((status = 200, body = IncidentPage), (status = 400, description = "a bad filter", body = ErrorBody)))]
 async fn incidents(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -397,13 +405,17 @@ async fn incidents(
 ) -> Result<Json<IncidentPage>, ApiError> {
     let (rows, next_after) = list_incidents(&state, &p, &q).await?;
     Ok(Json(IncidentPage {
-        incidents: rows.iter().map(|i| json!(i)).collect(),
+        incidents: schema::all(rows),
         next_after,
     }))
 }
 
 /// An incident with its timeline, allowed transitions and first events, if in scope.
-pub async fn incident_detail(state: &AppState, scope: Scope, id: i64) -> Result<Value, ApiError> {
+pub async fn incident_detail(
+    state: &AppState,
+    scope: Scope,
+    id: i64,
+) -> Result<IncidentDetail, ApiError> {
     let st = state.clone();
     blocking(move || {
         let incident = st
@@ -416,31 +428,31 @@ pub async fn incident_detail(state: &AppState, scope: Scope, id: i64) -> Result<
         let constituent_view = scope.organisation().is_some();
         st.store.incident_events(id, Some(50), &mut |e| {
             if !(constituent_view && e.tlp == focal_model::Tlp::Red) {
-                events.push(Value::Object(focal_model::intelmq::to_json(&e)));
+                events.push(event_json(None, &e));
             }
             Ok(())
         })?;
-        for e in &mut events {
-            if let Some(m) = e.as_object_mut() {
-                m.remove("raw");
-            }
-        }
         let allowed: Vec<&str> = focal_incidents::State::parse(&incident.state)
             .map(|s| s.next().iter().map(|n| n.as_str()).collect())
             .unwrap_or_default();
-        Ok(json!({"incident": incident, "timeline": timeline, "allowed_transitions": allowed, "events": events}))
+        Ok(IncidentDetail {
+            incident: incident.into(),
+            timeline: schema::all(timeline),
+            allowed_transitions: allowed.into_iter().map(str::to_string).collect(),
+            events,
+        })
     })
     .await
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path, description = "incident id")),
-    tag = "incidents", responses((status = 200, description = "the incident, its timeline, allowed transitions and first 50 events", body = Object),
-    (status = 404, description = "no such incident (or not yours)")))]
+    tag = "incidents", responses((status = 200, description = "the incident, its timeline, allowed transitions and first 50 events", body = IncidentDetail),
+    (status = 400, description = "a bad id", body = ErrorBody), (status = 404, description = "no such incident (or not yours)", body = ErrorBody)))]
 async fn incident(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentDetail>, ApiError> {
     Ok(Json(incident_detail(&state, p.scope(), id).await?))
 }
 
@@ -509,45 +521,51 @@ pub enum Change {
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/transition", params(("id" = i64, Path, description = "incident id")),
     request_body = TransitionBody, tag = "incidents",
-    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident"),
+    responses((status = 200, description = "the incident afterwards", body = IncidentJson), (status = 400, description = "a bad value", body = ErrorBody), (status = 404, description = "no such incident", body = ErrorBody), (status = 415, description = "the body is not declared as JSON", body = ErrorBody),
     (status = 409, description = "not allowed from its current state")))]
 async fn transition(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<TransitionBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        change(&state, &p, id, Change::Transition(body.state)).await?
-    )))
+) -> Result<Json<IncidentJson>, ApiError> {
+    Ok(Json(
+        change(&state, &p, id, Change::Transition(body.state))
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/assign", params(("id" = i64, Path, description = "incident id")),
     request_body = AssignBody, tag = "incidents",
-    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident")))]
+    responses((status = 200, description = "the incident afterwards", body = IncidentJson), (status = 400, description = "a bad value", body = ErrorBody), (status = 404, description = "no such incident", body = ErrorBody), (status = 415, description = "the body is not declared as JSON", body = ErrorBody)))]
 async fn assign(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<AssignBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        change(&state, &p, id, Change::Assign(body.assignee)).await?
-    )))
+) -> Result<Json<IncidentJson>, ApiError> {
+    Ok(Json(
+        change(&state, &p, id, Change::Assign(body.assignee))
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/comment", params(("id" = i64, Path, description = "incident id")),
     request_body = CommentBody, tag = "incidents",
-    responses((status = 200, description = "the incident afterwards", body = Object), (status = 404, description = "no such incident")))]
+    responses((status = 200, description = "the incident afterwards", body = IncidentJson), (status = 400, description = "a bad value", body = ErrorBody), (status = 404, description = "no such incident", body = ErrorBody), (status = 415, description = "the body is not declared as JSON", body = ErrorBody)))]
 async fn comment(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<CommentBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        change(&state, &p, id, Change::Comment(body.text)).await?
-    )))
+) -> Result<Json<IncidentJson>, ApiError> {
+    Ok(Json(
+        change(&state, &p, id, Change::Comment(body.text))
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -559,12 +577,12 @@ pub struct KeyPage {
 }
 
 #[utoipa::path(get, path = "/api/v1/constituents", params(KeyPage), tag = "constituents",
-    responses((status = 200, description = "constituents ordered by id, and next_after", body = Object)))]
+    responses((status = 200, description = "constituents ordered by id", body = ConstituentPage), (status = 400, description = "a bad parameter", body = ErrorBody)))]
 async fn constituents(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Query(q): Query<KeyPage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConstituentPage>, ApiError> {
     let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
     let (st, scope, after) = (state.clone(), p.scope(), q.after.unwrap_or_default());
     let mut rows =
@@ -575,7 +593,10 @@ async fn constituents(
     } else {
         None
     };
-    Ok(Json(json!({"constituents": rows, "next_after": next})))
+    Ok(Json(ConstituentPage {
+        constituents: schema::all(rows),
+        next_after: next,
+    }))
 }
 
 /// A constituent with its first incidents (up to 100) and its last 50 notification deliveries,
@@ -584,7 +605,7 @@ pub async fn constituent_detail(
     state: &AppState,
     scope: Scope,
     id: String,
-) -> Result<Value, ApiError> {
+) -> Result<ConstituentDetail, ApiError> {
     let st = state.clone();
     blocking(move || {
         let c = st
@@ -597,19 +618,23 @@ pub async fn constituent_detail(
         };
         let incidents = st.store.incidents_page(&filter, &scope, 0, 100)?;
         let notifications = st.store.notification_history(&c.id, &scope, 50)?;
-        Ok(json!({"constituent": c, "incidents": incidents, "notifications": notifications}))
+        Ok(ConstituentDetail {
+            constituent: c.into(),
+            incidents: schema::all(incidents),
+            notifications: schema::all(notifications),
+        })
     })
     .await
 }
 
 #[utoipa::path(get, path = "/api/v1/constituents/{id}", params(("id" = String, Path, description = "constituent id")),
-    tag = "constituents", responses((status = 200, description = "netblocks, ASNs, contact, incidents and notification history", body = Object),
-    (status = 404, description = "no such constituent (or not yours)")))]
+    tag = "constituents", responses((status = 200, description = "netblocks, ASNs, contact, incidents and notification history", body = ConstituentDetail),
+    (status = 404, description = "no such constituent (or not yours)", body = ErrorBody)))]
 async fn constituent(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConstituentDetail>, ApiError> {
     Ok(Json(constituent_detail(&state, p.scope(), id).await?))
 }
 
@@ -624,26 +649,29 @@ pub struct BeforePage {
 }
 
 #[utoipa::path(get, path = "/api/v1/runs", params(BeforePage), tag = "feeds",
-    responses((status = 200, description = "ingestion runs, newest first", body = Object)))]
+    responses((status = 200, description = "ingestion runs, newest first", body = RunPage), (status = 400, description = "a bad parameter", body = ErrorBody)))]
 async fn runs(
     State(state): State<AppState>,
     Query(q): Query<BeforePage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunPage>, ApiError> {
     let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
     let (st, before) = (state.clone(), q.before.unwrap_or(0).max(0));
     let rows = blocking(move || Ok(st.store.runs_page(before, asked)?)).await?;
     let next = (rows.len() == asked)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
-    Ok(Json(json!({"runs": rows, "next_before": next})))
+    Ok(Json(RunPage {
+        runs: schema::all(rows),
+        next_before: next,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/quarantine", params(BeforePage), tag = "feeds",
-    responses((status = 200, description = "quarantined records with the reason for each, newest first", body = Object)))]
+    responses((status = 200, description = "quarantined records with the reason for each, newest first", body = QuarantinePage), (status = 400, description = "a bad parameter", body = ErrorBody)))]
 async fn quarantine(
     State(state): State<AppState>,
     Query(q): Query<BeforePage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QuarantinePage>, ApiError> {
     let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
     let (st, before, feed) = (state.clone(), q.before.unwrap_or(0).max(0), q.feed.clone());
     let rows =
@@ -651,7 +679,10 @@ async fn quarantine(
     let next = (rows.len() == asked)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
-    Ok(Json(json!({"records": rows, "next_before": next})))
+    Ok(Json(QuarantinePage {
+        records: schema::all(rows),
+        next_before: next,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -665,11 +696,11 @@ pub struct AuditQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), tag = "audit",
-    responses((status = 200, description = "audit log entries in order, with their hashes", body = Object)))]
+    responses((status = 200, description = "audit log entries in order, with their hashes", body = AuditPage), (status = 400, description = "a bad parameter", body = ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
     let st = state.clone();
     let filter = AuditFilter {
@@ -682,7 +713,10 @@ async fn audit(
     let next = (rows.len() == asked)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
-    Ok(Json(json!({"entries": rows, "next_after": next})))
+    Ok(Json(AuditPage {
+        entries: schema::all(rows),
+        next_after: next,
+    }))
 }
 
 struct Security;
@@ -708,7 +742,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Focal API", description = "Events, incidents, constituents, feeds and the audit log of a Focal node."),
     paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent, runs, quarantine, audit),
-    components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody)),
+    components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody, ErrorBody)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]

@@ -409,6 +409,8 @@ async fn incident(
     Path(id): Path<i64>,
 ) -> Response {
     let r = api::incident_detail(&state, p.scope(), id).await.map(|d| {
+        // The page reads the same document the API answers.
+        let d = serde_json::json!(d);
         let i = &d["incident"];
         let empty = vec![];
         let allowed = d["allowed_transitions"].as_array().unwrap_or(&empty);
@@ -555,6 +557,7 @@ async fn constituent(
     Path(id): Path<String>,
 ) -> Response {
     let r = api::constituent_detail(&state, p.scope(), id).await.map(|d| {
+        let d = serde_json::json!(d);
         let c = &d["constituent"];
         let empty = vec![];
         let list = |k: &str| -> Vec<String> {

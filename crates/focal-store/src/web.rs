@@ -103,6 +103,23 @@ pub struct Counters {
     pub deliveries_sent: u64,
     pub deliveries_retry: u64,
     pub deliveries_failed: u64,
+    /// Queue depths: work stored but not yet done by the stage after it.
+    pub queues: QueueDepths,
+}
+
+/// How much work waits at each stage after the store, read from the stages' cursors.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QueueDepths {
+    /// Ingest runs not finished (in progress, or killed and waiting to be resumed).
+    pub runs_running: u64,
+    /// Events stored after the incident-grouping cursor.
+    pub events_ungrouped: u64,
+    /// Events stored after the dashboard rollup's cursor.
+    pub events_not_in_rollup: u64,
+    /// Incidents in an open state.
+    pub incidents_open: u64,
+    /// Open incidents past their SLA due time.
+    pub incidents_breached: u64,
 }
 
 pub trait WebStore {

@@ -551,6 +551,30 @@ impl WebStore for SqliteStore {
             deliveries_sent: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'sent'")?,
             deliveries_retry: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'retry'")?,
             deliveries_failed: count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'failed'")?,
+            queues: QueueDepths {
+                runs_running: count("SELECT COUNT(*) FROM runs WHERE status = 'running'")?,
+                // MAX(seq) is the rowid's last entry and each cursor one row: no scans.
+                events_ungrouped: count(
+                    "SELECT MAX(0, COALESCE((SELECT MAX(seq) FROM events), 0) \
+                     - COALESCE((SELECT value FROM cursors WHERE name = 'grouping'), 0))",
+                )?,
+                events_not_in_rollup: count(
+                    "SELECT MAX(0, COALESCE((SELECT MAX(seq) FROM events), 0) \
+                     - COALESCE((SELECT value FROM cursors WHERE name = 'web_rollup'), 0))",
+                )?,
+                incidents_open: count(
+                    "SELECT COUNT(*) FROM incidents \
+                     WHERE state IN ('new', 'acknowledged', 'notified', 'in_progress')",
+                )?,
+                incidents_breached: conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM incidents \
+                         WHERE state IN ('new', 'acknowledged', 'notified', 'in_progress') AND due_at < ?1",
+                        [jiff::Timestamp::now().as_microsecond()],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map_err(e)? as u64,
+            },
         })
     }
 }
