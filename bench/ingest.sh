@@ -2,6 +2,7 @@
 # End-to-end ingest benchmark on the reference workload (issue 2's acceptance figures).
 #
 #   bench/ingest.sh [ROWS] [RUNS]        # default: 4000000 rows, 3 runs
+#   FOCAL=/path/to/focal bench/ingest.sh # measure another build (no cargo build)
 #
 # Makes the workload with ../shared/bench/make-workload.py (seed 1) once into bench/out/, then per
 # run: a fresh data folder, `init` with the real ASN and country data, `constituents import`, and
@@ -18,8 +19,9 @@ out=$here/bench/out
 work=$out/w$rows
 mkdir -p "$out"
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
-cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p focal
-focal=$here/target/release/focal
+# FOCAL=path/to/focal measures that binary instead (e.g. an older build, to compare).
+focal=${FOCAL:-$here/target/release/focal}
+[ -n "${FOCAL:-}" ] || cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p focal
 if [ ! -f "$work/expected.json" ]; then
   echo "making the ${rows}-row workload..." >&2
   python3 "$shared/bench/make-workload.py" --rows "$rows" --seed 1 --out "$work" >/dev/null

@@ -365,6 +365,17 @@ fn event_filters_select_the_right_events(b: &Backend) {
         "a listed network is found by an address inside it"
     );
     assert_eq!(pick(net("::/0")), vec![3], "::/0 means IPv6 addresses");
+    // Narrow and wide networks take different query shapes on SQLite (see filter.rs): both
+    // must find addresses inside and listed networks overlapping.
+    assert_eq!(pick(net("198.51.100.7/32")), vec![4]);
+    assert_eq!(pick(net("192.0.0.0/8")), vec![1, 2]);
+    assert_eq!(
+        pick(net("203.0.0.0/8")),
+        vec![5],
+        "a wide search finds a listed network"
+    );
+    assert_eq!(pick(net("0.0.0.0/0")), vec![1, 2, 4, 5]);
+    assert_eq!(pick(net("2001:db8::/64")), vec![3]);
     assert_eq!(
         pick(EventFilter {
             constituent: Some("org-a".into()),
