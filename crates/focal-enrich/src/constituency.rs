@@ -371,6 +371,13 @@ mod tests {
     }
 
     #[test]
+    fn a_spreadsheet_export_with_a_byte_order_mark_and_crlf_reads() {
+        let text = "\u{feff}id,name,abuse_email,asns,netblocks,domains\r\nx,X,a@x.example,,192.0.2.0/24,\r\n";
+        let orgs = parse_csv(text.as_bytes(), "c.csv").unwrap();
+        assert_eq!(orgs[0].id, "x");
+    }
+
+    #[test]
     fn language_column_is_optional_and_checked() {
         let orgs = parse_csv(CSV.as_bytes(), "c.csv").unwrap();
         assert!(orgs.iter().all(|o| o.language.is_none()));
