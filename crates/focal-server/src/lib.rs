@@ -12,6 +12,8 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod constituents;
+pub mod multipart;
 pub mod session;
 pub mod taxii;
 pub mod telemetry;
