@@ -653,7 +653,10 @@ async fn replace_constituent_called_import(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AsnValue {
-    Number(u64),
+    /// Any JSON number, so that a negative or fractional one is refused by the ASN check with
+    /// the field named, rather than by the JSON decoder without it.
+    #[schema(value_type = u32)]
+    Number(serde_json::Number),
     Text(String),
 }
 

@@ -348,6 +348,18 @@ fn staff_import_and_edit_constituents_through_the_forms_and_the_api_and_every_ch
             json!({"id": "x", "name": "", "abuse_email": "a@b.example", "asns": [4294967296u64], "netblocks": [], "domains": []}),
             "asns",
         ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/constituents",
+            json!({"id": "x", "name": "", "abuse_email": "a@b.example", "asns": [-1], "netblocks": [], "domains": []}),
+            "asns",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/constituents",
+            json!({"id": "x", "name": "", "abuse_email": "", "asns": [], "netblocks": [], "domains": [], "abuse-mail": "typo"}),
+            "abuse-mail",
+        ),
     ] {
         let resp = api.json(method.clone(), path, &body);
         assert_eq!(resp.status(), 422, "{method} {path} {body}");
