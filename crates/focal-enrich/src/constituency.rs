@@ -6,9 +6,10 @@
 //! `badexample.org`).
 
 use crate::ranges::{IpRangeMap, RangeMap};
-use focal_model::Constituent;
+use focal_model::{Constituent, ConstituentDraft};
 use ipnet::IpNet;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Read;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -163,10 +164,22 @@ pub enum ImportError {
 
 const HEADER: [&str; 6] = ["id", "name", "abuse_email", "asns", "netblocks", "domains"];
 
+/// Most errors [`parse_csv_all`] reports; a file with more is wrong throughout, and the first
+/// ones say how.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
 /// Reads `id,name,abuse_email,asns,netblocks,domains` (lists space-separated, any may be empty),
 /// validating every value. An optional `language` column (a BCP 47 tag like `de` or `pt-BR`)
 /// chooses the notification language; files without it import as before. `file` is used in error messages.
+/// Stops at the first error; [`parse_csv_all`] reports them all.
 pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, ImportError> {
+    parse_csv_all(reader, file).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Like [`parse_csv`], but goes on after a bad row, so every bad row and field is reported
+/// (up to [`MAX_REPORTED_ERRORS`]; the error list is never empty). Nothing is returned unless
+/// every row is good: an import is all or nothing.
+pub fn parse_csv_all<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Vec<ImportError>> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(reader);
@@ -177,27 +190,40 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
     };
     let headers = csv
         .headers()
-        .map_err(|e| row_err(1, e.to_string()))?
+        .map_err(|e| vec![row_err(1, e.to_string())])?
         .clone();
     let column = |name: &str| headers.iter().position(|h| h.trim() == name);
     let mut positions = [0usize; 6];
     for (slot, name) in positions.iter_mut().zip(HEADER) {
         *slot = column(name).ok_or_else(|| {
-            row_err(
+            vec![row_err(
                 1,
                 format!(
                     "missing column {name:?}; the header must name {}",
                     HEADER.join(",")
                 ),
-            )
+            )]
         })?;
     }
     let language_column = column("language");
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     let mut seen = HashMap::new();
     for record in csv.records() {
-        let record = record
-            .map_err(|e| row_err(e.position().map(|p| p.line()).unwrap_or(0), e.to_string()))?;
+        if errors.len() >= MAX_REPORTED_ERRORS {
+            errors.truncate(MAX_REPORTED_ERRORS);
+            break;
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(row_err(line, e.to_string()));
+                // A row the reader cannot split (bad UTF-8, a stray quote) may leave it
+                // unable to find the next row either; stop rather than report noise.
+                break;
+            }
+        };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let field_err = |field: &'static str, message: String| ImportError::Field {
             file: file.to_string(),
@@ -205,82 +231,44 @@ pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, Imp
             field,
             message,
         };
-        let get = |i: usize| record.get(positions[i]).unwrap_or("").trim();
-        let id = get(0);
-        if id.is_empty() {
-            return Err(field_err("id", "is empty".into()));
-        }
-        if let Some(first) = seen.insert(id.to_string(), line) {
-            return Err(field_err(
-                "id",
-                format!("{id:?} already appears on line {first}"),
-            ));
-        }
-        let email = get(2);
-        if !email.is_empty() && !looks_like_email(email) {
-            return Err(field_err(
-                "abuse_email",
-                format!("{email:?} is not an e-mail address"),
-            ));
-        }
-        let asns = get(3)
-            .split_whitespace()
-            .map(|a| focal_model::event::parse_asn(a).map_err(|e| field_err("asns", e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let netblocks = get(4)
-            .split_whitespace()
-            .map(|n| {
-                focal_model::event::parse_network(n)
-                    .map_err(|e| field_err("netblocks", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let domains = get(5)
-            .split_whitespace()
-            .map(|d| {
-                focal_model::event::parse_fqdn(d).map_err(|e| field_err("domains", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let language = match language_column.map(|i| record.get(i).unwrap_or("").trim()) {
-            None | Some("") => None,
-            Some(tag) if looks_like_language_tag(tag) => Some(tag.to_string()),
-            Some(tag) => {
-                return Err(field_err(
-                    "language",
-                    format!("{tag:?} is not a language tag like \"de\" or \"pt-BR\""),
-                ));
-            }
+        let get = |i: usize| record.get(positions[i]).unwrap_or("");
+        let draft = ConstituentDraft {
+            id: get(0),
+            name: get(1),
+            abuse_email: get(2),
+            asns: get(3),
+            netblocks: get(4),
+            domains: get(5),
+            language: language_column.and_then(|i| record.get(i)).unwrap_or(""),
         };
-        out.push(Constituent {
-            id: id.to_string(),
-            name: get(1).to_string(),
-            abuse_email: email.to_string(),
-            asns,
-            netblocks,
-            domains,
-            language,
-        });
-    }
-    Ok(out)
-}
-
-/// A BCP 47 shape check (primary subtag of 2-3 letters, then alphanumeric subtags), enough to
-/// pick a template file safely; the tag is not checked against the IANA registry.
-fn looks_like_language_tag(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let primary_ok = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    primary_ok
-        && s.len() <= 35
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-fn looks_like_email(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+        let id = draft.id.trim();
+        let mut duplicate = None;
+        if !id.is_empty() {
+            match seen.entry(id.to_string()) {
+                Entry::Occupied(first) => {
+                    duplicate = Some(field_err(
+                        "id",
+                        format!("{id:?} already appears on line {}", first.get()),
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
         }
-        None => false,
+        match draft.validate() {
+            Ok(c) if duplicate.is_none() => out.push(c),
+            Ok(_) => errors.extend(duplicate),
+            Err(fields) => {
+                errors.extend(duplicate);
+                errors.extend(fields.into_iter().map(|f| field_err(f.field, f.message)));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
     }
 }
 
@@ -351,6 +339,42 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("field asns"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_row_and_field_is_reported_and_nothing_is_returned() {
+        let bad = "id,name,abuse_email,asns,netblocks,domains\n\
+            ok,Fine,a@ok.example,,192.0.2.0/24,\n\
+            x,X,not-mail,AS1x,10.0.0.0/33,\n\
+            ok,Again,,,,\n\
+            y,Y,,,,bad domain!\n";
+        let errors = parse_csv_all(bad.as_bytes(), "c.csv").unwrap_err();
+        let said: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            said.iter()
+                .map(|s| s.split(':').next().unwrap())
+                .collect::<Vec<_>>(),
+            [
+                "c.csv, line 3, field abuse_email",
+                "c.csv, line 3, field asns",
+                "c.csv, line 3, field netblocks",
+                "c.csv, line 4, field id",
+                "c.csv, line 5, field domains",
+            ],
+            "{said:?}"
+        );
+        assert!(said[2].contains("10.0.0.0/33"), "{said:?}");
+        assert!(said[3].contains("already appears on line 2"), "{said:?}");
+        // The first-error form says the same first thing.
+        let first = parse_csv(bad.as_bytes(), "c.csv").unwrap_err().to_string();
+        assert_eq!(first, said[0]);
+    }
+
+    #[test]
+    fn a_spreadsheet_export_with_a_byte_order_mark_and_crlf_reads() {
+        let text = "\u{feff}id,name,abuse_email,asns,netblocks,domains\r\nx,X,a@x.example,,192.0.2.0/24,\r\n";
+        let orgs = parse_csv(text.as_bytes(), "c.csv").unwrap();
+        assert_eq!(orgs[0].id, "x");
     }
 
     #[test]

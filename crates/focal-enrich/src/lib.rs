@@ -13,6 +13,7 @@ pub mod ranges;
 pub use asn::AsnTable;
 pub use constituency::{
     Assignment, Constituency, ImportError, MatchedBy, parse_csv as parse_constituents,
+    parse_csv_all as parse_constituents_all,
 };
 pub use country::CountryDb;
 pub use ranges::{IpRangeMap, RangeMap};

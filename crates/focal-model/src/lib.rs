@@ -15,7 +15,7 @@ pub mod intelmq;
 pub mod taxonomy;
 pub mod tlp;
 
-pub use constituent::Constituent;
+pub use constituent::{Constituent, ConstituentDraft, FieldError};
 pub use event::{CountryCode, DedupKey, Event, Transport};
 pub use field::Field;
 pub use taxonomy::{ClassificationType, Taxonomy};

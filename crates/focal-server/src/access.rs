@@ -8,6 +8,7 @@
 //! `taxii.rs`; this layer only lets them through.
 
 use crate::AppState;
+use crate::multipart;
 use crate::session::{self, SESSION_COOKIE};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -37,6 +38,9 @@ pub enum Need {
     Act,
     /// Assigning incidents: admin and analyst.
     Manage,
+    /// Adding, editing and importing constituents: admin and analyst. A constituent may not
+    /// change its own record either: its netblocks decide which events it is sent.
+    ManageConstituents,
 }
 
 /// How the request proved who it is.
@@ -101,7 +105,7 @@ pub fn allowed(role: &str, need: Need) -> bool {
         Need::StaffRead => matches!(role, "admin" | "analyst" | "auditor"),
         Need::Audit => matches!(role, "admin" | "auditor"),
         Need::Act => matches!(role, "admin" | "analyst" | "constituent"),
-        Need::Manage => matches!(role, "admin" | "analyst"),
+        Need::Manage | Need::ManageConstituents => matches!(role, "admin" | "analyst"),
     }
 }
 
@@ -111,6 +115,14 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
+    if method == Method::PUT {
+        return match segs.as_slice() {
+            ["api", "v1", "constituents", _] => {
+                (Need::ManageConstituents, "/api/v1/constituents/{id}")
+            }
+            _ => (Need::Manage, "other"),
+        };
+    }
     match (get, post, segs.as_slice()) {
         (_, _, ["taxii2", ..]) => (Need::Taxii, "/taxii2/*"),
         (true, _, ["healthz"]) => (Need::Public, "/healthz"),
@@ -128,6 +140,11 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (_, true, ["incidents", _, "assign"]) => (Need::Manage, "/incidents/{id}/assign"),
         (true, _, ["constituents"]) => (Need::Read, "/constituents"),
         (true, _, ["constituents", _]) => (Need::Read, "/constituents/{id}"),
+        (_, true, ["constituents"]) => (Need::ManageConstituents, "/constituents"),
+        (_, true, ["constituents", "import"]) => (Need::ManageConstituents, "/constituents/import"),
+        (_, true, ["constituents", _, "edit"]) => {
+            (Need::ManageConstituents, "/constituents/{id}/edit")
+        }
         (true, _, ["feeds"]) => (Need::StaffRead, "/feeds"),
         (true, _, ["audit"]) => (Need::Audit, "/audit"),
         (true, _, ["api", "v1", "events"]) => (Need::Read, "/api/v1/events"),
@@ -145,6 +162,12 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         }
         (true, _, ["api", "v1", "constituents"]) => (Need::Read, "/api/v1/constituents"),
         (true, _, ["api", "v1", "constituents", _]) => (Need::Read, "/api/v1/constituents/{id}"),
+        (_, true, ["api", "v1", "constituents"]) => {
+            (Need::ManageConstituents, "/api/v1/constituents")
+        }
+        (_, true, ["api", "v1", "constituents", "import"]) => {
+            (Need::ManageConstituents, "/api/v1/constituents/import")
+        }
         (true, _, ["api", "v1", "runs"]) => (Need::StaffRead, "/api/v1/runs"),
         (true, _, ["api", "v1", "quarantine"]) => (Need::StaffRead, "/api/v1/quarantine"),
         (true, _, ["api", "v1", "audit"]) => (Need::Audit, "/api/v1/audit"),
@@ -172,13 +195,38 @@ pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
     resp
 }
 
-/// Most a form or JSON body of a state-changing request may be.
+/// Most a form or JSON body of a state-changing request may be, unless [`body_limit`] says
+/// otherwise.
 const BODY_LIMIT: usize = 64 * 1024;
+/// Most one constituent's form or JSON may be: a large network lists thousands of netblocks.
+pub const CONSTITUENT_BODY_LIMIT: usize = 1024 * 1024;
+/// Most a constituent CSV may be.
+pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+/// Most a CSV import request may be: the CSV and the form around it.
+pub const IMPORT_BODY_LIMIT: usize = MAX_IMPORT_BYTES + 64 * 1024;
+
+/// Most the body of a request to this route template may be, and what to say when it is more.
+pub fn body_limit(template: &str) -> (usize, &'static str) {
+    match template {
+        "/constituents/import" | "/api/v1/constituents/import" => (
+            IMPORT_BODY_LIMIT,
+            "the upload is too large: a constituent CSV may be at most 10 MiB",
+        ),
+        "/constituents"
+        | "/constituents/{id}/edit"
+        | "/api/v1/constituents"
+        | "/api/v1/constituents/{id}" => (
+            CONSTITUENT_BODY_LIMIT,
+            "request body too large: one constituent may be at most 1 MiB",
+        ),
+        _ => (BODY_LIMIT, "request body too large"),
+    }
+}
 
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let method = request.method().clone();
-    let (need, _) = route(&method, &path);
+    let (need, template) = route(&method, &path);
     if need == Need::Taxii {
         return next.run(request).await;
     }
@@ -188,7 +236,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             // The login form: no session yet, so its CSRF token is the double-submit cookie
             // set with the form.
             let expected = session::cookie(request.headers(), session::LOGIN_CSRF_COOKIE);
-            return match check_form_csrf(request, expected.as_deref()).await {
+            return match check_form_csrf(request, expected.as_deref(), template).await {
                 Ok(request) => next.run(request).await,
                 Err(resp) => resp,
             };
@@ -228,7 +276,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             }
             Via::Token { .. } => {}
             Via::Session { csrf, .. } => {
-                match check_form_csrf(request, Some(csrf.as_str())).await {
+                match check_form_csrf(request, Some(csrf.as_str()), template).await {
                     Ok(r) => request = r,
                     Err(resp) => return resp,
                 }
@@ -277,23 +325,35 @@ fn identify(
 }
 
 /// Reads the (bounded) body, finds the CSRF token in the `X-CSRF-Token` header or the form
-/// field `csrf`, compares it in constant time, and rebuilds the request.
-async fn check_form_csrf(request: Request, expected: Option<&str>) -> Result<Request, Response> {
+/// field `csrf` (URL-encoded or multipart), compares it in constant time, and rebuilds the
+/// request.
+async fn check_form_csrf(
+    request: Request,
+    expected: Option<&str>,
+    template: &str,
+) -> Result<Request, Response> {
     let path = request.uri().path().to_string();
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &path,
-            "request body too large",
-        )
-    })?;
-    let presented = parts
+    let (limit, too_large) = body_limit(template);
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, too_large))?;
+    let header_token = parts
         .headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| form_field(&bytes, "csrf"));
+        .map(str::to_string);
+    let presented = match header_token {
+        Some(t) => Some(t),
+        None if multipart::is_multipart(&parts.headers) => {
+            // A form that cannot be read has no token; the refusal below says so.
+            multipart::parts(&parts.headers, bytes.clone())
+                .await
+                .ok()
+                .and_then(|fields| multipart::text(&fields, "csrf").map(str::to_string))
+        }
+        None => form_field(&bytes, "csrf"),
+    };
     let ok = match (expected, presented.as_deref()) {
         (Some(e), Some(p)) if !e.is_empty() => bool::from(e.as_bytes().ct_eq(p.as_bytes())),
         _ => false,
@@ -363,6 +423,31 @@ mod tests {
                 role == "admin" || role == "auditor"
             );
         }
+    }
+
+    #[test]
+    fn only_admins_and_analysts_change_constituents() {
+        for role in ["admin", "analyst", "auditor", "constituent", "peer"] {
+            assert_eq!(
+                allowed(role, Need::ManageConstituents),
+                role == "admin" || role == "analyst",
+                "{role}"
+            );
+        }
+        for (method, path) in [
+            (Method::POST, "/constituents"),
+            (Method::POST, "/constituents/import"),
+            (Method::POST, "/constituents/org-1/edit"),
+            (Method::POST, "/api/v1/constituents"),
+            (Method::POST, "/api/v1/constituents/import"),
+            (Method::PUT, "/api/v1/constituents/org-1"),
+        ] {
+            assert_eq!(route(&method, path).0, Need::ManageConstituents, "{path}");
+        }
+        assert_eq!(route(&Method::PUT, "/incidents/1").0, Need::Manage);
+        assert_eq!(route(&Method::GET, "/constituents/import").0, Need::Read);
+        assert_eq!(body_limit("/constituents/import").0, IMPORT_BODY_LIMIT);
+        assert_eq!(body_limit("/incidents/{id}/comment").0, BODY_LIMIT);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::AppState;
 use crate::access::Principal;
+use crate::constituents::{ChangeError, ConstituentOut, ImportResult, Problem, Refusal};
 use crate::extract::{Json, Path, Query};
 use crate::schema::{
     self, AuditPage, ConstituentDetail, ConstituentPage, ErrorBody, EventJson, IncidentDetail,
@@ -21,7 +22,7 @@ use focal_store::incidents::{
     AuditFilter, AuditLog, IncidentChange, IncidentFilter, IncidentStore,
 };
 use focal_store::web::{Scope, WebStore};
-use focal_store::{EventFilter, StoreError};
+use focal_store::{EventFilter, SaveMode, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -43,8 +44,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/incidents/{id}/assign", routing::post(assign))
         .route("/api/v1/incidents/{id}/comment", routing::post(comment))
-        .route("/api/v1/constituents", routing::get(constituents))
-        .route("/api/v1/constituents/{id}", routing::get(constituent))
+        .route(
+            "/api/v1/constituents",
+            routing::get(constituents).post(create_constituent),
+        )
+        .route(
+            "/api/v1/constituents/import",
+            routing::post(import_constituents)
+                .get(constituent_called_import)
+                .put(replace_constituent_called_import),
+        )
+        .route(
+            "/api/v1/constituents/{id}",
+            routing::get(constituent).put(replace_constituent),
+        )
         .route("/api/v1/runs", routing::get(runs))
         .route("/api/v1/quarantine", routing::get(quarantine))
         .route("/api/v1/audit", routing::get(audit))
@@ -605,7 +618,7 @@ pub async fn constituent_detail(
     state: &AppState,
     scope: Scope,
     id: String,
-) -> Result<ConstituentDetail, ApiError> {
+) -> Result<(focal_store::web::ConstituentRow, ConstituentDetail), ApiError> {
     let st = state.clone();
     blocking(move || {
         let c = st
@@ -618,11 +631,12 @@ pub async fn constituent_detail(
         };
         let incidents = st.store.incidents_page(&filter, &scope, 0, 100)?;
         let notifications = st.store.notification_history(&c.id, &scope, 50)?;
-        Ok(ConstituentDetail {
-            constituent: c.into(),
+        let detail = ConstituentDetail {
+            constituent: c.clone().into(),
             incidents: schema::all(incidents),
             notifications: schema::all(notifications),
-        })
+        };
+        Ok((c, detail))
     })
     .await
 }
@@ -635,7 +649,216 @@ async fn constituent(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ConstituentDetail>, ApiError> {
-    Ok(Json(constituent_detail(&state, p.scope(), id).await?))
+    Ok(Json(constituent_detail(&state, p.scope(), id).await?.1))
+}
+
+/// `/api/v1/constituents/import` is the import's route; a constituent called `import` is still
+/// read and replaced there.
+async fn constituent_called_import(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<ConstituentDetail>, ApiError> {
+    Ok(Json(
+        constituent_detail(&state, p.scope(), "import".into())
+            .await?
+            .1,
+    ))
+}
+
+async fn replace_constituent_called_import(
+    state: State<AppState>,
+    p: Extension<Principal>,
+    body: axum::body::Body,
+) -> Result<Response, ChangeError> {
+    replace_constituent(state, p, Path("import".into()), body).await
+}
+
+/// An AS number, as a number (`64500`) or text (`"AS64500"`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AsnValue {
+    /// Any JSON number, so that a negative or fractional one is refused by the ASN check with
+    /// the field named, rather than by the JSON decoder without it.
+    #[schema(value_type = u32)]
+    Number(serde_json::Number),
+    Text(String),
+}
+
+/// One constituent, as sent to create or replace it. Every field but `language` must be
+/// present (an empty string or list where there is nothing), so a forgotten field never
+/// erases what is stored.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConstituentBody {
+    /// Required when creating; when replacing, absent or the id in the URL (ids do not change).
+    pub id: Option<String>,
+    pub name: String,
+    /// Where notifications go; empty for none.
+    pub abuse_email: String,
+    pub asns: Vec<AsnValue>,
+    /// CIDR networks (`192.0.2.0/24`, `2001:db8::/32`) or single addresses.
+    pub netblocks: Vec<String>,
+    /// Domain suffixes (`example.org` covers `www.example.org`).
+    pub domains: Vec<String>,
+    /// A BCP 47 tag such as `de`; absent or null for the default language.
+    pub language: Option<String>,
+}
+
+impl ConstituentBody {
+    /// The body as the form's text fields. An entry holding a separator would be split into
+    /// several values, so it is refused instead.
+    fn fields(self, id: String) -> Result<crate::constituents::Fields, ChangeError> {
+        fn joined(field: &str, list: &[String]) -> Result<String, ChangeError> {
+            if let Some(bad) = list
+                .iter()
+                .find(|v| v.contains(|c: char| c.is_whitespace() || c == ','))
+            {
+                return Err(ChangeError::one(
+                    Some(field),
+                    format!("{bad:?}: give one value per list entry"),
+                ));
+            }
+            Ok(list.join("\n"))
+        }
+        let asns: Vec<String> = self
+            .asns
+            .into_iter()
+            .map(|a| match a {
+                AsnValue::Number(n) => n.to_string(),
+                AsnValue::Text(t) => t,
+            })
+            .collect();
+        Ok(crate::constituents::Fields {
+            id,
+            name: self.name,
+            abuse_email: self.abuse_email,
+            asns: joined("asns", &asns)?,
+            netblocks: joined("netblocks", &self.netblocks)?,
+            domains: joined("domains", &self.domains)?,
+            language: self.language.unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads a request body of at most `limit` bytes.
+async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    too_large: &str,
+) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError(StatusCode::PAYLOAD_TOO_LARGE, too_large.to_string()))
+}
+
+/// Reads and decodes a constituent body: 400 for what is not JSON, 422 for JSON of the wrong
+/// shape (a missing or unknown field, a wrong type).
+async fn constituent_body(body: axum::body::Body) -> Result<ConstituentBody, ChangeError> {
+    let (limit, too_large) = crate::access::body_limit("/api/v1/constituents");
+    let bytes = read_body(body, limit, too_large).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                // serde names the field in backquotes: "missing field `name`".
+                let text = e.to_string();
+                let field = ["missing field `", "unknown field `"]
+                    .iter()
+                    .find_map(|p| text.strip_prefix(p))
+                    .and_then(|rest| rest.split('`').next());
+                ChangeError::one(field, format!("body: {text}"))
+            }
+            _ => ApiError::bad(format!("body is not JSON: {e}")).into(),
+        }
+    })
+}
+
+fn saved(c: ConstituentOut, added: bool) -> Response {
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(c)).into_response()
+}
+
+#[utoipa::path(post, path = "/api/v1/constituents", request_body = ConstituentBody, tag = "constituents",
+    description = "Adds a constituent, or replaces the one with this id. Constituents are matched to events when they are ingested: the change applies to ingests started afterwards. Audited with the caller as actor.",
+    responses((status = 201, description = "added", body = ConstituentOut),
+        (status = 200, description = "replaced (or already so)", body = ConstituentOut),
+        (status = 400, description = "the body is not JSON", body = ErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = ErrorBody),
+        (status = 422, description = "a field is missing or wrong; nothing was saved", body = Refusal)))]
+async fn create_constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: axum::body::Body,
+) -> Result<Response, ChangeError> {
+    let body = constituent_body(body).await?;
+    let Some(id) = body.id.clone() else {
+        return Err(ChangeError::one(Some("id"), "is missing"));
+    };
+    let fields = body.fields(id)?;
+    let (c, added) = crate::constituents::save(&state, &p, fields, SaveMode::Upsert).await?;
+    Ok(saved(c, added))
+}
+
+#[utoipa::path(put, path = "/api/v1/constituents/{id}", params(("id" = String, Path, description = "constituent id")),
+    request_body = ConstituentBody, tag = "constituents",
+    description = "Replaces an existing constituent's name, contact, language, ASNs, netblocks and domains. Applies to ingests started afterwards. Audited with the caller as actor.",
+    responses((status = 200, description = "the constituent afterwards", body = ConstituentOut),
+        (status = 400, description = "the body is not JSON", body = ErrorBody),
+        (status = 404, description = "no such constituent", body = ErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = ErrorBody),
+        (status = 422, description = "a field is missing or wrong; nothing was saved", body = Refusal)))]
+async fn replace_constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> Result<Response, ChangeError> {
+    let body = constituent_body(body).await?;
+    if let Some(other) = body.id.as_deref().filter(|b| *b != id) {
+        return Err(ChangeError::one(
+            Some("id"),
+            format!("the body's id {other:?} is not the URL's {id:?}; ids cannot be changed"),
+        ));
+    }
+    let fields = body.fields(id)?;
+    let (c, _) = crate::constituents::save(&state, &p, fields, SaveMode::Update).await?;
+    Ok(saved(c, false))
+}
+
+#[utoipa::path(post, path = "/api/v1/constituents/import", tag = "constituents",
+    request_body(content = String, content_type = "text/csv",
+        description = "`id,name,abuse_email,asns,netblocks,domains[,language]` with a header line; lists separated by spaces; at most 10 MiB"),
+    description = "Adds and updates constituents from a CSV, all or nothing: when any row is wrong, nothing is imported and every problem is listed with its line and field. Applies to ingests started afterwards. Each added or changed constituent is audited with the caller as actor.",
+    responses((status = 200, description = "imported", body = ImportResult),
+        (status = 413, description = "the CSV is over 10 MiB", body = ErrorBody),
+        (status = 415, description = "the body is not text/csv", body = ErrorBody),
+        (status = 422, description = "bad rows; nothing was imported", body = Refusal)))]
+async fn import_constituents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<ImportResult>, ChangeError> {
+    let csv_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
+    if !csv_type {
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the CSV as the body with Content-Type: text/csv".into(),
+        )
+        .into());
+    }
+    let (limit, too_large) = crate::access::body_limit("/api/v1/constituents/import");
+    let bytes = read_body(body, limit.min(crate::access::MAX_IMPORT_BYTES), too_large).await?;
+    let result = crate::constituents::import(&state, &p, bytes, "API upload".into()).await?;
+    Ok(Json(result))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -741,8 +964,10 @@ impl utoipa::Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Focal API", description = "Events, incidents, constituents, feeds and the audit log of a Focal node."),
-    paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent, runs, quarantine, audit),
-    components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody, ErrorBody)),
+    paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent,
+        create_constituent, replace_constituent, import_constituents, runs, quarantine, audit),
+    components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody,
+        ConstituentBody, AsnValue, ConstituentOut, ImportResult, Problem, Refusal, ErrorBody)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]

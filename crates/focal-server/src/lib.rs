@@ -12,7 +12,9 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod constituents;
 pub mod extract;
+pub mod multipart;
 pub mod schema;
 pub mod session;
 pub mod taxii;

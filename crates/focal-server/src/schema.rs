@@ -6,8 +6,8 @@
 //! these very types by `utoipa`), and schemathesis checks live answers against the document
 //! (`crates/focal/tests/web_schemathesis.rs`).
 
+pub use crate::constituents::ConstituentOut;
 use focal_store::incidents::{AuditEntry, Delivery, Incident, TimelineEntry};
-use focal_store::web::ConstituentRow;
 use focal_store::{QuarantineRecord, RunRecord};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -175,39 +175,9 @@ pub struct IncidentDetail {
     pub events: Vec<EventJson>,
 }
 
-/// A constituent: an organisation the focal point serves, and what identifies its hosts.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = Constituent)]
-pub struct ConstituentJson {
-    pub id: String,
-    pub name: String,
-    pub abuse_email: String,
-    pub asns: Vec<u32>,
-    /// CIDR networks.
-    pub netblocks: Vec<String>,
-    /// Domain suffixes.
-    pub domains: Vec<String>,
-    /// The language its notifications are written in (BCP 47); null for the default.
-    pub language: Option<String>,
-}
-
-impl From<ConstituentRow> for ConstituentJson {
-    fn from(c: ConstituentRow) -> Self {
-        ConstituentJson {
-            id: c.id,
-            name: c.name,
-            abuse_email: c.abuse_email,
-            asns: c.asns,
-            netblocks: c.netblocks,
-            domains: c.domains,
-            language: c.language,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConstituentPage {
-    pub constituents: Vec<ConstituentJson>,
+    pub constituents: Vec<ConstituentOut>,
     /// Pass as `after` for the next page; null on the last page.
     pub next_after: Option<String>,
 }
@@ -244,7 +214,7 @@ impl From<Delivery> for DeliveryJson {
 /// A constituent with its first 100 incidents and its last 50 notification deliveries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConstituentDetail {
-    pub constituent: ConstituentJson,
+    pub constituent: ConstituentOut,
     pub incidents: Vec<IncidentJson>,
     pub notifications: Vec<DeliveryJson>,
 }

@@ -10,10 +10,12 @@ use crate::access::{Need, Principal};
 use crate::api::{
     self, ApiError, BeforePage, Change, EventQuery, IncidentQuery, KeyPage, blocking,
 };
+use crate::constituents::{self as cons, ChangeError, Fields, ImportResult, Problem};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
+use focal_store::SaveMode;
 use focal_store::incidents::{AuditFilter, AuditLog};
 use focal_store::web::WebStore;
 use maud::{DOCTYPE, Markup, html};
@@ -32,8 +34,17 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/transition", routing::post(transition))
         .route("/incidents/{id}/comment", routing::post(comment))
         .route("/incidents/{id}/assign", routing::post(assign))
-        .route("/constituents", routing::get(constituents))
+        .route(
+            "/constituents",
+            routing::get(constituents).post(create_constituent),
+        )
+        // A constituent may be called `import`: its page is still reachable.
+        .route(
+            "/constituents/import",
+            routing::get(constituent_called_import).post(import_constituents),
+        )
         .route("/constituents/{id}", routing::get(constituent))
+        .route("/constituents/{id}/edit", routing::post(edit_constituent))
         .route("/feeds", routing::get(feeds))
         .route("/audit", routing::get(audit))
 }
@@ -518,16 +529,93 @@ async fn assign(
     act(&state, &p, id, Change::Assign(f.assignee)).await
 }
 
-async fn constituents(
-    State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Query(q): Query<KeyPage>,
+/// What users must know before they change a constituent.
+fn ingest_note() -> Markup {
+    html! {
+        p.note {
+            "Constituents are matched to events when the events are ingested: a change applies to "
+            "ingests started after it, and events already stored keep the constituent they were given. "
+            "A new abuse address receives the notifications queued after the change."
+        }
+    }
+}
+
+/// The problems of a refused change, all of them, each naming its line and field.
+fn problem_list(problems: &[Problem]) -> Markup {
+    html! {
+        p.error { "Nothing was saved. Please correct:" }
+        ul.errors #problems { @for pr in problems { li { (pr.to_string()) } } }
+    }
+}
+
+/// The form for one constituent: a new one (with an id field) or an existing one. Shows the
+/// values as the user typed them and, beside each field, what was wrong with it.
+fn constituent_form(p: &Principal, f: &Fields, problems: &[Problem], new: bool) -> Markup {
+    let said = |field: &str| -> Vec<&str> {
+        problems
+            .iter()
+            .filter(|pr| pr.field.as_deref() == Some(field))
+            .map(|pr| pr.message.as_str())
+            .collect()
+    };
+    let errors = |field: &str| html! { @for m in said(field) { span.field-error { (m) } } };
+    let (action, form_id, button, prefix) = if new {
+        (
+            "/constituents".to_string(),
+            "new-constituent",
+            "Add constituent",
+            "n",
+        )
+    } else {
+        (
+            format!("/constituents/{}/edit", enc(&f.id)),
+            "edit-constituent",
+            "Save changes",
+            "c",
+        )
+    };
+    let id = |name: &str| format!("{prefix}-{name}");
+    html! {
+        form.constituent method="post" action=(action) id=(form_id) {
+            input type="hidden" name="csrf" value=(p.csrf());
+            @if new {
+                label { "Id (stable; cannot be changed later)"
+                    input type="text" name="id" id=(id("id")) value=(f.id) required maxlength="128";
+                    (errors("id")) }
+            }
+            label { "Name" input type="text" name="name" id=(id("name")) value=(f.name) maxlength="256"; (errors("name")) }
+            label { "Abuse e-mail" input type="email" name="abuse_email" id=(id("abuse_email")) value=(f.abuse_email); (errors("abuse_email")) }
+            label { "Language of notifications (e.g. de, pt-BR; empty for the default)"
+                input type="text" name="language" id=(id("language")) value=(f.language) maxlength="35"; (errors("language")) }
+            label { "ASNs (one per line or separated by spaces)"
+                textarea name="asns" id=(id("asns")) rows="3" { (f.asns) } (errors("asns")) }
+            label { "Netblocks (CIDR, one per line or separated by spaces)"
+                textarea name="netblocks" id=(id("netblocks")) rows="5" { (f.netblocks) } (errors("netblocks")) }
+            label { "Domains (one per line or separated by spaces)"
+                textarea name="domains" id=(id("domains")) rows="3" { (f.domains) } (errors("domains")) }
+            button type="submit" id=(if new { "create" } else { "save" }) { (button) }
+        }
+    }
+}
+
+/// What the list page shows besides the list: the outcome of an import, or a refused new
+/// constituent with what the user typed.
+#[derive(Default)]
+struct ListExtras {
+    import: Option<Result<ImportResult, Vec<Problem>>>,
+    new: Option<(Fields, Vec<Problem>)>,
+    error: Option<String>,
+}
+
+async fn list_page(
+    state: &AppState,
+    p: &Principal,
+    after: String,
+    status: StatusCode,
+    extras: ListExtras,
 ) -> Response {
-    let (st, scope, after) = (
-        state.clone(),
-        p.scope(),
-        q.after.clone().unwrap_or_default(),
-    );
+    let (st, scope) = (state.clone(), p.scope());
+    let manage = p.can(Need::ManageConstituents);
     let r = blocking(move || Ok(st.store.constituents_page(&scope, &after, PAGE + 1)?))
         .await
         .map(|mut rows| {
@@ -535,10 +623,52 @@ async fn constituents(
                 rows.truncate(PAGE);
                 rows.last().map(|c| c.id.clone())
             });
+            let empty = Fields::default();
+            let (new_fields, new_problems) = match &extras.new {
+                Some((f, pr)) => (f, pr.as_slice()),
+                None => (&empty, &[][..]),
+            };
             layout(
                 "Constituents",
-                Some(&p),
+                Some(p),
                 html! {
+                    @if let Some(e) = &extras.error { p.error #import-error { (e) } }
+                    @match &extras.import {
+                        Some(Ok(r)) => p.notice #import-summary {
+                            "Imported " (r.rows) " rows: " (r.added) " added, " (r.updated) " updated, "
+                            (r.unchanged) " unchanged."
+                        },
+                        Some(Err(problems)) => section.card #import-problems {
+                            h2 { "The import was refused" }
+                            (problem_list(problems))
+                        },
+                        None => {},
+                    }
+                    @if !new_problems.is_empty() {
+                        section.card #new-problems { h2 { "The new constituent was refused" } (problem_list(new_problems)) }
+                    }
+                    @if manage {
+                        // Folded (no script needed) so the list stays in view; opened again
+                        // when the form comes back with problems.
+                        details.card #import open[extras.error.is_some()] {
+                            summary { "Import from CSV" }
+                            (ingest_note())
+                            p { "Columns " code { "id,name,abuse_email,asns,netblocks,domains" } " and optionally "
+                                code { "language" } ", with a header line; lists separated by spaces. Known ids are updated, "
+                                "new ones added. If any row is wrong, nothing is imported and every problem is listed. At most 10 MiB." }
+                            form.upload method="post" action="/constituents/import" enctype="multipart/form-data" {
+                                input type="hidden" name="csrf" value=(p.csrf());
+                                label { "CSV file" input type="file" name="file" id="import-file" accept=".csv,text/csv"; }
+                                label { "or paste the CSV here" textarea name="csv" id="import-text" rows="4" {} }
+                                button type="submit" id="import-submit" { "Import" }
+                            }
+                        }
+                        details.card #new open[!new_problems.is_empty()] {
+                            summary { "New constituent" }
+                            (ingest_note())
+                            (constituent_form(p, new_fields, new_problems, true))
+                        }
+                    }
                     table #constituents { thead { tr { th { "Id" } th { "Name" } th { "Abuse contact" } th { "ASNs" } th { "Netblocks" } } }
                         tbody { @for c in &rows { tr {
                             td { a href=(format!("/constituents/{}", enc(&c.id))) { (c.id) } } td { (c.name) } td { (c.abuse_email) }
@@ -548,34 +678,215 @@ async fn constituents(
                 },
             )
         });
-    page_result(&p, r)
+    match r {
+        Ok(h) => (status, h).into_response(),
+        Err(e) => error_page(p, e),
+    }
+}
+
+async fn constituents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<KeyPage>,
+) -> Response {
+    let after = q.after.clone().unwrap_or_default();
+    list_page(&state, &p, after, StatusCode::OK, ListExtras::default()).await
+}
+
+async fn create_constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<Fields>,
+) -> Response {
+    match cons::save(&state, &p, f.clone(), SaveMode::Create).await {
+        Ok((c, _)) => {
+            Redirect::to(&format!("/constituents/{}?saved=added", enc(&c.id))).into_response()
+        }
+        Err(ChangeError::Refused(problems)) => {
+            let extras = ListExtras {
+                new: Some((f, problems)),
+                ..ListExtras::default()
+            };
+            list_page(
+                &state,
+                &p,
+                String::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extras,
+            )
+            .await
+        }
+        Err(ChangeError::Api(e)) => error_page(&p, e),
+    }
+}
+
+/// The CSV of the import form: the file if one was chosen, else the pasted text.
+async fn import_upload(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(bytes::Bytes, String), String> {
+    let (limit, too_large) = crate::access::body_limit("/constituents/import");
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large.to_string())?;
+    if !crate::multipart::is_multipart(headers) {
+        return Err("the import form must be sent as multipart/form-data".into());
+    }
+    let parts = crate::multipart::parts(headers, body).await?;
+    let file = parts
+        .iter()
+        .find(|p| p.name == "file" && !p.data.is_empty());
+    let pasted = parts
+        .iter()
+        .find(|p| p.name == "csv" && !p.data.iter().all(u8::is_ascii_whitespace));
+    match (file, pasted) {
+        (Some(_), Some(_)) => Err("choose a file or paste the CSV, not both".into()),
+        (Some(f), None) => {
+            let name = f.file_name.clone().unwrap_or_else(|| "the file".into());
+            Ok((f.data.clone(), format!("web upload: {name}")))
+        }
+        (None, Some(t)) => Ok((t.data.clone(), "web upload: pasted text".into())),
+        (None, None) => Err("choose a CSV file or paste its text".into()),
+    }
+}
+
+async fn import_constituents(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let (status, extras) = match import_upload(&headers, body).await {
+        Err(message) => (
+            StatusCode::BAD_REQUEST,
+            ListExtras {
+                error: Some(message),
+                ..ListExtras::default()
+            },
+        ),
+        Ok((csv, source)) => match cons::import(&state, &p, csv, source).await {
+            Ok(r) => (
+                StatusCode::OK,
+                ListExtras {
+                    import: Some(Ok(r)),
+                    ..ListExtras::default()
+                },
+            ),
+            Err(ChangeError::Refused(problems)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ListExtras {
+                    import: Some(Err(problems)),
+                    ..ListExtras::default()
+                },
+            ),
+            Err(ChangeError::Api(e)) => (
+                e.0,
+                ListExtras {
+                    error: Some(e.1),
+                    ..ListExtras::default()
+                },
+            ),
+        },
+    };
+    list_page(&state, &p, String::new(), status, extras).await
+}
+
+#[derive(serde::Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
 }
 
 async fn constituent(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
+    Query(q): Query<SavedQuery>,
 ) -> Response {
-    let r = api::constituent_detail(&state, p.scope(), id).await.map(|d| {
+    detail_page(&state, &p, id, q.saved.as_deref(), None).await
+}
+
+async fn constituent_called_import(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<SavedQuery>,
+) -> Response {
+    detail_page(&state, &p, "import".into(), q.saved.as_deref(), None).await
+}
+
+async fn edit_constituent(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    // The id is the URL's: a form cannot rename a constituent.
+    let f = Fields {
+        id: id.clone(),
+        ..f
+    };
+    match cons::save(&state, &p, f.clone(), SaveMode::Update).await {
+        Ok((c, _)) => {
+            Redirect::to(&format!("/constituents/{}?saved=updated", enc(&c.id))).into_response()
+        }
+        Err(ChangeError::Refused(problems)) => {
+            detail_page(&state, &p, id, None, Some((f, problems))).await
+        }
+        Err(ChangeError::Api(e)) => error_page(&p, e),
+    }
+}
+
+/// A constituent's page; for staff who may change it, with the edit form (holding what they
+/// typed and what was wrong, after a refused change).
+async fn detail_page(
+    state: &AppState,
+    p: &Principal,
+    id: String,
+    saved: Option<&str>,
+    refused: Option<(Fields, Vec<Problem>)>,
+) -> Response {
+    let status = if refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let notice = match saved {
+        Some("added") => Some("Constituent added."),
+        Some("updated") => Some("Changes saved."),
+        _ => None,
+    };
+    let r = api::constituent_detail(state, p.scope(), id).await.map(|(row, d)| {
         let d = serde_json::json!(d);
         let c = &d["constituent"];
         let empty = vec![];
         let list = |k: &str| -> Vec<String> {
             c[k].as_array().unwrap_or(&empty).iter().map(|v| match v { Value::String(s) => s.clone(), o => o.to_string() }).collect()
         };
+        let (form_fields, problems) = match &refused {
+            Some((f, pr)) => (f.clone(), pr.as_slice()),
+            None => (Fields::of(&row), &[][..]),
+        };
         layout(
             &format!("Constituent {}", s(c, "id")),
-            Some(&p),
+            Some(p),
             html! {
+                @if let Some(n) = notice { p.notice #saved { (n) } }
+                @if !problems.is_empty() { section.card #edit-problems { (problem_list(problems)) } }
                 dl.facts {
-                    dt { "Name" } dd { (s(c, "name")) }
-                    dt { "Abuse contact" } dd { (s(c, "abuse_email")) }
+                    dt { "Name" } dd #name { (s(c, "name")) }
+                    dt { "Abuse contact" } dd #abuse-email { (s(c, "abuse_email")) }
                     dt { "Language" } dd { (s(c, "language")) }
                     dt { "ASNs" } dd { (list("asns").join(", ")) }
                     dt { "Domains" } dd { (list("domains").join(", ")) }
                 }
                 h2 { "Netblocks" }
                 ul.netblocks { @for n in list("netblocks") { li { code { (n) } } } }
+                @if p.can(Need::ManageConstituents) {
+                    section.card #edit {
+                        h2 { "Edit" }
+                        (ingest_note())
+                        (constituent_form(p, &form_fields, problems, false))
+                    }
+                }
                 h2 { "Incidents" }
                 table { thead { tr { th { "#" } th { "Type" } th { "State" } th { "Events" } } }
                     tbody { @for i in d["incidents"].as_array().unwrap_or(&empty) {
@@ -590,7 +901,10 @@ async fn constituent(
             },
         )
     });
-    page_result(&p, r)
+    match r {
+        Ok(h) => (status, h).into_response(),
+        Err(e) => error_page(p, e),
+    }
 }
 
 async fn feeds(

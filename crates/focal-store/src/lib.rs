@@ -19,6 +19,7 @@
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
 pub mod audit_chain;
+mod constituents;
 mod encode;
 pub mod filter;
 pub mod incidents;
@@ -124,6 +125,16 @@ pub trait RunWriter {
 pub trait Store: Send + Sync {
     /// Inserts or updates constituents by `id`; returns how many were new and how many changed.
     fn import_constituents(&self, constituents: &[Constituent]) -> Result<ImportSummary>;
+    /// Like [`Store::import_constituents`], and in the same transaction one audit entry per
+    /// constituent added or changed (subject `constituent:<id>`, the stored record before, none
+    /// when added, and after). Unchanged ones leave no entry. [`SaveMode::Create`] and
+    /// [`SaveMode::Update`] refuse, writing nothing, an id that exists or does not
+    /// ([`StoreError::Invalid`], the message starting with `id:`).
+    fn save_constituents(
+        &self,
+        constituents: &[Constituent],
+        how: &ConstituentSave<'_>,
+    ) -> Result<ImportSummary>;
     fn constituents(&self) -> Result<Vec<Constituent>>;
 
     /// The most recent run of this file content (by SHA-256) for this feed.

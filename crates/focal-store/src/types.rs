@@ -11,6 +11,41 @@ pub struct ImportSummary {
     pub unchanged: u64,
 }
 
+/// Which ids [`crate::Store::save_constituents`] may add or change, and the audit action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Add new ids, update known ones: a CSV import (`constituent.import`).
+    Import,
+    /// Add or replace one (`constituent.create` or `constituent.update`, as it turns out).
+    Upsert,
+    /// Add only; an id that exists is refused and nothing is written (`constituent.create`).
+    Create,
+    /// Replace only; an id that does not exist is refused and nothing is written
+    /// (`constituent.update`).
+    Update,
+}
+
+/// Who saves constituents, how, and what the audit entries say about where they came from.
+#[derive(Debug, Clone, Copy)]
+pub struct ConstituentSave<'a> {
+    /// The audit entries' actor (`user:alice`, or the CLI's `--actor`).
+    pub actor: &'a str,
+    pub mode: SaveMode,
+    /// Recorded as `imported_from` in each entry's `after` (a file name, an upload).
+    pub source: Option<&'a str>,
+}
+
+impl SaveMode {
+    /// The audit action for a constituent that was `added` (else changed).
+    pub fn action(self, added: bool) -> &'static str {
+        match self {
+            SaveMode::Import => "constituent.import",
+            _ if added => "constituent.create",
+            _ => "constituent.update",
+        }
+    }
+}
+
 /// The state of an ingestion run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

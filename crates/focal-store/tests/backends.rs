@@ -86,6 +86,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     constituents_are_imported_and_updated,
+    constituent_saves_are_audited_in_the_same_transaction,
     runs_are_recorded_found_and_finished,
     events_are_written_once_and_read_back_unchanged,
     uncommitted_writes_are_rolled_back,
@@ -219,6 +220,121 @@ fn constituents_are_imported_and_updated(b: &Backend) {
         listed,
         vec![org("a", "abuse@a.example"), org("b", "soc@b.example")]
     );
+}
+
+fn constituent_saves_are_audited_in_the_same_transaction(b: &Backend) {
+    let org = |id: &str, email: &str| Constituent {
+        id: id.into(),
+        name: format!("Org {id}"),
+        abuse_email: email.into(),
+        asns: vec![64500],
+        netblocks: vec!["192.0.2.0/24".parse().unwrap()],
+        domains: vec![],
+        language: None,
+    };
+    let how = |actor: &'static str, mode: SaveMode, source: Option<&'static str>| ConstituentSave {
+        actor,
+        mode,
+        source,
+    };
+    let log = b.store.audit();
+    let entries = || {
+        log.audit_entries(&focal_store::incidents::AuditFilter::default())
+            .unwrap()
+    };
+    // An import: one entry per added or changed record, none for an unchanged one.
+    let s = b
+        .store
+        .save_constituents(
+            &[org("a", "abuse@a.example"), org("b", "abuse@b.example")],
+            &how("user:alice", SaveMode::Import, Some("orgs.csv")),
+        )
+        .unwrap();
+    assert_eq!((s.added, s.updated, s.unchanged), (2, 0, 0));
+    let s = b
+        .store
+        .save_constituents(
+            &[org("a", "abuse@a.example"), org("b", "soc@b.example")],
+            &how("user:alice", SaveMode::Import, Some("orgs2.csv")),
+        )
+        .unwrap();
+    assert_eq!((s.added, s.updated, s.unchanged), (0, 1, 1));
+    let e = entries();
+    assert_eq!(e.len(), 3);
+    assert_eq!(
+        (e[0].action.as_str(), e[0].subject.as_str()),
+        ("constituent.import", "constituent:a")
+    );
+    assert!(e[0].before.is_none());
+    let last = &e[2];
+    assert_eq!(last.subject, "constituent:b");
+    assert_eq!(
+        last.before.as_ref().unwrap()["abuse_email"],
+        "abuse@b.example"
+    );
+    assert_eq!(last.after.as_ref().unwrap()["abuse_email"], "soc@b.example");
+    assert_eq!(last.after.as_ref().unwrap()["imported_from"], "orgs2.csv");
+    assert_eq!(last.after.as_ref().unwrap()["netblocks"][0], "192.0.2.0/24");
+
+    // Create refuses an existing id and Update a missing one, writing nothing at all.
+    for (mode, c) in [
+        (SaveMode::Create, org("a", "new@a.example")),
+        (SaveMode::Update, org("zz", "x@zz.example")),
+    ] {
+        let err = b
+            .store
+            .save_constituents(&[c], &how("user:bob", mode, None))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("id: "), "{err}");
+    }
+    // A refusal in the middle of a batch rolls back the records before it too.
+    let err = b
+        .store
+        .save_constituents(
+            &[org("c", "c@c.example"), org("a", "again@a.example")],
+            &how("user:bob", SaveMode::Create, None),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("\"a\" already exists"), "{err}");
+    assert_eq!(b.store.constituents().unwrap().len(), 2);
+    assert_eq!(entries().len(), 3);
+
+    // An edit and a creation as a signed-in user: actions name what happened.
+    let mut edited = org("a", "cert@a.example");
+    edited.netblocks = vec!["198.51.100.0/24".parse().unwrap()];
+    b.store
+        .save_constituents(&[edited.clone()], &how("user:bob", SaveMode::Update, None))
+        .unwrap();
+    b.store
+        .save_constituents(&[org("d", "")], &how("user:bob", SaveMode::Upsert, None))
+        .unwrap();
+    let e = entries();
+    let (update, create) = (&e[3], &e[4]);
+    assert_eq!(
+        (update.actor.as_str(), update.action.as_str()),
+        ("user:bob", "constituent.update")
+    );
+    assert_eq!(
+        update.before.as_ref().unwrap()["netblocks"][0],
+        "192.0.2.0/24"
+    );
+    assert_eq!(
+        update.after.as_ref().unwrap()["netblocks"][0],
+        "198.51.100.0/24"
+    );
+    assert!(
+        update
+            .after
+            .as_ref()
+            .unwrap()
+            .get("imported_from")
+            .is_none()
+    );
+    assert_eq!(create.action, "constituent.create");
+    assert!(log.audit_verify().unwrap().ok);
+    let listed = b.store.constituents().unwrap();
+    assert_eq!(listed[0], edited);
+    assert_eq!(listed.len(), 3);
 }
 
 fn runs_are_recorded_found_and_finished(b: &Backend) {

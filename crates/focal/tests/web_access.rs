@@ -21,6 +21,7 @@ enum Need {
     Audit,
     Act,
     Manage,
+    ManageConstituents,
 }
 
 /// The role matrix as the issue states it, written independently of the server's.
@@ -34,15 +35,25 @@ fn may(role: &str, need: Need) -> bool {
         Need::Audit => ["admin", "auditor"].contains(&role),
         Need::Act => ["admin", "analyst", "constituent"].contains(&role),
         Need::Manage => ["admin", "analyst"].contains(&role),
+        // Constituents may not change constituent records, not even their own.
+        Need::ManageConstituents => ["admin", "analyst"].contains(&role),
     }
 }
 
 enum Body {
     None,
-    /// A form post (UI); `state` is replaced by a legal next state at request time.
+    /// A form post (UI); `state` is replaced by a legal next state at request time, and
+    /// `{unique}` in a value by a number no other request used.
     Form(Vec<(&'static str, String)>),
     Json(Value),
+    Put(Value),
+    /// The CSV import form (UI): a multipart upload of this CSV.
+    Upload(String),
+    /// A CSV body (API).
+    Csv(String),
 }
+
+static UNIQUE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 struct Route {
     path: String,
@@ -77,7 +88,8 @@ fn send(base: &str, who: &Who, route: &Route, next_state: &str) -> Response {
                     let v = if *k == "state" {
                         next_state.to_string()
                     } else {
-                        v.clone()
+                        let n = UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        v.replace("{unique}", &n.to_string())
                     };
                     (*k, v)
                 })
@@ -93,6 +105,44 @@ fn send(base: &str, who: &Who, route: &Route, next_state: &str) -> Response {
                 v["state"] = json!(next_state);
             }
             let mut r = c.post(&url).json(&v);
+            if let Who::Session(s) = who {
+                r = r.header("x-csrf-token", &s.csrf);
+            }
+            r
+        }
+        Body::Put(v) => {
+            let mut r = c.put(&url).json(v);
+            if let Who::Session(s) = who {
+                r = r.header("x-csrf-token", &s.csrf);
+            }
+            r
+        }
+        Body::Upload(csv) => {
+            // Built by hand, as a browser sends the import form.
+            let boundary = "matrixboundary";
+            let csrf = match who {
+                Who::Session(s) => format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n",
+                    s.csrf
+                ),
+                _ => String::new(),
+            };
+            let body = format!(
+                "{csrf}--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\n\
+                 Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+            );
+            c.post(&url)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+        }
+        Body::Csv(csv) => {
+            let mut r = c
+                .post(&url)
+                .header("content-type", "text/csv")
+                .body(csv.clone());
             if let Who::Session(s) = who {
                 r = r.header("x-csrf-token", &s.csrf);
             }
@@ -206,6 +256,32 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
     let form = |fields: &[(&'static str, &str)]| {
         Body::Form(fields.iter().map(|(k, v)| (*k, v.to_string())).collect())
     };
+    // Organisation A's record as stored, so edits by the matrix keep its netblocks (which
+    // decide what its constituent user may see).
+    let record: Value = admin
+        .get(&format!("/api/v1/constituents/{a}"))
+        .json::<Value>()
+        .unwrap()["constituent"]
+        .clone();
+    let lines = |k: &str| -> String {
+        record[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (asns, netblocks, domains) = (lines("asns"), lines("netblocks"), lines("domains"));
+    let abuse = record["abuse_email"].as_str().unwrap().to_string();
+    let mut edited = record.clone();
+    edited["name"] = json!("Edited through the API by the matrix");
+    edited.as_object_mut().unwrap().remove("id");
+    let csv_header = "id,name,abuse_email,asns,netblocks,domains\n";
     for (path, need, body) in [
         (
             format!("/incidents/{id_a}/comment"),
@@ -236,6 +312,58 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             format!("/api/v1/incidents/{id_a}/assign"),
             Need::Manage,
             Body::Json(json!({"assignee": "analyst2"})),
+        ),
+        (
+            "/constituents".into(),
+            Need::ManageConstituents,
+            form(&[
+                ("id", "matrix-form-{unique}"),
+                ("name", "Added by the matrix"),
+                ("abuse_email", "abuse@matrix.example"),
+                ("language", ""),
+                ("asns", "64512"),
+                ("netblocks", "100.64.200.0/24"),
+                ("domains", ""),
+            ]),
+        ),
+        (
+            format!("/constituents/{a}/edit"),
+            Need::ManageConstituents,
+            form(&[
+                ("name", "Edited through the form by the matrix"),
+                ("abuse_email", &abuse),
+                ("language", ""),
+                ("asns", &asns),
+                ("netblocks", &netblocks),
+                ("domains", &domains),
+            ]),
+        ),
+        (
+            "/constituents/import".into(),
+            Need::ManageConstituents,
+            Body::Upload(format!(
+                "{csv_header}matrix-upload,Uploaded by the matrix,,,100.64.201.0/24,\n"
+            )),
+        ),
+        (
+            "/api/v1/constituents".into(),
+            Need::ManageConstituents,
+            Body::Json(
+                json!({"id": "matrix-api", "name": "Created through the API",
+                "abuse_email": "", "asns": [], "netblocks": ["100.64.202.0/24"], "domains": []}),
+            ),
+        ),
+        (
+            format!("/api/v1/constituents/{a}"),
+            Need::ManageConstituents,
+            Body::Put(edited.clone()),
+        ),
+        (
+            "/api/v1/constituents/import".into(),
+            Need::ManageConstituents,
+            Body::Csv(format!(
+                "{csv_header}matrix-csv,Imported through the API,,,100.64.203.0/24,\n"
+            )),
         ),
     ] {
         routes.push(Route { path, need, body });
@@ -408,13 +536,60 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
     assert!(!actors.contains(&"user:auditor"));
     let detail: Value = ca.get(&format!("/api/v1/constituents/{a}")).json().unwrap();
     assert!(detail["notifications"].is_array(), "{detail}");
+
+    // A constituent changes no constituent record, its own or another's, by form or API;
+    // only staff's changes are in the log, and they kept A's netblocks.
+    let ca_token = site.token("constituent_a", "write");
+    for org in [a, b] {
+        let resp = ca.post_form(
+            &format!("/constituents/{org}/edit"),
+            &[("name", "mine now"), ("netblocks", "0.0.0.0/0")],
+            Some(&ca.csrf),
+        );
+        assert_eq!(resp.status(), 403, "form edit of {org}");
+        let resp = client()
+            .put(format!("{base}/api/v1/constituents/{org}"))
+            .header(AUTHORIZATION, format!("Bearer {ca_token}"))
+            .json(&edited)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 403, "API edit of {org}");
+    }
+    let audit: Value = admin
+        .get(&format!("/api/v1/audit?subject=constituent:{a}&limit=1000"))
+        .json()
+        .unwrap();
+    let actors: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(!actors.is_empty());
+    assert!(
+        actors
+            .iter()
+            .all(|a| ["user:admin2", "user:analyst2"].contains(a)),
+        "{actors:?}"
+    );
+    let now: Value = admin
+        .get(&format!("/api/v1/constituents/{a}"))
+        .json::<Value>()
+        .unwrap()["constituent"]
+        .clone();
+    assert_eq!(now["netblocks"], record["netblocks"]);
+    let audit: Value = admin
+        .get(&format!("/api/v1/audit?subject=constituent:{b}&limit=1000"))
+        .json()
+        .unwrap();
+    assert!(audit["entries"].as_array().unwrap().is_empty());
     assert!(detail["netblocks"].is_null() && detail["constituent"]["netblocks"].is_array());
 }
 
 impl Body {
     fn is_state_change(&self) -> bool {
         match self {
-            Body::None => false,
+            Body::None | Body::Put(_) | Body::Upload(_) | Body::Csv(_) => false,
             Body::Form(f) => f.iter().any(|(k, _)| *k == "state"),
             Body::Json(v) => v.get("state").is_some(),
         }
@@ -592,6 +767,48 @@ fn init_creates_the_first_admin_and_the_api_document_lists_the_routes() {
         assert!(
             doc["paths"][path].is_object(),
             "{path} in the OpenAPI document"
+        );
+    }
+    // The constituent changes, with typed bodies and answers.
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let schema_ref = |v: &Value| v["$ref"].as_str().unwrap_or_default().to_string();
+    let create = op("/api/v1/constituents", "post");
+    assert_eq!(
+        schema_ref(&create["requestBody"]["content"]["application/json"]["schema"]),
+        "#/components/schemas/ConstituentBody"
+    );
+    assert_eq!(
+        schema_ref(&create["responses"]["201"]["content"]["application/json"]["schema"]),
+        "#/components/schemas/ConstituentOut"
+    );
+    assert_eq!(
+        schema_ref(&create["responses"]["422"]["content"]["application/json"]["schema"]),
+        "#/components/schemas/Refusal"
+    );
+    let put = op("/api/v1/constituents/{id}", "put");
+    assert_eq!(
+        schema_ref(&put["responses"]["200"]["content"]["application/json"]["schema"]),
+        "#/components/schemas/ConstituentOut"
+    );
+    let import = op("/api/v1/constituents/import", "post");
+    assert!(
+        import["requestBody"]["content"]["text/csv"].is_object(),
+        "{import}"
+    );
+    assert_eq!(
+        schema_ref(&import["responses"]["200"]["content"]["application/json"]["schema"]),
+        "#/components/schemas/ImportResult"
+    );
+    for name in [
+        "ConstituentBody",
+        "ConstituentOut",
+        "ImportResult",
+        "Refusal",
+        "Problem",
+    ] {
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{name} in the schemas"
         );
     }
     // A second init of the same folder changes nothing.

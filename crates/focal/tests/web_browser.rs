@@ -1,7 +1,8 @@
 //! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven through
-//! `chromedriver` with fantoccini): sign in, search events, open an incident, move it, sign out;
-//! and a constituent who cannot reach another organisation's incident by URL. Screenshots of
-//! the main pages go to `target/screenshots/` (not committed).
+//! `chromedriver` with fantoccini): sign in, search events, open an incident, move it, correct a
+//! constituent's abuse address in its edit form, sign out; and a constituent who cannot reach
+//! another organisation's incident by URL. Screenshots of the main pages go to
+//! `target/screenshots/` (not committed).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). The test
 //! fails, never skips, when they are missing.
@@ -305,6 +306,39 @@ async fn an_analyst_works_an_incident_and_a_constituent_cannot_reach_another_org
         c.goto(&format!("{base}{page}")).await.unwrap();
         shot(&c, name).await;
     }
+
+    // The analyst corrects org A's abuse address in the edit form and sees it saved.
+    let new_address = "soc-desk@org-a.example";
+    c.goto(&format!("{base}/constituents/{}", site.org_a))
+        .await
+        .unwrap();
+    let field = c
+        .find(Locator::Css("#edit-constituent #c-abuse_email"))
+        .await
+        .expect("the edit form's abuse e-mail field");
+    field.clear().await.unwrap();
+    field.send_keys(new_address).await.unwrap();
+    c.find(Locator::Css("#save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#saved", "Changes saved.").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        format!("/constituents/{}", site.org_a)
+    );
+    assert_eq!(text(&c, "#abuse-email").await, new_address);
+    shot(&c, "constituent-edited").await;
+    let stored = focal_json(&site.data, &["constituents", "list"]);
+    let org_a = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == site.org_a.as_str())
+        .expect("org A is listed");
+    assert_eq!(org_a["abuse_email"], new_address, "{org_a}");
     sign_out(&c, &base).await;
 
     // An auditor sees the audit log, with the analyst's transition in it.

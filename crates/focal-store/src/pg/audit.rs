@@ -26,17 +26,16 @@ fn raw(r: &postgres::Row) -> std::result::Result<RawEntry, postgres::Error> {
     ))
 }
 
-impl AuditLog for PostgresStore {
-    fn audit_append(
-        &self,
-        actor: &str,
-        action: &str,
-        subject: &str,
-        before: Option<&Value>,
-        after: Option<&Value>,
-    ) -> Result<AuditEntry> {
-        let mut conn = self.conn("writing an audit entry")?;
-        let mut tx = conn.transaction().map_err(err("starting an audit entry"))?;
+/// Appends to the chain inside the caller's transaction, which [`Chain::lock`] made the only
+/// appender until it ends.
+pub(super) struct Chain {
+    last_id: i64,
+    last_hash: String,
+}
+
+impl Chain {
+    /// Takes the chain's lock for the rest of the transaction and reads its head.
+    pub fn lock(tx: &mut postgres::Transaction<'_>) -> Result<Chain> {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
             .map_err(err("locking the audit log"))?;
         let head = tx
@@ -45,11 +44,23 @@ impl AuditLog for PostgresStore {
                 &[],
             )
             .map_err(err("reading the audit log"))?;
-        let (last_id, prev_hash): (i64, String) = match head {
+        let (last_id, last_hash) = match head {
             Some(r) => (r.get(0), r.get(1)),
             None => (0, GENESIS.to_string()),
         };
-        let id = last_id + 1;
+        Ok(Chain { last_id, last_hash })
+    }
+
+    pub fn append(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> Result<AuditEntry> {
+        let id = self.last_id + 1;
         let at = jiff::Timestamp::now().to_string();
         let before_text = before.map(Value::to_string);
         let after_text = after.map(Value::to_string);
@@ -61,7 +72,7 @@ impl AuditLog for PostgresStore {
             subject,
             before_text.as_deref(),
             after_text.as_deref(),
-            &prev_hash,
+            &self.last_hash,
         );
         tx.execute(
             "INSERT INTO audit_log (id, at, actor, action, subject, before, after, prev_hash, hash)
@@ -74,12 +85,12 @@ impl AuditLog for PostgresStore {
                 &subject,
                 &before_text,
                 &after_text,
-                &prev_hash,
+                &self.last_hash,
                 &hash,
             ],
         )
         .map_err(err("writing an audit entry"))?;
-        tx.commit().map_err(err("committing an audit entry"))?;
+        self.last_id = id;
         Ok(AuditEntry {
             id,
             at,
@@ -88,9 +99,26 @@ impl AuditLog for PostgresStore {
             subject: subject.to_string(),
             before: before.cloned(),
             after: after.cloned(),
-            prev_hash,
+            prev_hash: std::mem::replace(&mut self.last_hash, hash.clone()),
             hash,
         })
+    }
+}
+
+impl AuditLog for PostgresStore {
+    fn audit_append(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> Result<AuditEntry> {
+        let mut conn = self.conn("writing an audit entry")?;
+        let mut tx = conn.transaction().map_err(err("starting an audit entry"))?;
+        let entry = Chain::lock(&mut tx)?.append(&mut tx, actor, action, subject, before, after)?;
+        tx.commit().map_err(err("committing an audit entry"))?;
+        Ok(entry)
     }
 
     fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {

@@ -16,6 +16,7 @@ mod events;
 mod jobs;
 mod migrate;
 
+use crate::constituents::{self, Outcome, StoredColumns};
 use crate::location::{check_schema_name, redact_url};
 use crate::*;
 use focal_model::Constituent;
@@ -326,6 +327,80 @@ impl Drop for PostgresRunWriter {
     }
 }
 
+/// The six stored columns after the id, starting at column `at`.
+fn stored_columns(r: &postgres::Row, at: usize) -> StoredColumns {
+    StoredColumns {
+        name: r.get(at),
+        abuse_email: r.get(at + 1),
+        asns: r.get(at + 2),
+        netblocks: r.get(at + 3),
+        domains: r.get(at + 4),
+        language: r.get(at + 5),
+    }
+}
+
+impl PostgresStore {
+    /// Upserts constituents in one transaction, with their audit entries when `how` is given.
+    fn write_constituents(
+        &self,
+        list: &[Constituent],
+        how: Option<&ConstituentSave<'_>>,
+    ) -> Result<ImportSummary> {
+        let mut conn = self.conn("importing constituents")?;
+        let mut tx = conn
+            .transaction()
+            .map_err(err("starting the constituent import"))?;
+        // The audit lock first, then row locks: every writer takes them in this order.
+        let mut chain = how.map(|_| audit::Chain::lock(&mut tx)).transpose()?;
+        let mut summary = ImportSummary::default();
+        let stamp = now();
+        let mode = how.map(|h| h.mode).unwrap_or(SaveMode::Import);
+        for c in list {
+            let existing = tx
+                .query_opt(
+                    "SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = $1 FOR UPDATE",
+                    &[&c.id],
+                )
+                .map_err(err("reading a constituent"))?
+                .map(|r| stored_columns(&r, 0).decode(&c.id))
+                .transpose()?;
+            match constituents::decide(c, existing.as_ref(), mode)? {
+                Outcome::Unchanged => {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                Outcome::Updated => summary.updated += 1,
+                Outcome::Added => summary.added += 1,
+            }
+            let (asns, nets, domains) = constituents::list_columns(c);
+            tx.execute(
+                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
+                    asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
+                    updated_at = excluded.updated_at, language = excluded.language",
+                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp, &c.language],
+            )
+            .map_err(err("writing a constituent"))?;
+            if let (Some(how), Some(chain)) = (how, chain.as_mut()) {
+                let (action, subject, before, after) =
+                    constituents::audit_entry(c, existing.as_ref(), how)?;
+                chain.append(
+                    &mut tx,
+                    how.actor,
+                    action,
+                    &subject,
+                    before.as_ref(),
+                    Some(&after),
+                )?;
+            }
+        }
+        tx.commit()
+            .map_err(err("committing the constituent import"))?;
+        Ok(summary)
+    }
+}
+
 impl Store for PostgresStore {
     fn schema_version(&self) -> Result<i64> {
         migrate::current(&mut *self.conn("reading the schema version")?)
@@ -352,50 +427,15 @@ impl Store for PostgresStore {
     }
 
     fn import_constituents(&self, list: &[Constituent]) -> Result<ImportSummary> {
-        let mut conn = self.conn("importing constituents")?;
-        let mut tx = conn
-            .transaction()
-            .map_err(err("starting the constituent import"))?;
-        let mut summary = ImportSummary::default();
-        let stamp = now();
-        for c in list {
-            let asns = serde_json::to_string(&c.asns).unwrap_or_default();
-            let nets = serde_json::to_string(&c.netblocks).unwrap_or_default();
-            let domains = serde_json::to_string(&c.domains).unwrap_or_default();
-            let existing = tx
-                .query_opt(
-                    "SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = $1 FOR UPDATE",
-                    &[&c.id],
-                )
-                .map_err(err("reading a constituent"))?;
-            match existing {
-                Some(old)
-                    if old.get::<_, &str>(0) == c.name
-                        && old.get::<_, &str>(1) == c.abuse_email
-                        && old.get::<_, &str>(2) == asns
-                        && old.get::<_, &str>(3) == nets
-                        && old.get::<_, &str>(4) == domains
-                        && old.get::<_, Option<&str>>(5) == c.language.as_deref() =>
-                {
-                    summary.unchanged += 1;
-                    continue;
-                }
-                Some(_) => summary.updated += 1,
-                None => summary.added += 1,
-            }
-            tx.execute(
-                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
-                    asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                    updated_at = excluded.updated_at, language = excluded.language",
-                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp, &c.language],
-            )
-            .map_err(err("writing a constituent"))?;
-        }
-        tx.commit()
-            .map_err(err("committing the constituent import"))?;
-        Ok(summary)
+        self.write_constituents(list, None)
+    }
+
+    fn save_constituents(
+        &self,
+        list: &[Constituent],
+        how: &ConstituentSave<'_>,
+    ) -> Result<ImportSummary> {
+        self.write_constituents(list, Some(how))
     }
 
     fn constituents(&self) -> Result<Vec<Constituent>> {
@@ -407,23 +447,7 @@ impl Store for PostgresStore {
             )
             .map_err(err("listing constituents"))?;
         rows.iter()
-            .map(|r| {
-                let id: String = r.get(0);
-                let bad = |what: &str| {
-                    StoreError::Invalid(format!(
-                        "constituent {id}: stored {what} are not valid JSON"
-                    ))
-                };
-                Ok(Constituent {
-                    asns: serde_json::from_str(r.get(3)).map_err(|_| bad("ASNs"))?,
-                    netblocks: serde_json::from_str(r.get(4)).map_err(|_| bad("netblocks"))?,
-                    domains: serde_json::from_str(r.get(5)).map_err(|_| bad("domains"))?,
-                    name: r.get(1),
-                    abuse_email: r.get(2),
-                    language: r.get(6),
-                    id: id.clone(),
-                })
-            })
+            .map(|r| stored_columns(r, 1).decode(r.get(0)))
             .collect()
     }
 

@@ -12,6 +12,7 @@ mod outbox;
 mod sharing;
 mod web;
 
+use crate::constituents::{self, Outcome, StoredColumns};
 use crate::*;
 use focal_model::Constituent;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -340,6 +341,101 @@ fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::R
     ])
 }
 
+/// The six stored columns after the id, starting at column `at`.
+fn stored_columns(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredColumns> {
+    Ok(StoredColumns {
+        name: r.get(at)?,
+        abuse_email: r.get(at + 1)?,
+        asns: r.get(at + 2)?,
+        netblocks: r.get(at + 3)?,
+        domains: r.get(at + 4)?,
+        language: r.get(at + 5)?,
+    })
+}
+
+impl SqliteStore {
+    /// Upserts constituents in one transaction, with their audit entries when `how` is given.
+    fn write_constituents(
+        &self,
+        list: &[Constituent],
+        how: Option<&ConstituentSave<'_>>,
+    ) -> Result<ImportSummary> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction()
+            .map_err(err("starting the constituent import"))?;
+        let mut summary = ImportSummary::default();
+        {
+            let mut find = tx
+                .prepare("SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = ?1")
+                .map_err(err("preparing the constituent import"))?;
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
+                        asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
+                        updated_at = excluded.updated_at, language = excluded.language",
+                )
+                .map_err(err("preparing the constituent import"))?;
+            let mut chain = None;
+            let stamp = now();
+            let mode = how.map(|h| h.mode).unwrap_or(SaveMode::Import);
+            for c in list {
+                let existing = find
+                    .query_row([&c.id], |r| stored_columns(r, 0))
+                    .optional()
+                    .map_err(err("reading a constituent"))?
+                    .map(|cols| cols.decode(&c.id))
+                    .transpose()?;
+                match constituents::decide(c, existing.as_ref(), mode)? {
+                    Outcome::Unchanged => {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    Outcome::Updated => summary.updated += 1,
+                    Outcome::Added => summary.added += 1,
+                }
+                let (asns, nets, domains) = constituents::list_columns(c);
+                upsert
+                    .execute(params![
+                        c.id,
+                        c.name,
+                        c.abuse_email,
+                        asns,
+                        nets,
+                        domains,
+                        stamp,
+                        c.language
+                    ])
+                    .map_err(err("writing a constituent"))?;
+                if let Some(how) = how {
+                    let (action, subject, before, after) =
+                        constituents::audit_entry(c, existing.as_ref(), how)?;
+                    let chain = match &mut chain {
+                        Some(chain) => chain,
+                        None => chain
+                            .insert(audit::Chain::load(&tx).map_err(err("reading the audit log"))?),
+                    };
+                    chain
+                        .append(
+                            &tx,
+                            how.actor,
+                            action,
+                            &subject,
+                            before.as_ref(),
+                            Some(&after),
+                        )
+                        .map_err(err("writing an audit entry"))?;
+                }
+            }
+        }
+        tx.commit()
+            .map_err(err("committing the constituent import"))?;
+        Ok(summary)
+    }
+}
+
 impl Store for SqliteStore {
     fn schema_version(&self) -> Result<i64> {
         migrate::current(&self.writer())
@@ -362,83 +458,15 @@ impl Store for SqliteStore {
     }
 
     fn import_constituents(&self, list: &[Constituent]) -> Result<ImportSummary> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction()
-            .map_err(err("starting the constituent import"))?;
-        let mut summary = ImportSummary::default();
-        {
-            let mut find = tx
-                .prepare("SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = ?1")
-                .map_err(err("preparing the constituent import"))?;
-            let mut upsert = tx
-                .prepare(
-                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
-                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
-                        asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                        updated_at = excluded.updated_at, language = excluded.language",
-                )
-                .map_err(err("preparing the constituent import"))?;
-            let stamp = now();
-            for c in list {
-                let asns = serde_json::to_string(&c.asns).unwrap_or_default();
-                let nets = serde_json::to_string(&c.netblocks).unwrap_or_default();
-                let domains = serde_json::to_string(&c.domains).unwrap_or_default();
-                #[allow(clippy::type_complexity)]
-                let existing: Option<(
-                    String,
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<String>,
-                )> = find
-                    .query_row([&c.id], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                        ))
-                    })
-                    .optional()
-                    .map_err(err("reading a constituent"))?;
-                let fresh = (
-                    c.name.clone(),
-                    c.abuse_email.clone(),
-                    asns.clone(),
-                    nets.clone(),
-                    domains.clone(),
-                    c.language.clone(),
-                );
-                match existing {
-                    Some(old) if old == fresh => {
-                        summary.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => summary.updated += 1,
-                    None => summary.added += 1,
-                }
-                upsert
-                    .execute(params![
-                        c.id,
-                        c.name,
-                        c.abuse_email,
-                        asns,
-                        nets,
-                        domains,
-                        stamp,
-                        c.language
-                    ])
-                    .map_err(err("writing a constituent"))?;
-            }
-        }
-        tx.commit()
-            .map_err(err("committing the constituent import"))?;
-        Ok(summary)
+        self.write_constituents(list, None)
+    }
+
+    fn save_constituents(
+        &self,
+        list: &[Constituent],
+        how: &ConstituentSave<'_>,
+    ) -> Result<ImportSummary> {
+        self.write_constituents(list, Some(how))
     }
 
     fn constituents(&self) -> Result<Vec<Constituent>> {
@@ -447,36 +475,12 @@ impl Store for SqliteStore {
             .prepare("SELECT id, name, abuse_email, asns, netblocks, domains, language FROM constituents ORDER BY pk")
             .map_err(err("listing constituents"))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ))
-            })
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, stored_columns(r, 1)?)))
             .map_err(err("listing constituents"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, abuse_email, asns, nets, domains, language) =
-                row.map_err(err("listing constituents"))?;
-            let bad = |what: &str| {
-                StoreError::Invalid(format!(
-                    "constituent {id}: stored {what} are not valid JSON"
-                ))
-            };
-            out.push(Constituent {
-                asns: serde_json::from_str(&asns).map_err(|_| bad("ASNs"))?,
-                netblocks: serde_json::from_str(&nets).map_err(|_| bad("netblocks"))?,
-                domains: serde_json::from_str(&domains).map_err(|_| bad("domains"))?,
-                id,
-                name,
-                abuse_email,
-                language,
-            });
+            let (id, columns) = row.map_err(err("listing constituents"))?;
+            out.push(columns.decode(&id)?);
         }
         Ok(out)
     }

@@ -1,12 +1,11 @@
-//! `focal audit`, and the audit entries commands write for constituents and configuration.
+//! `focal audit`, and the audit entries commands write for configuration. (Constituent imports
+//! are audited by the store, in the import's own transaction: `Store::save_constituents`.)
 
 use super::print_json;
 use crate::config::DataDir;
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use focal_model::Constituent;
 use focal_store::incidents::{AuditFilter, AuditLog};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -61,35 +60,6 @@ pub fn record_config(dir: &DataDir, store: &dyn AuditLog) -> Result<()> {
             "focal.toml",
             before.as_ref(),
             Some(&now),
-        )?;
-    }
-    Ok(())
-}
-
-/// One entry per constituent an import added or changed, with before and after.
-pub fn record_constituent_import(
-    store: &dyn focal_store::Store,
-    before: &[Constituent],
-    file: &str,
-) -> Result<()> {
-    let old: HashMap<&str, &Constituent> = before.iter().map(|c| (c.id.as_str(), c)).collect();
-    let log = store.audit();
-    for c in store.constituents()? {
-        let prior = old.get(c.id.as_str());
-        if prior.is_some_and(|p| **p == c) {
-            continue;
-        }
-        let mut after = serde_json::to_value(&c)?;
-        if let serde_json::Value::Object(m) = &mut after {
-            m.insert("imported_from".into(), file.into());
-        }
-        let before = prior.map(serde_json::to_value).transpose()?;
-        log.audit_append(
-            actor(),
-            "constituent.import",
-            &format!("constituent:{}", c.id),
-            before.as_ref(),
-            Some(&after),
         )?;
     }
     Ok(())

@@ -181,9 +181,15 @@ fn import_constituents(data: &Path, file: &Path, json: bool) -> Result<()> {
         std::io::BufReader::new(reader),
         &file.display().to_string(),
     )?;
-    let before = store.constituents()?;
-    let summary = store.import_constituents(&list)?;
-    audit::record_constituent_import(&*store, &before, &file.display().to_string())?;
+    let source = file.display().to_string();
+    let summary = store.save_constituents(
+        &list,
+        &focal_store::ConstituentSave {
+            actor: audit::actor(),
+            mode: focal_store::SaveMode::Import,
+            source: Some(&source),
+        },
+    )?;
     if json {
         print_json(&serde_json::json!({"file": file, "rows": list.len(), "summary": summary}))
     } else {
