@@ -7,8 +7,14 @@ use crate::{Result, StoreError};
 use postgres::Client;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "feed_pulls",
+        include_str!("migrations/0002_feed_pulls.sql"),
+    ),
+];
 
 /// An arbitrary constant naming Focal's migration lock among the database's advisory locks.
 const MIGRATION_LOCK: i64 = 0x466f_6361_6c4d_6967; // "FocalMig"

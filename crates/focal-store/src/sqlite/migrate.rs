@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "sharing", include_str!("migrations/0003_sharing.sql")),
     (4, "web", include_str!("migrations/0004_web.sql")),
+    (
+        5,
+        "feed_pulls",
+        include_str!("migrations/0005_feed_pulls.sql"),
+    ),
 ];
 
 pub fn current(conn: &Connection) -> Result<i64> {
