@@ -658,6 +658,11 @@ impl Feed {
         self.definition.format
     }
 
+    /// The TLP label of the feed's events (`tlp`, default AMBER).
+    pub fn tlp(&self) -> Tlp {
+        self.template.tlp
+    }
+
     /// The columns of a CSV file, given its header record (or `None` for a file without one).
     pub fn csv_layout(&self, header: Option<&[String]>) -> Result<CsvLayout, String> {
         if let Some(positional) = &self.positional {

@@ -182,7 +182,20 @@ impl Registry {
     /// same name is refused unless `replace` is set.
     pub fn add(&self, source: &Path, replace: bool) -> Result<Added, RegistryError> {
         let toml = read_bounded(source)?;
-        let shown = source.display().to_string();
+        self.add_toml(toml, &source.display().to_string(), replace)
+    }
+
+    /// As [`Registry::add`], for a definition already read; `shown` names it in messages.
+    pub fn add_toml(
+        &self,
+        toml: String,
+        shown: &str,
+        replace: bool,
+    ) -> Result<Added, RegistryError> {
+        let shown = shown.to_string();
+        if toml.len() as u64 > MAX_DEFINITION_BYTES {
+            return Err(RegistryError::TooLarge { path: shown });
+        }
         let feed = Feed::from_toml(&toml, &shown)?;
         if !valid_name(&feed.name) {
             return Err(RegistryError::BadName {

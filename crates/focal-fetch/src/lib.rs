@@ -202,6 +202,11 @@ pub fn file_name(url: &str, stamp: &str) -> String {
     format!("{stamp}-{base}")
 }
 
+/// The `file://` URL of an absolute path, percent-encoded where the path needs it.
+pub fn file_url(path: &Path) -> Option<String> {
+    reqwest::Url::from_file_path(path).ok().map(String::from)
+}
+
 /// Downloads `request.url` into `dir/name`. `dir` must exist.
 pub async fn fetch(request: &Request, dir: &Path, name: &str) -> Result<Outcome, FetchError> {
     let received = Arc::new(AtomicU64::new(0));

@@ -37,6 +37,8 @@ pub enum Need {
     Act,
     /// Assigning incidents: admin and analyst.
     Manage,
+    /// Operating the node's machinery (pulling a feed now): admin and analyst.
+    Operate,
 }
 
 /// How the request proved who it is.
@@ -101,7 +103,7 @@ pub fn allowed(role: &str, need: Need) -> bool {
         Need::StaffRead => matches!(role, "admin" | "analyst" | "auditor"),
         Need::Audit => matches!(role, "admin" | "auditor"),
         Need::Act => matches!(role, "admin" | "analyst" | "constituent"),
-        Need::Manage => matches!(role, "admin" | "analyst"),
+        Need::Manage | Need::Operate => matches!(role, "admin" | "analyst"),
     }
 }
 
@@ -129,6 +131,8 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (true, _, ["constituents"]) => (Need::Read, "/constituents"),
         (true, _, ["constituents", _]) => (Need::Read, "/constituents/{id}"),
         (true, _, ["feeds"]) => (Need::StaffRead, "/feeds"),
+        (true, _, ["feeds", _]) => (Need::StaffRead, "/feeds/{name}"),
+        (_, true, ["feeds", _, "pull"]) => (Need::Operate, "/feeds/{name}/pull"),
         (true, _, ["audit"]) => (Need::Audit, "/audit"),
         (true, _, ["api", "v1", "events"]) => (Need::Read, "/api/v1/events"),
         (true, _, ["api", "v1", "events", "export"]) => (Need::Read, "/api/v1/events/export"),
@@ -146,6 +150,8 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (true, _, ["api", "v1", "constituents"]) => (Need::Read, "/api/v1/constituents"),
         (true, _, ["api", "v1", "constituents", _]) => (Need::Read, "/api/v1/constituents/{id}"),
         (true, _, ["api", "v1", "runs"]) => (Need::StaffRead, "/api/v1/runs"),
+        (true, _, ["api", "v1", "feeds"]) => (Need::StaffRead, "/api/v1/feeds"),
+        (true, _, ["api", "v1", "feeds", _]) => (Need::StaffRead, "/api/v1/feeds/{name}"),
         (true, _, ["api", "v1", "quarantine"]) => (Need::StaffRead, "/api/v1/quarantine"),
         (true, _, ["api", "v1", "audit"]) => (Need::Audit, "/api/v1/audit"),
         _ => (Need::Manage, "other"),
@@ -362,6 +368,10 @@ mod tests {
                 allowed(role, Need::Audit),
                 role == "admin" || role == "auditor"
             );
+            assert_eq!(
+                allowed(role, Need::Operate),
+                role == "admin" || role == "analyst"
+            );
         }
     }
 
@@ -370,6 +380,8 @@ mod tests {
         assert_eq!(route(&Method::GET, "/nope").0, Need::Manage);
         assert_eq!(route(&Method::DELETE, "/incidents/1").0, Need::Manage);
         assert_eq!(route(&Method::GET, "/incidents/1").0, Need::Read);
+        assert_eq!(route(&Method::GET, "/feeds/x/pull").0, Need::Manage);
+        assert_eq!(route(&Method::POST, "/feeds/x/pull").0, Need::Operate);
     }
 
     #[test]
