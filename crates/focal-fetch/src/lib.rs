@@ -207,6 +207,30 @@ pub fn file_url(path: &Path) -> Option<String> {
     reqwest::Url::from_file_path(path).ok().map(String::from)
 }
 
+/// Follows up to 10 redirects, never from https to http. When the request carries headers of the
+/// definition (often a key), only within the first URL's origin: reqwest drops only its own
+/// credential headers on a redirect elsewhere, not a custom `X-Api-Key`.
+fn redirects(own_headers: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let Some(first) = attempt.previous().first().cloned() else {
+            return attempt.follow();
+        };
+        if attempt.previous().len() > 10 {
+            return attempt.error("more than 10 redirects");
+        }
+        let to = attempt.url();
+        if first.scheme() == "https" && to.scheme() != "https" {
+            return attempt.error("redirected from https to http; not followed");
+        }
+        if own_headers && first.origin() != to.origin() {
+            return attempt.error(
+                "redirected to another host; not followed, because the pull sends headers of its own",
+            );
+        }
+        attempt.follow()
+    })
+}
+
 /// Downloads `request.url` into `dir/name`. `dir` must exist.
 pub async fn fetch(request: &Request, dir: &Path, name: &str) -> Result<Outcome, FetchError> {
     let received = Arc::new(AtomicU64::new(0));
@@ -280,6 +304,7 @@ async fn fetch_inner(
             let client = reqwest::Client::builder()
                 .user_agent(concat!("Focal/", env!("CARGO_PKG_VERSION"), " (feed pull)"))
                 .connect_timeout(request.timeout.min(Duration::from_secs(30)))
+                .redirect(redirects(!request.headers.is_empty()))
                 .build()
                 .map_err(|e| FetchError::Network {
                     message: describe(e),

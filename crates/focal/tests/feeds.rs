@@ -338,6 +338,126 @@ fn the_registry_commands_add_list_show_remove_and_refuse_bad_definitions() {
     ok(&data, &["audit", "verify"]);
 }
 
+/// A small real HTTP server that serves `feed.txt` only with the right key in `X-Api-Key`, and
+/// redirects `/elsewhere` to the same file on another host name.
+const KEYED_SERVER: &str = r#"
+import http.server, sys
+port, body = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == '/elsewhere':
+            self.send_response(302)
+            self.send_header('Location', 'http://localhost:%d/feed.txt' % port)
+            self.end_headers()
+            return
+        if self.headers.get('X-Api-Key') != 'k3y-s3cret':
+            self.send_response(403)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+#[test]
+fn pull_headers_come_from_the_environment_and_are_never_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = repo().join("feeds/samples/blocklist-de-all.txt");
+    let port = focal_testkit::free_port();
+    let mut server = HttpServer {
+        child: Command::new("python3")
+            .args(["-c", KEYED_SERVER, &port.to_string()])
+            .arg(&sample)
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for("the keyed server", || {
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the keyed server exited"
+        );
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .ok()
+            .map(|_| ())
+    });
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    let def = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &server.url("feed.txt"),
+        "[pull.headers_from_env]\nX-Api-Key = \"FOCAL_TEST_FEED_KEY\"\n",
+    );
+    ok(&data, &["feeds", "add", s(&def)]);
+
+    // Without the variable: a failed pull saying which variable is missing, and no request.
+    let out = focal_command(&data, &["--json", "feeds", "pull", "blocklist-de-all"])
+        .env_remove("FOCAL_TEST_FEED_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = v["pulls"][0]["reason"].as_str().unwrap();
+    assert!(
+        error.contains("FOCAL_TEST_FEED_KEY") && error.contains("X-Api-Key"),
+        "{error}"
+    );
+    // A wrong key: the server's refusal.
+    let out = focal_command(&data, &["--json", "feeds", "pull", "blocklist-de-all"])
+        .env("FOCAL_TEST_FEED_KEY", "wrong")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pulls"][0]["pull"]["http_status"], 403, "{v}");
+    // The right one.
+    let out = focal_command(&data, &["--json", "feeds", "pull", "blocklist-de-all"])
+        .env("FOCAL_TEST_FEED_KEY", "k3y-s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pulls"][0]["result"], "ok", "{v}");
+    assert!(v["pulls"][0]["summary"]["events_stored"].as_u64().unwrap() > 0);
+
+    // A redirect to another host would take the key along: it is not followed.
+    let elsewhere = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &server.url("elsewhere"),
+        "[pull.headers_from_env]\nX-Api-Key = \"FOCAL_TEST_FEED_KEY\"\n",
+    );
+    ok(&data, &["feeds", "add", "--replace", s(&elsewhere)]);
+    let out = focal_command(&data, &["--json", "feeds", "pull", "blocklist-de-all"])
+        .env("FOCAL_TEST_FEED_KEY", "k3y-s3cret")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = v["pulls"][0]["reason"].as_str().unwrap();
+    assert!(error.contains("another host"), "{error}");
+
+    // The key is nowhere in the store or the output.
+    let shown = ok(&data, &["--json", "feeds", "show", "blocklist-de-all"]);
+    assert!(!shown.contains("k3y-s3cret"));
+    let db = std::fs::read(data.join("focal.db")).unwrap();
+    let wal = std::fs::read(data.join("focal.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(10).any(|w| w == b"k3y-s3cret"),
+            "the key is stored"
+        );
+    }
+}
+
 #[test]
 fn serve_pulls_a_feed_on_its_schedule_and_records_every_attempt() {
     let tmp = tempfile::tempdir().unwrap();
@@ -536,6 +656,102 @@ fn serve_pulls_a_feed_on_its_schedule_and_records_every_attempt() {
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
     drop(serve);
+}
+
+/// A due pull finds another ingest holding the store's ingest lock: the scheduler puts it off,
+/// says so, and pulls once the lock is free; nothing is recorded for the put-off attempt.
+#[test]
+fn a_due_pull_waits_while_another_ingest_holds_the_lock() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let sample = repo().join("feeds/samples/blocklist-de-all.txt");
+    let url = format!("file://{}", sample.display());
+    let def = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &url,
+        "",
+    );
+    ok(&data, &["feeds", "add", s(&def)]);
+    // The lock every ingest into this store takes, held here as a long `focal ingest` would.
+    let lock = std::fs::File::create(data.join("focal.ingest-lock")).unwrap();
+    lock.lock().unwrap();
+    let mut child = focal_command(
+        &data,
+        &[
+            "--json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--feeds-every",
+            "1",
+            "--notify-every",
+            "0",
+            "--sync-every",
+            "0",
+        ],
+    )
+    .env("FOCAL_LOG", "focal=info")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let base = serde_json::from_str::<Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let said = wait_for("the scheduler to say the pull is put off", || {
+        rx.try_iter().find(|l| l.contains("put off"))
+    });
+    assert!(
+        said.contains("blocklist-de-all") && said.contains("another ingest"),
+        "{said}"
+    );
+    let token = json(
+        &data,
+        &["users", "token", "add", "admin", "--scope", "read"],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let held = get_json(&base, &token, "/api/v1/feeds/blocklist-de-all");
+    assert_eq!(
+        held["pulls"],
+        Value::Array(vec![]),
+        "nothing pulled while held"
+    );
+    drop(lock);
+    let pulled = wait_for("the pull after the lock is free", || {
+        pull_after(&base, &token, "blocklist-de-all", 0, |p| {
+            p["result"] == "ok"
+        })
+    });
+    assert_eq!(pulled["requested_by"], "schedule");
+    let admin = web::login(&base, "admin");
+    let metrics = admin.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains("focal_feed_pulls_deferred_total{feed=\"blocklist-de-all\"}"),
+        "{metrics}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The notification worker sends a constituent's new events to its abuse address, with no
