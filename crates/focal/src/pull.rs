@@ -190,12 +190,21 @@ pub async fn pull(ctx: &Context, entry: &Registered, requested_by: &str) -> Resu
                     Progress::new()
                 };
                 let mut s = ingest_files(&*store, &enricher, &feed, &[path], &options, &progress)?;
-                crate::commands::incidents::group_after_ingest(&dir, &*store)?;
-                s.pop().context("the ingest reported no file")
+                let s = s.pop().context("the ingest reported no file")?;
+                // The events are stored whatever grouping does; its cursor lets the next
+                // grouping (the next ingest, or `focal incidents group`) catch up.
+                let grouped = crate::commands::incidents::group_after_ingest(&dir, &*store)
+                    .map_err(|e| {
+                        format!(
+                            "stored, but grouping the new events into incidents failed (the next ingest or `focal incidents group` does it): {e:#}"
+                        )
+                    });
+                Ok((s, grouped.err()))
             })
             .await;
             match ingested {
-                Ok(s) => {
+                Ok((s, grouping)) => {
+                    record.error = grouping;
                     record.result = if s.status == RunStatus::AlreadyIngested {
                         PullResult::Unchanged
                     } else {
@@ -218,7 +227,7 @@ pub async fn pull(ctx: &Context, entry: &Registered, requested_by: &str) -> Resu
     }
     record.finished_at = Timestamp::now();
     if let Some(e) = &record.error {
-        tracing::warn!(feed = %name, error = %e, "The feed pull failed.");
+        tracing::warn!(feed = %name, result = record.result.as_str(), error = %e, "The feed pull failed or is incomplete.");
     } else {
         tracing::info!(feed = %name, result = record.result.as_str(), bytes = record.bytes, "Feed pulled.");
     }
