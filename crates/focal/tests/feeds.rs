@@ -178,6 +178,20 @@ fn pull_after(
         .cloned()
 }
 
+/// Runs a command that must fail, and returns what it printed with `--json`.
+fn json_failing(data: &Path, args: &[&str]) -> Value {
+    let out = focal_command(data, &[&["--json"], args].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "focal {args:?} should have failed");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "focal {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 fn stats(data: &Path) -> Value {
     json(data, &["stats"])
 }
@@ -338,13 +352,22 @@ fn the_registry_commands_add_list_show_remove_and_refuse_bad_definitions() {
     ok(&data, &["audit", "verify"]);
 }
 
-/// A small real HTTP server that serves `feed.txt` only with the right key in `X-Api-Key`, and
-/// redirects `/elsewhere` to the same file on another host name.
+/// A small real HTTP server that serves `feed.txt` only with the right key in `X-Api-Key`,
+/// redirects `/elsewhere` to the same file on another host name, and sends `/endless` without a
+/// Content-Length, until the client hangs up.
 const KEYED_SERVER: &str = r#"
 import http.server, sys
 port, body = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == '/endless':
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(body)
+            except OSError:
+                return
         if self.path == '/elsewhere':
             self.send_response(302)
             self.send_header('Location', 'http://localhost:%d/feed.txt' % port)
@@ -444,6 +467,32 @@ fn pull_headers_come_from_the_environment_and_are_never_stored() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let error = v["pulls"][0]["reason"].as_str().unwrap();
     assert!(error.contains("another host"), "{error}");
+
+    // A response without a length is stopped where it passes max_bytes.
+    let endless = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &server.url("endless"),
+        "max_bytes = 10000\n",
+    );
+    ok(&data, &["feeds", "add", "--replace", s(&endless)]);
+    let v = json_failing(&data, &["feeds", "pull", "blocklist-de-all"]);
+    let p = &v["pulls"][0]["pull"];
+    assert_eq!(p["result"], "failed");
+    assert!(
+        p["error"]
+            .as_str()
+            .unwrap()
+            .contains("passed max_bytes (10000 bytes) and was stopped"),
+        "{p}"
+    );
+    assert!(p["bytes"].as_u64().unwrap() > 10_000, "{p}");
+    let files: Vec<String> = std::fs::read_dir(data.join("feeds/downloads/blocklist-de-all"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("endless"))
+        .collect();
+    assert!(files.is_empty(), "nothing is left of it: {files:?}");
 
     // The key is nowhere in the store or the output.
     let shown = ok(&data, &["--json", "feeds", "show", "blocklist-de-all"]);

@@ -1,8 +1,7 @@
 //! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven through
 //! `chromedriver` with fantoccini): sign in, search events, open an incident, move it, pull a
-//! feed from its page, sign out;
-//! and a constituent who cannot reach another organisation's incident by URL. Screenshots of
-//! the main pages go to `target/screenshots/` (not committed).
+//! feed from its page, sign out; and a constituent who cannot reach another organisation's
+//! incident by URL. Screenshots of the main pages go to `target/screenshots/` (not committed).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). The test
 //! fails, never skips, when they are missing.
