@@ -22,6 +22,10 @@
 //! [dedup]
 //! key = ["source.ip", "malware.name|classification.type", "feed.name"]
 //! window = "1d"
+//!
+//! [pull]                                # optional: where `focal serve` and `focal feeds pull` fetch it
+//! url = "https://example.org/feed.csv"
+//! every = "1h"
 //! ```
 //! See `docs/FEEDS.md` for every setting.
 
@@ -77,6 +81,9 @@ pub struct FeedDefinition {
     pub required: Vec<String>,
     #[serde(default)]
     pub dedup: DedupSettings,
+    /// Where and how often to download the feed (`focal feeds pull`, and `focal serve`'s
+    /// scheduled pulls). Without it the feed is read only from files given to `focal ingest`.
+    pub pull: Option<PullSettings>,
 }
 
 fn default_true() -> bool {
@@ -167,6 +174,271 @@ pub struct DedupSettings {
     pub window: Option<String>,
 }
 
+/// A duration: whole seconds, or a number with a unit (`90s`, `30m`, `1h`, `1d`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DurationSetting {
+    Seconds(i64),
+    Text(String),
+}
+
+/// A size: bytes, or a number with a unit (`512MiB`, `2GiB`, `100kB`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SizeSetting {
+    Bytes(i64),
+    Text(String),
+}
+
+/// `[pull]`: downloading the feed, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSettings {
+    /// `https://...`, `http://...` or `file:///absolute/path`.
+    pub url: String,
+    /// How often `focal serve` pulls it; without it, only on request.
+    pub every: Option<DurationSetting>,
+    /// A download larger than this is stopped and the pull fails (default 512 MiB).
+    pub max_bytes: Option<SizeSetting>,
+    /// The whole download must finish within this (default 10m).
+    pub timeout: Option<DurationSetting>,
+    /// Downloaded files kept per feed, newest first (default 3).
+    pub keep: Option<i64>,
+    /// Request headers with their values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request headers whose values are read from environment variables at each pull (for API
+    /// keys: the secret stays in the process environment, never in the definition or the store).
+    #[serde(default)]
+    pub headers_from_env: BTreeMap<String, String>,
+}
+
+/// `[pull]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub url: String,
+    pub every_secs: Option<u64>,
+    pub max_bytes: u64,
+    pub timeout_secs: u64,
+    pub keep: usize,
+    pub headers: Vec<(String, String)>,
+    /// (header, environment variable).
+    pub headers_from_env: Vec<(String, String)>,
+}
+
+/// The default and the largest `pull.max_bytes`.
+pub const DEFAULT_MAX_BYTES: u64 = 512 * 1024 * 1024;
+pub const LARGEST_MAX_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+/// The default and the longest `pull.timeout`.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+pub const LONGEST_TIMEOUT_SECS: u64 = 86_400;
+pub const DEFAULT_KEEP: usize = 3;
+
+impl Pull {
+    /// When the next scheduled pull is due, after an attempt that finished at `last` (never
+    /// pulled: now). `None` for a feed pulled only on request.
+    pub fn next_due(&self, last: Option<Timestamp>, now: Timestamp) -> Option<Timestamp> {
+        let every = self.every_secs?;
+        Some(match last {
+            None => now,
+            Some(t) => t
+                .checked_add(jiff::SignedDuration::from_secs(
+                    i64::try_from(every).unwrap_or(i64::MAX),
+                ))
+                .unwrap_or(Timestamp::MAX),
+        })
+    }
+}
+
+fn duration_secs(setting: &DurationSetting) -> Result<u64, String> {
+    match setting {
+        DurationSetting::Seconds(n) if *n > 0 => Ok(*n as u64),
+        DurationSetting::Seconds(n) => Err(format!("{n}: must be at least one second")),
+        DurationSetting::Text(t) => match parse_window(t)? {
+            Some(n) => Ok(n),
+            None => Err(format!("{t:?}: must be at least one second")),
+        },
+    }
+}
+
+fn size_bytes(setting: &SizeSetting) -> Result<u64, String> {
+    let n = match setting {
+        SizeSetting::Bytes(n) if *n > 0 => *n as u64,
+        SizeSetting::Bytes(n) => return Err(format!("{n}: must be at least one byte")),
+        SizeSetting::Text(text) => {
+            let t = text.trim();
+            let at = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(at);
+            let n: u64 = num.parse().map_err(|_| {
+                format!("{text:?} is not a size like 1048576, 500kB, 512MiB or 2GiB")
+            })?;
+            let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1,
+                "kb" => 1000,
+                "mb" => 1000 * 1000,
+                "gb" => 1000 * 1000 * 1000,
+                "kib" => 1 << 10,
+                "mib" => 1 << 20,
+                "gib" => 1 << 30,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: unit must be B, kB, MB, GB, KiB, MiB or GiB"
+                    ));
+                }
+            };
+            n.checked_mul(mult)
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{text:?} is not a positive size"))?
+        }
+    };
+    Ok(n)
+}
+
+/// A header name: an HTTP token.
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header value: visible ASCII, spaces and tabs (no line breaks, which would let a value add
+/// headers of its own).
+fn header_value_ok(value: &str) -> bool {
+    value.len() <= 8192
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// Headers Focal sets itself: a definition may not override them.
+const RESERVED_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "if-none-match",
+    "if-modified-since",
+];
+
+fn compile_pull(p: &PullSettings) -> Result<Pull, (String, String)> {
+    let e = |setting: &str, m: String| (format!("pull.{setting}"), m);
+    let url = p.url.trim();
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("file://") {
+        if !url["file://".len()..].starts_with('/') {
+            return Err(e(
+                "url",
+                format!("{url:?}: a file URL needs an absolute path (file:///path/to/file)"),
+            ));
+        }
+    } else if lower.starts_with("http://") || lower.starts_with("https://") {
+        let rest = &url[url.find("://").map(|i| i + 3).unwrap_or(0)..];
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(e("url", format!("{url:?} names no host")));
+        }
+    } else {
+        return Err(e(
+            "url",
+            format!("{url:?}: only http://, https:// and file:// URLs can be pulled"),
+        ));
+    }
+    if url.len() > 4096 || url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(e(
+            "url",
+            "must be at most 4096 characters, without spaces or control characters".into(),
+        ));
+    }
+    let every_secs = p
+        .every
+        .as_ref()
+        .map(duration_secs)
+        .transpose()
+        .map_err(|m| e("every", m))?;
+    let max_bytes = p
+        .max_bytes
+        .as_ref()
+        .map(size_bytes)
+        .transpose()
+        .map_err(|m| e("max_bytes", m))?
+        .unwrap_or(DEFAULT_MAX_BYTES);
+    if max_bytes > LARGEST_MAX_BYTES {
+        return Err(e(
+            "max_bytes",
+            format!("{max_bytes} bytes: at most {LARGEST_MAX_BYTES} (64 GiB)"),
+        ));
+    }
+    let timeout_secs = p
+        .timeout
+        .as_ref()
+        .map(duration_secs)
+        .transpose()
+        .map_err(|m| e("timeout", m))?
+        .unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if timeout_secs > LONGEST_TIMEOUT_SECS {
+        return Err(e("timeout", format!("{timeout_secs}s: at most 1d")));
+    }
+    let keep = match p.keep {
+        None => DEFAULT_KEEP,
+        Some(n @ 1..=100) => n as usize,
+        Some(n) => return Err(e("keep", format!("{n}: between 1 and 100"))),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut check_name = |setting: &str, name: &str| -> Result<(), (String, String)> {
+        let at = format!("{setting}.{name:?}");
+        if !header_name_ok(name) {
+            return Err(e(&at, "is not a valid HTTP header name".into()));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(e(&at, "is set by Focal itself".into()));
+        }
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(e(&at, "is given twice".into()));
+        }
+        Ok(())
+    };
+    for (name, value) in &p.headers {
+        check_name("headers", name)?;
+        if !header_value_ok(value) {
+            return Err(e(
+                &format!("headers.{name:?}"),
+                "a value is printable ASCII on one line, at most 8192 bytes".into(),
+            ));
+        }
+    }
+    for (name, var) in &p.headers_from_env {
+        check_name("headers_from_env", name)?;
+        let var_ok = !var.is_empty()
+            && var.len() <= 256
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !var_ok {
+            return Err(e(
+                &format!("headers_from_env.{name:?}"),
+                format!("{var:?} is not an environment variable name (letters, digits, _)"),
+            ));
+        }
+    }
+    Ok(Pull {
+        url: url.to_string(),
+        every_secs,
+        max_bytes,
+        timeout_secs,
+        keep,
+        headers: p
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        headers_from_env: p
+            .headers_from_env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })
+}
+
 /// A feed definition that is not usable, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
@@ -201,6 +473,8 @@ pub struct Feed {
     pub(crate) list_field: Field,
     pub(crate) list_rest: Option<Field>,
     pub dedup: DedupKey,
+    /// `[pull]`, if the feed is downloaded by Focal.
+    pub pull: Option<Pull>,
 }
 
 impl Feed {
@@ -358,7 +632,14 @@ impl Feed {
         if let Some(window) = &definition.dedup.window {
             dedup.window_secs = parse_window(window).map_err(|m| err("dedup.window", m))?;
         }
+        let pull = definition
+            .pull
+            .as_ref()
+            .map(compile_pull)
+            .transpose()
+            .map_err(|(setting, message)| err(&setting, message))?;
         Ok(Feed {
+            pull,
             source: source.to_string(),
             name,
             template,
@@ -375,6 +656,11 @@ impl Feed {
 
     pub fn format(&self) -> Format {
         self.definition.format
+    }
+
+    /// The TLP label of the feed's events (`tlp`, default AMBER).
+    pub fn tlp(&self) -> Tlp {
+        self.template.tlp
     }
 
     /// The columns of a CSV file, given its header record (or `None` for a file without one).
@@ -484,5 +770,93 @@ mod tests {
             vec![vec![Field::SourceIp], vec![Field::FeedName]]
         );
         assert_eq!(f.dedup.window_secs, Some(3600));
+    }
+
+    #[test]
+    fn pull_settings_are_optional_and_checked() {
+        let base = "name='x'\nformat='list'\n";
+        assert_eq!(Feed::from_toml(base, "f.toml").unwrap().pull, None);
+        let f = Feed::from_toml(
+            &format!("{base}[pull]\nurl='https://example.org/x.txt'\nevery='1h'\nmax_bytes='2MiB'\ntimeout=30\n[pull.headers_from_env]\nX-Api-Key='FEED_KEY'\n"),
+            "f.toml",
+        )
+        .unwrap();
+        let pull = f.pull.unwrap();
+        assert_eq!(pull.every_secs, Some(3600));
+        assert_eq!(pull.max_bytes, 2 << 20);
+        assert_eq!(pull.timeout_secs, 30);
+        assert_eq!(pull.keep, DEFAULT_KEEP);
+        assert_eq!(
+            pull.headers_from_env,
+            vec![("X-Api-Key".to_string(), "FEED_KEY".to_string())]
+        );
+        let defaults = Feed::from_toml(&format!("{base}[pull]\nurl='file:///tmp/x'\n"), "f.toml")
+            .unwrap()
+            .pull
+            .unwrap();
+        assert_eq!(
+            (
+                defaults.every_secs,
+                defaults.max_bytes,
+                defaults.timeout_secs
+            ),
+            (None, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECS)
+        );
+        for (bad, setting) in [
+            ("url='ftp://example.org/x'", "pull.url"),
+            ("url='file://relative/x'", "pull.url"),
+            ("url='https://'", "pull.url"),
+            ("url='https://x.org/'\nevery='0'", "pull.every"),
+            ("url='https://x.org/'\nevery='1w'", "pull.every"),
+            ("url='https://x.org/'\nmax_bytes='1TB'", "pull.max_bytes"),
+            ("url='https://x.org/'\nmax_bytes='lots'", "pull.max_bytes"),
+            ("url='https://x.org/'\nkeep=0", "pull.keep"),
+            (
+                "url='https://x.org/'\n[pull.headers]\n'Bad Name'='v'",
+                "pull.headers",
+            ),
+            (
+                "url='https://x.org/'\n[pull.headers]\nHost='v'",
+                "pull.headers",
+            ),
+            (
+                "url='https://x.org/'\n[pull.headers]\nX-A=\"a\\nB: c\"",
+                "pull.headers",
+            ),
+            (
+                "url='https://x.org/'\n[pull.headers_from_env]\nX-A='NOT-A-VAR'",
+                "pull.headers_from_env",
+            ),
+        ] {
+            let e = Feed::from_toml(&format!("{base}[pull]\n{bad}\n"), "f.toml").unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("f.toml: {setting}")),
+                "{bad}: {e}"
+            );
+        }
+        let e = Feed::from_toml(
+            &format!("{base}[pull]\nurl='https://x.org/'\nevry='1h'\n"),
+            "f.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("evry"), "{e}");
+    }
+
+    #[test]
+    fn the_next_pull_is_due_every_interval_after_the_last() {
+        let pull = Feed::from_toml(
+            "name='x'\nformat='list'\n[pull]\nurl='https://x.org/'\nevery='30m'\n",
+            "f",
+        )
+        .unwrap()
+        .pull
+        .unwrap();
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        assert_eq!(pull.next_due(None, now), Some(now));
+        let last: Timestamp = "2026-01-01T11:45:00Z".parse().unwrap();
+        assert_eq!(
+            pull.next_due(Some(last), now),
+            Some("2026-01-01T12:15:00Z".parse().unwrap())
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Feeds: what a feed looks like ([`FeedDefinition`], written in TOML), how its bytes are cut into
 //! records ([`read`]), and how each record becomes an [`focal_model::Event`] or a [`Rejection`]
-//! ([`Feed::parse_record`]).
+//! ([`Feed::parse_record`]). The [`registry`] is the folder of definitions a data folder pulls
+//! on its own.
 //!
 //! **Architecture invariants.**
 //! - Memory is bounded by the batch size and [`read::MAX_RECORD_BYTES`], never by the input size.
@@ -13,8 +14,10 @@
 pub mod definition;
 pub mod parse;
 pub mod read;
+pub mod registry;
 pub mod time;
 
-pub use definition::{DefinitionError, Feed, FeedDefinition, Format};
+pub use definition::{DefinitionError, Feed, FeedDefinition, Format, Pull};
 pub use parse::{RejectKind, Rejection};
 pub use read::{RecordBatch, RecordReader};
+pub use registry::{Registered, Registry, RegistryError};

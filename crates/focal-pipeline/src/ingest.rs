@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct IngestOptions {
     pub workers: usize,
     /// Read the file even if the same content was already ingested completely for this feed.
     pub force: bool,
+    /// Set to stop early (a server shutting down): what was read so far is committed and the
+    /// run stays `running`, to be resumed by the next ingest of the same content.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for IngestOptions {
@@ -36,6 +41,7 @@ impl Default for IngestOptions {
             commit_rows: 262_144,
             workers: 0,
             force: false,
+            stop: None,
         }
     }
 }
@@ -81,6 +87,14 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("an ingest thread stopped unexpectedly: {0}")]
     Thread(String),
+    #[error(
+        "{path}: stopped before the end, as asked, after {rows_read} records; run #{run_id} resumes at the next ingest of the same content"
+    )]
+    Stopped {
+        path: String,
+        run_id: i64,
+        rows_read: u64,
+    },
 }
 
 /// SHA-256 of a file, read in 1 MiB blocks.
@@ -220,18 +234,26 @@ pub fn ingest_file(
         progress_sink: progress,
     };
 
-    let outcome: Result<(), IngestError> = std::thread::scope(|scope| {
+    let outcome: Result<bool, IngestError> = std::thread::scope(|scope| {
         // Small queues: enough to keep every thread busy, few enough to bound memory.
         let (batch_tx, batch_rx) = bounded::<RecordBatch>(workers);
         let (parsed_tx, parsed_rx) = bounded::<Parsed>(workers);
-        let reader_handle = scope.spawn(move || -> Result<(), std::io::Error> {
+        let stop = options.stop.as_deref();
+        let reader_handle = scope.spawn(move || -> Result<bool, std::io::Error> {
             let mut reader = RecordReader::new(file, feed.skip_rules(), offset, first_line);
-            while let Some(batch) = reader.next_batch(options.batch_size)? {
+            loop {
+                // Checked between batches: the batches already handed on are still written
+                // and committed, so the run ends at a clean offset.
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return Ok(true);
+                }
+                let Some(batch) = reader.next_batch(options.batch_size)? else {
+                    return Ok(false);
+                };
                 if batch_tx.send(batch).is_err() {
-                    break; // The writer stopped; its error is reported there.
+                    return Ok(false); // The writer stopped; its error is reported there.
                 }
             }
-            Ok(())
         });
         for _ in 0..workers {
             let (rx, tx) = (batch_rx.clone(), parsed_tx.clone());
@@ -256,7 +278,13 @@ pub fn ingest_file(
     } = state;
     // Release the write connection (rolling back anything uncommitted on error).
     drop(sink);
-    outcome?;
+    if outcome? {
+        return Err(IngestError::Stopped {
+            path: file_name,
+            run_id: run.id,
+            rows_read: p.rows_read,
+        });
+    }
     let status = RunStatus::Completed;
     store.finish_run(run.id, &p, status)?;
     Ok(FileSummary {

@@ -41,6 +41,8 @@ pub enum Need {
     /// Adding, editing and importing constituents: admin and analyst. A constituent may not
     /// change its own record either: its netblocks decide which events it is sent.
     ManageConstituents,
+    /// Operating the node's machinery (pulling a feed now): admin and analyst.
+    Operate,
 }
 
 /// How the request proved who it is.
@@ -105,7 +107,9 @@ pub fn allowed(role: &str, need: Need) -> bool {
         Need::StaffRead => matches!(role, "admin" | "analyst" | "auditor"),
         Need::Audit => matches!(role, "admin" | "auditor"),
         Need::Act => matches!(role, "admin" | "analyst" | "constituent"),
-        Need::Manage | Need::ManageConstituents => matches!(role, "admin" | "analyst"),
+        Need::Manage | Need::ManageConstituents | Need::Operate => {
+            matches!(role, "admin" | "analyst")
+        }
     }
 }
 
@@ -146,6 +150,8 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
             (Need::ManageConstituents, "/constituents/{id}/edit")
         }
         (true, _, ["feeds"]) => (Need::StaffRead, "/feeds"),
+        (true, _, ["feeds", _]) => (Need::StaffRead, "/feeds/{name}"),
+        (_, true, ["feeds", _, "pull"]) => (Need::Operate, "/feeds/{name}/pull"),
         (true, _, ["audit"]) => (Need::Audit, "/audit"),
         (true, _, ["api", "v1", "events"]) => (Need::Read, "/api/v1/events"),
         (true, _, ["api", "v1", "events", "export"]) => (Need::Read, "/api/v1/events/export"),
@@ -169,6 +175,8 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
             (Need::ManageConstituents, "/api/v1/constituents/import")
         }
         (true, _, ["api", "v1", "runs"]) => (Need::StaffRead, "/api/v1/runs"),
+        (true, _, ["api", "v1", "feeds"]) => (Need::StaffRead, "/api/v1/feeds"),
+        (true, _, ["api", "v1", "feeds", _]) => (Need::StaffRead, "/api/v1/feeds/{name}"),
         (true, _, ["api", "v1", "quarantine"]) => (Need::StaffRead, "/api/v1/quarantine"),
         (true, _, ["api", "v1", "audit"]) => (Need::Audit, "/api/v1/audit"),
         _ => (Need::Manage, "other"),
@@ -422,6 +430,10 @@ mod tests {
                 allowed(role, Need::Audit),
                 role == "admin" || role == "auditor"
             );
+            assert_eq!(
+                allowed(role, Need::Operate),
+                role == "admin" || role == "analyst"
+            );
         }
     }
 
@@ -455,6 +467,8 @@ mod tests {
         assert_eq!(route(&Method::GET, "/nope").0, Need::Manage);
         assert_eq!(route(&Method::DELETE, "/incidents/1").0, Need::Manage);
         assert_eq!(route(&Method::GET, "/incidents/1").0, Need::Read);
+        assert_eq!(route(&Method::GET, "/feeds/x/pull").0, Need::Manage);
+        assert_eq!(route(&Method::POST, "/feeds/x/pull").0, Need::Operate);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub fn routes() -> Router<AppState> {
             routing::get(constituent).put(replace_constituent),
         )
         .route("/api/v1/runs", routing::get(runs))
+        .route("/api/v1/feeds", routing::get(feeds))
+        .route("/api/v1/feeds/{name}", routing::get(feed))
         .route("/api/v1/quarantine", routing::get(quarantine))
         .route("/api/v1/audit", routing::get(audit))
 }
@@ -908,6 +910,284 @@ async fn quarantine(
     }))
 }
 
+/// A registered feed: the main settings of its definition, its last pull and run, and when the
+/// scheduler pulls it next.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedInfo {
+    pub name: String,
+    pub provider: Option<String>,
+    /// `csv`, `jsonl` or `list`.
+    pub format: String,
+    /// The TLP label of its events.
+    pub tlp: String,
+    /// `feed.url`: the feed's home, for people.
+    pub url: Option<String>,
+    /// `[pull]`, if Focal downloads the feed.
+    pub pull: Option<FeedPullSettings>,
+    pub last_pull: Option<FeedPull>,
+    /// When this server's scheduler pulls it next (absent when it is pulled only on request, or
+    /// scheduled pulls are off).
+    pub next_pull_due: Option<String>,
+    /// The feed's newest run, whether a pull or `focal ingest` made it.
+    pub last_run: Option<FeedRun>,
+}
+
+/// `[pull]` of a definition. Header values are never shown: they may be keys.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedPullSettings {
+    pub url: String,
+    /// Seconds between scheduled pulls; absent: only on request.
+    pub every_secs: Option<u64>,
+    pub max_bytes: u64,
+    pub timeout_secs: u64,
+    /// Downloads kept.
+    pub keep: u64,
+    /// Names of the headers sent (values from the definition or the environment).
+    pub headers: Vec<String>,
+}
+
+/// One attempt to pull a feed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedPull {
+    pub id: i64,
+    /// `schedule`, `cli:<actor>` or `web:<user>`.
+    pub requested_by: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `ok`, `unchanged` or `failed`.
+    pub result: String,
+    pub http_status: Option<u16>,
+    pub bytes: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The run it made.
+    pub run: Option<FeedRun>,
+}
+
+/// A run's status and counts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedRun {
+    pub run_id: i64,
+    /// `completed`, `already_ingested`, `running`, `interrupted` or `failed`.
+    pub status: String,
+    pub rows_read: u64,
+    pub events_stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
+/// The registered feeds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedList {
+    pub feeds: Vec<FeedInfo>,
+    /// Definition files in the registry that do not validate, with the file and setting at fault.
+    pub problems: Vec<String>,
+    /// True when this server pulls feeds on their schedules.
+    pub scheduled: bool,
+}
+
+/// One registered feed with its definition file and its pulls, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedDetail {
+    pub feed: FeedInfo,
+    /// The definition file as written.
+    pub definition: String,
+    pub pulls: Vec<FeedPull>,
+    /// Pass as `before` for older pulls; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+fn feed_pull(p: &focal_store::PullRecord) -> FeedPull {
+    FeedPull {
+        id: p.id,
+        requested_by: p.requested_by.clone(),
+        started_at: p.started_at.clone(),
+        finished_at: p.finished_at.clone(),
+        result: p.result.as_str().to_string(),
+        http_status: p.http_status,
+        bytes: p.bytes,
+        error: p.error.clone(),
+        run: p.run.zip(p.run_id).map(|(r, run_id)| FeedRun {
+            run_id,
+            status: r.status.as_str().to_string(),
+            rows_read: r.rows_read,
+            events_stored: r.events_stored,
+            duplicates: r.duplicates,
+            quarantined: r.quarantined,
+        }),
+    }
+}
+
+fn feed_run(r: &focal_store::RunRecord) -> FeedRun {
+    FeedRun {
+        run_id: r.id,
+        status: r.status.as_str().to_string(),
+        rows_read: r.progress.rows_read,
+        events_stored: r.progress.events_stored,
+        duplicates: r.progress.duplicates,
+        quarantined: r.progress.quarantined,
+    }
+}
+
+fn feed_info(
+    entry: &focal_feeds::Registered,
+    last_pull: Option<&focal_store::PullRecord>,
+    last_run: Option<&focal_store::RunRecord>,
+    scheduled: bool,
+) -> FeedInfo {
+    let f = &entry.feed;
+    let d = &f.definition;
+    let next = f.pull.as_ref().filter(|_| scheduled).and_then(|p| {
+        let at = last_pull.and_then(|l| l.finished_at.parse::<jiff::Timestamp>().ok());
+        p.next_due(at, jiff::Timestamp::now())
+    });
+    FeedInfo {
+        name: f.name.to_string(),
+        provider: d.provider.clone(),
+        format: format!("{:?}", d.format).to_lowercase(),
+        tlp: f.tlp().to_string(),
+        url: d.url.clone(),
+        pull: f.pull.as_ref().map(|p| FeedPullSettings {
+            url: p.url.clone(),
+            every_secs: p.every_secs,
+            max_bytes: p.max_bytes,
+            timeout_secs: p.timeout_secs,
+            keep: p.keep as u64,
+            headers: p
+                .headers
+                .iter()
+                .chain(p.headers_from_env.iter())
+                .map(|(k, _)| k.clone())
+                .collect(),
+        }),
+        last_pull: last_pull.map(feed_pull),
+        next_pull_due: next.map(|t| t.to_string()),
+        last_run: last_run.map(feed_run),
+    }
+}
+
+fn registry_error(e: focal_feeds::RegistryError) -> ApiError {
+    match e {
+        focal_feeds::RegistryError::Missing(_) => ApiError::not_found("such feed"),
+        focal_feeds::RegistryError::Io { .. } => {
+            tracing::error!(error = %e, "the feed registry cannot be read");
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        }
+        // A definition edited by hand into something invalid: say what and where.
+        other => ApiError(StatusCode::CONFLICT, other.to_string()),
+    }
+}
+
+/// The registered feeds with their last pulls and runs.
+pub async fn feed_list(state: &AppState) -> Result<FeedList, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let Some(feeds) = st.feeds.clone() else {
+            return Ok(FeedList {
+                feeds: vec![],
+                problems: vec![],
+                scheduled: false,
+            });
+        };
+        let scheduled = feeds.pull_now.is_some();
+        let entries = focal_feeds::Registry::new(&feeds.data)
+            .list()
+            .map_err(registry_error)?;
+        let pulls = focal_store::Store::latest_pulls(st.store.as_ref())?;
+        let runs = st.store.latest_runs()?;
+        let mut list = FeedList {
+            feeds: vec![],
+            problems: vec![],
+            scheduled,
+        };
+        for entry in entries {
+            match entry {
+                Ok(e) => list.feeds.push(feed_info(
+                    &e,
+                    pulls.iter().find(|p| p.feed == e.name()),
+                    runs.iter().find(|r| r.feed == e.name()),
+                    scheduled,
+                )),
+                Err(e) => list.problems.push(e.to_string()),
+            }
+        }
+        Ok(list)
+    })
+    .await
+}
+
+/// One registered feed, its definition and a page of its pulls.
+pub async fn feed_detail(
+    state: &AppState,
+    name: String,
+    before: i64,
+    limit: usize,
+) -> Result<FeedDetail, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let feeds = st
+            .feeds
+            .clone()
+            .ok_or_else(|| ApiError::not_found("such feed"))?;
+        let entry = focal_feeds::Registry::new(&feeds.data)
+            .get(&name)
+            .map_err(registry_error)?;
+        let store = st.store.as_ref();
+        let pulls = focal_store::Store::pulls(store, &name, before.max(0), limit)?;
+        let last = if before > 0 {
+            focal_store::Store::pulls(store, &name, 0, 1)?.pop()
+        } else {
+            pulls.first().cloned()
+        };
+        let run = st.store.latest_runs()?.into_iter().find(|r| r.feed == name);
+        let next_before = (pulls.len() == limit)
+            .then(|| pulls.last().map(|p| p.id))
+            .flatten();
+        Ok(FeedDetail {
+            feed: feed_info(
+                &entry,
+                last.as_ref(),
+                run.as_ref(),
+                feeds.pull_now.is_some(),
+            ),
+            definition: entry.toml,
+            pulls: pulls.iter().map(feed_pull).collect(),
+            next_before,
+        })
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/feeds", tag = "feeds",
+    responses((status = 200, description = "the registered feeds with their last pulls and runs, and definitions that do not validate", body = FeedList)))]
+async fn feeds(State(state): State<AppState>) -> Result<Json<FeedList>, ApiError> {
+    Ok(Json(feed_list(&state).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PullPage {
+    /// Continue with pulls older than this id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Pulls per page (1 to 1000, default 100).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/feeds/{name}", params(("name" = String, Path, description = "feed name"), PullPage), tag = "feeds",
+    responses((status = 200, description = "the feed, its definition file and its pulls, newest first", body = FeedDetail),
+    (status = 404, description = "no such feed is registered"),
+    (status = 409, description = "the definition file does not validate")))]
+async fn feed(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<PullPage>,
+) -> Result<Json<FeedDetail>, ApiError> {
+    let asked = limit(q.limit, MAX_LIMIT, DEFAULT_LIMIT)?;
+    Ok(Json(
+        feed_detail(&state, name, q.before.unwrap_or(0), asked).await?,
+    ))
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
@@ -965,9 +1245,10 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Focal API", description = "Events, incidents, constituents, feeds and the audit log of a Focal node."),
     paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent,
-        create_constituent, replace_constituent, import_constituents, runs, quarantine, audit),
+        create_constituent, replace_constituent, import_constituents, runs, feeds, feed, quarantine, audit),
     components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody,
-        ConstituentBody, AsnValue, ConstituentOut, ImportResult, Problem, Refusal, ErrorBody)),
+        ConstituentBody, AsnValue, ConstituentOut, ImportResult, Problem, Refusal, ErrorBody,
+        FeedList, FeedDetail, FeedInfo, FeedPullSettings, FeedPull, FeedRun)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]

@@ -25,6 +25,7 @@ use axum::Router;
 use focal_sharing::settings::NodeSettings;
 use focal_store::SqliteStore;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What every handler needs.
@@ -34,6 +35,24 @@ pub struct AppState {
     pub settings: Arc<NodeSettings>,
     pub auth: Arc<auth::Authenticator>,
     pub web: Arc<WebConfig>,
+    /// The feed registry and the scheduler; `None` when the server has no data folder.
+    pub feeds: Option<Arc<Feeds>>,
+}
+
+/// The data folder's feed registry (DATA/feeds/), and the way to the feed scheduler.
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub data: PathBuf,
+    /// Hands a feed to the running scheduler to pull now; `None` when scheduled pulls are off.
+    pub pull_now: Option<tokio::sync::mpsc::Sender<PullNow>>,
+}
+
+/// A request to pull a feed now, from the web UI.
+#[derive(Debug, Clone)]
+pub struct PullNow {
+    pub feed: String,
+    /// Recorded with the pull, e.g. `web:alice`.
+    pub requested_by: String,
 }
 
 /// How the web application behaves.
@@ -55,7 +74,14 @@ impl AppState {
                 secure_cookies: true,
                 metrics: None,
             }),
+            feeds: None,
         }
+    }
+
+    /// Shows the data folder's feed registry, and lets staff hand feeds to the scheduler.
+    pub fn with_feeds(mut self, feeds: Feeds) -> AppState {
+        self.feeds = Some(Arc::new(feeds));
+        self
     }
 
     /// Cookies without `Secure` are only for plain HTTP on a loopback address.

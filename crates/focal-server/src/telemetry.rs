@@ -1,4 +1,10 @@
 //! Security headers on every response, request metrics, `/healthz` and Prometheus `/metrics`.
+//!
+//! Totals that live in the store (ingest runs, notifications, feed pulls) are read from it at
+//! each scrape. The background workers of `focal serve` count their own rounds in-process:
+//! `focal_worker_runs_total` and `focal_worker_failures_total` (label `worker`: feeds, notify,
+//! sync), `focal_worker_notifications_total` (label `outcome`: sent, retry, failed) and
+//! `focal_feed_pulls_deferred_total` (label `feed`: a due pull put off while another ingest ran).
 
 use crate::AppState;
 use crate::access::route;
@@ -87,10 +93,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "metrics are not enabled\n").into_response();
     };
     let st = state.clone();
-    let counters = tokio::task::spawn_blocking(move || st.store.counters()).await;
-    let Ok(Ok(c)) = counters else {
+    let counters = tokio::task::spawn_blocking(move || {
+        Ok::<_, focal_store::StoreError>((
+            st.store.counters()?,
+            focal_store::Store::pull_counts(st.store.as_ref())?,
+        ))
+    })
+    .await;
+    let Ok(Ok((c, pulls))) = counters else {
         return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
     };
+    // Pulls by whoever made them (this server's scheduler, `focal feeds pull`, the UI).
+    for (feed, result, n) in pulls {
+        metrics::counter!("focal_feed_pulls_total", "feed" => feed, "result" => result.as_str())
+            .absolute(n);
+    }
     // Totals kept in the store, so they survive restarts and count work done by other
     // processes (`focal ingest`, `focal notify`).
     metrics::counter!("focal_ingest_runs_total").absolute(c.runs);

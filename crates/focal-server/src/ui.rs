@@ -8,7 +8,8 @@
 use crate::AppState;
 use crate::access::{Need, Principal};
 use crate::api::{
-    self, ApiError, BeforePage, Change, EventQuery, IncidentQuery, KeyPage, blocking,
+    self, ApiError, BeforePage, Change, EventQuery, FeedInfo, FeedPull, IncidentQuery, KeyPage,
+    PullPage, blocking,
 };
 use crate::constituents::{self as cons, ChangeError, Fields, ImportResult, Problem};
 use axum::extract::{Form, Path, Query, State};
@@ -46,6 +47,8 @@ pub fn routes() -> Router<AppState> {
         .route("/constituents/{id}", routing::get(constituent))
         .route("/constituents/{id}/edit", routing::post(edit_constituent))
         .route("/feeds", routing::get(feeds))
+        .route("/feeds/{name}", routing::get(feed))
+        .route("/feeds/{name}/pull", routing::post(pull_now))
         .route("/audit", routing::get(audit))
 }
 
@@ -243,11 +246,11 @@ async fn dashboard(State(state): State<AppState>, Extension(p): Extension<Princi
         let now = jiff::Timestamp::now();
         let since = now.as_microsecond() - 14 * 86_400 * 1_000_000;
         let d = st.store.dashboard(&scope, since, now.as_microsecond())?;
-        let runs = if staff { st.store.runs_page(0, 10)? } else { vec![] };
-        Ok((d, runs))
+        let health = if staff { feed_health(&st)? } else { vec![] };
+        Ok((d, health))
     })
     .await
-    .map(|(d, runs)| {
+    .map(|(d, health)| {
         layout(
             "Dashboard",
             Some(&p),
@@ -260,10 +263,19 @@ async fn dashboard(State(state): State<AppState>, Extension(p): Extension<Princi
                     (counts_table("Top countries", &d.top_countries, Some("/events?country=")))
                     (counts_table("Top constituents", &d.top_constituents, Some("/constituents/")))
                     @if staff {
-                        section.card { h2 { "Feed health (last runs)" }
-                            table { thead { tr { th { "Feed" } th { "Status" } th { "Stored" } th { "Quarantined" } th { "Started" } } }
-                            tbody { @for r in &runs { tr { td { (r.feed) } td { (r.status.as_str()) } td.num { (r.progress.events_stored) } td.num { (r.progress.quarantined) } td { (r.started_at) } } } } }
-                            p { a href="/feeds" { "All runs and the quarantine" } }
+                        section.card { h2 { "Feed health" }
+                            @if health.is_empty() { p { "No feed has been pulled or ingested yet." } }
+                            @else {
+                                table #feed-health { thead { tr { th { "Feed" } th { "Last" } th { "Stored" } th { "Quarantined" } th { "When" } } }
+                                tbody { @for h in &health { tr {
+                                    td { (h.feed) }
+                                    td { span class=(status_class(&h.status)) title=(h.error.clone().unwrap_or_default()) { (h.status) } }
+                                    td.num { (h.stored.map(|n| n.to_string()).unwrap_or_default()) }
+                                    td.num { (h.quarantined.map(|n| n.to_string()).unwrap_or_default()) }
+                                    td { (short_time(&h.at)) }
+                                } } } }
+                            }
+                            p { a href="/feeds" { "Feeds, their pulls and runs, and the quarantine" } }
                         }
                     }
                 }
@@ -907,6 +919,106 @@ async fn detail_page(
     }
 }
 
+/// One line of the dashboard's feed health: the feed's last pull where it has one (that is
+/// what tells whether the feed still arrives), else its last run.
+struct Health {
+    feed: String,
+    /// A pull result (`ok`, `unchanged`, `failed`) or a run status.
+    status: String,
+    error: Option<String>,
+    stored: Option<u64>,
+    quarantined: Option<u64>,
+    at: String,
+}
+
+fn feed_health(st: &AppState) -> Result<Vec<Health>, ApiError> {
+    let pulls = focal_store::Store::latest_pulls(st.store.as_ref())?;
+    let runs = st.store.latest_runs()?;
+    let mut out: Vec<Health> = pulls
+        .iter()
+        .map(|p| {
+            let run = runs.iter().find(|r| Some(r.id) == p.run_id);
+            Health {
+                feed: p.feed.clone(),
+                status: p.result.as_str().to_string(),
+                error: p.error.clone(),
+                stored: p.run.map(|r| r.events_stored),
+                quarantined: p.run.map(|r| r.quarantined),
+                at: run
+                    .and_then(|r| r.finished_at.clone())
+                    .unwrap_or_else(|| p.finished_at.clone()),
+            }
+        })
+        .collect();
+    for r in &runs {
+        if !out.iter().any(|h| h.feed == r.feed) {
+            out.push(Health {
+                feed: r.feed.clone(),
+                status: r.status.as_str().to_string(),
+                error: None,
+                stored: Some(r.progress.events_stored),
+                quarantined: Some(r.progress.quarantined),
+                at: r.started_at.clone(),
+            });
+        }
+    }
+    // Failures first, then by name.
+    out.sort_by(|a, b| (a.status != "failed", &a.feed).cmp(&(b.status != "failed", &b.feed)));
+    Ok(out)
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "failed" | "interrupted" => "status bad",
+        "ok" | "completed" => "status good",
+        _ => "status",
+    }
+}
+
+/// A stored RFC 3339 time to the second, for tables (the stored value keeps nanoseconds).
+fn short_time(text: &str) -> String {
+    text.parse::<jiff::Timestamp>()
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| text.to_string())
+}
+
+fn duration(secs: u64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= n && secs.is_multiple_of(n) {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
+fn schedule(f: &FeedInfo) -> String {
+    match &f.pull {
+        None => "not pulled (focal ingest)".into(),
+        Some(p) => match p.every_secs {
+            Some(s) => format!("every {}", duration(s)),
+            None => "on request".into(),
+        },
+    }
+}
+
+fn pull_cell(p: &FeedPull) -> Markup {
+    html! {
+        span class=(status_class(&p.result)) { (p.result) }
+        @if let Some(s) = p.http_status { " (HTTP " (s) ")" }
+        " " time datetime=(p.finished_at) { (short_time(&p.finished_at)) }
+        @if let Some(e) = &p.error { br; span.error-detail { (e) } }
+    }
+}
+
+fn run_counts(p: Option<&api::FeedRun>) -> Markup {
+    html! {
+        @if let Some(r) = p {
+            (r.events_stored) " stored, " (r.duplicates) " duplicates, " (r.quarantined) " quarantined"
+            " (run " (r.run_id) ", " (r.status) ")"
+        }
+    }
+}
+
 async fn feeds(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -915,6 +1027,7 @@ async fn feeds(
     let st = state.clone();
     let before = q.before.unwrap_or(0).max(0);
     let feed = q.feed.clone();
+    let registered = api::feed_list(&state).await;
     let r = blocking(move || {
         Ok((
             st.store.runs_page(0, 20)?,
@@ -922,12 +1035,32 @@ async fn feeds(
         ))
     })
     .await
-    .map(|(runs, records)| {
+    .and_then(|x| registered.map(|reg| (reg, x)))
+    .map(|(reg, (runs, records))| {
         let next = (records.len() == PAGE).then(|| records.last().map(|r| r.id)).flatten();
         layout(
             "Feeds",
             Some(&p),
             html! {
+                h2 { "Registered feeds" }
+                @if !reg.scheduled { p.notice { "Scheduled pulls are off in this server (--no-workers, or workers.feeds_every = 0); `focal feeds pull` pulls on request." } }
+                @for problem in &reg.problems { p.error { "Not usable: " (problem) } }
+                @if reg.feeds.is_empty() {
+                    p { "No feed is registered. Add definitions with " code { "focal feeds add FILE" } "." }
+                } @else {
+                    table #registered { thead { tr { th { "Feed" } th { "Provider" } th { "Format" } th { "TLP" } th { "Source" } th { "Schedule" } th { "Last pull" } th { "Next pull due" } th { "Last run" } } }
+                        tbody { @for f in &reg.feeds { tr {
+                            td { a href=(format!("/feeds/{}", enc(&f.name))) { (f.name) } }
+                            td { (f.provider.as_deref().unwrap_or("")) }
+                            td { (f.format) }
+                            td { (f.tlp) }
+                            td { code { (f.pull.as_ref().map(|p| p.url.as_str()).or(f.url.as_deref()).unwrap_or("")) } }
+                            td { (schedule(f)) }
+                            td { @if let Some(l) = &f.last_pull { (pull_cell(l)) } @else { "never" } }
+                            td { (f.next_pull_due.as_deref().map(short_time).unwrap_or_default()) }
+                            td { (run_counts(f.last_run.as_ref())) }
+                        } } } }
+                }
                 h2 { "Last runs" }
                 table #runs { thead { tr { th { "Run" } th { "Feed" } th { "File" } th { "Status" } th { "Rows" } th { "Stored" } th { "Duplicates" } th { "Quarantined" } th { "Started" } } }
                     tbody { @for r in &runs { tr {
@@ -945,6 +1078,135 @@ async fn feeds(
         )
     });
     page_result(&p, r)
+}
+
+#[derive(serde::Deserialize)]
+struct FeedPageQuery {
+    before: Option<i64>,
+    /// Set after a pull was handed to the scheduler.
+    requested: Option<String>,
+}
+
+async fn feed(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(q): Query<FeedPageQuery>,
+) -> Response {
+    let page = PullPage {
+        before: q.before,
+        limit: Some(PAGE),
+    };
+    let scheduled = state.feeds.as_ref().is_some_and(|f| f.pull_now.is_some());
+    let r = api::feed_detail(&state, name.clone(), page.before.unwrap_or(0), PAGE)
+        .await
+        .map(|d| {
+            let f = &d.feed;
+            layout(
+                &format!("Feed {}", f.name),
+                Some(&p),
+                html! {
+                    @if q.requested.is_some() { p.notice #requested { "The pull was handed to the scheduler; reload to see its result below." } }
+                    dl.facts {
+                        dt { "Provider" } dd { (f.provider.as_deref().unwrap_or("")) }
+                        dt { "Format" } dd { (f.format) }
+                        dt { "TLP" } dd { (f.tlp) }
+                        dt { "Home" } dd { (f.url.as_deref().unwrap_or("")) }
+                        dt { "Schedule" } dd #schedule { (schedule(f)) }
+                        @if let Some(pl) = &f.pull {
+                            dt { "Pulled from" } dd { code { (pl.url) } }
+                            dt { "Largest download" } dd { (pl.max_bytes) " bytes" }
+                            dt { "Time limit" } dd { (duration(pl.timeout_secs)) }
+                            dt { "Downloads kept" } dd { (pl.keep) }
+                            @if !pl.headers.is_empty() { dt { "Headers sent" } dd { (pl.headers.join(", ")) } }
+                        }
+                        dt { "Next pull due" } dd { (f.next_pull_due.as_deref().map(short_time).unwrap_or_else(|| (if scheduled { "" } else { "scheduled pulls are off in this server" }).to_string())) }
+                        dt { "Last run" } dd { (run_counts(f.last_run.as_ref())) }
+                    }
+                    @if f.pull.is_some() && p.can(Need::Operate) && scheduled {
+                        form.inline method="post" action=(format!("/feeds/{}/pull", enc(&f.name))) {
+                            input type="hidden" name="csrf" value=(p.csrf());
+                            button type="submit" id="pull-now" { "Pull now" }
+                        }
+                    }
+                    h2 { "Pulls" }
+                    @if d.pulls.is_empty() { p { "Not pulled yet." } } @else {
+                        table #pulls { thead { tr { th { "#" } th { "Requested by" } th { "Started" } th { "Finished" } th { "Result" } th { "HTTP" } th { "Bytes" } th { "Run" } th { "Error" } } }
+                            tbody { @for pl in &d.pulls { tr {
+                                td.num { (pl.id) } td { (pl.requested_by) } td { (short_time(&pl.started_at)) } td { (short_time(&pl.finished_at)) }
+                                td { span class=(status_class(&pl.result)) { (pl.result) } }
+                                td { (pl.http_status.map(|s| s.to_string()).unwrap_or_default()) }
+                                td.num { (pl.bytes.map(|b| b.to_string()).unwrap_or_default()) }
+                                td { (run_counts(pl.run.as_ref())) }
+                                td { (pl.error.as_deref().unwrap_or("")) }
+                            } } } }
+                    }
+                    @if let Some(n) = d.next_before { nav.pager { a rel="next" href=(format!("/feeds/{}?before={n}", enc(&f.name))) { "Older pulls" } } }
+                    h2 { "Definition" }
+                    pre.definition { code { (d.definition) } }
+                },
+            )
+        });
+    page_result(&p, r)
+}
+
+/// Hands the feed to the scheduler, which pulls it next (one pull at a time, in its loop), and
+/// records who asked in the audit log.
+async fn pull_now(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Response {
+    let detail = match api::feed_detail(&state, name.clone(), 0, 1).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    if detail.feed.pull.is_none() {
+        return error_page(
+            &p,
+            ApiError::bad(format!(
+                "feed {name} has no [pull] table: it is not downloaded by Focal"
+            )),
+        );
+    }
+    let Some(tx) = state.feeds.as_ref().and_then(|f| f.pull_now.clone()) else {
+        return error_page(
+            &p,
+            ApiError(
+                axum::http::StatusCode::CONFLICT,
+                "scheduled pulls are off in this server; run `focal feeds pull NAME`".into(),
+            ),
+        );
+    };
+    let (st, actor, feed) = (state.clone(), p.actor(), name.clone());
+    let audited = blocking(move || {
+        st.store.audit_append(
+            &actor,
+            "feed.pull",
+            &format!("feed:{feed}"),
+            None,
+            Some(&serde_json::json!({"requested": "now"})),
+        )?;
+        Ok(())
+    })
+    .await;
+    if let Err(e) = audited {
+        return error_page(&p, e);
+    }
+    let request = crate::PullNow {
+        feed: name.clone(),
+        requested_by: format!("web:{}", p.user.name),
+    };
+    if tx.try_send(request).is_err() {
+        return error_page(
+            &p,
+            ApiError(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the scheduler has pulls waiting already; try again in a moment".into(),
+            ),
+        );
+    }
+    Redirect::to(&format!("/feeds/{}?requested=1", enc(&name))).into_response()
 }
 
 #[derive(serde::Deserialize)]

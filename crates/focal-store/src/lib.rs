@@ -155,6 +155,18 @@ pub trait Store: Send + Sync {
     fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRecord>>;
     fn stats(&self) -> Result<Stats>;
 
+    /// Records one attempt to pull a feed; returns its id.
+    fn record_pull(&self, pull: &NewPull) -> Result<i64>;
+    /// A feed's pulls, newest first, with `id < before` (0: from the newest).
+    fn pulls(&self, feed: &str, before: i64, limit: usize) -> Result<Vec<PullRecord>>;
+    /// The newest pull of every feed that has been pulled.
+    fn latest_pulls(&self) -> Result<Vec<PullRecord>>;
+    /// The newest pull of `feed` from the URL with this SHA-256 that ended `ok` or `unchanged`:
+    /// its validators make the next request conditional.
+    fn last_good_pull(&self, feed: &str, url_sha256: &str) -> Result<Option<PullRecord>>;
+    /// How many pulls ended each way, per feed: (feed, result, count).
+    fn pull_counts(&self) -> Result<Vec<(String, PullResult, u64)>>;
+
     /// The schema version (the number of the last applied migration).
     fn schema_version(&self) -> Result<i64>;
     /// Where the data lives, for messages: a file path, or a PostgreSQL URL without its password.

@@ -199,3 +199,92 @@ pub struct Stats {
     pub quarantined_by_kind: BTreeMap<String, u64>,
     pub runs: u64,
 }
+
+/// How an attempt to pull a feed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullResult {
+    /// Downloaded and ingested: a completed run.
+    Ok,
+    /// Nothing new: the server said 304 Not Modified, or the content had been ingested before.
+    Unchanged,
+    /// Not downloaded or not ingested; `error` says why.
+    Failed,
+}
+
+impl PullResult {
+    pub const ALL: [PullResult; 3] = [PullResult::Ok, PullResult::Unchanged, PullResult::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullResult::Ok => "ok",
+            PullResult::Unchanged => "unchanged",
+            PullResult::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> PullResult {
+        match text {
+            "ok" => PullResult::Ok,
+            "unchanged" => PullResult::Unchanged,
+            _ => PullResult::Failed,
+        }
+    }
+}
+
+/// One attempt to pull a feed, to record. Request headers are never part of it (they may hold
+/// keys), nor is the URL itself (it may carry one in its query): only its SHA-256, to know
+/// whether the validators of an earlier pull apply to the same address.
+#[derive(Debug, Clone)]
+pub struct NewPull {
+    pub feed: String,
+    /// What asked for it: `schedule`, `cli:<actor>`, `web:<user>`.
+    pub requested_by: String,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+    pub result: PullResult,
+    /// The HTTP status of the response (none for a `file://` URL or when no response came).
+    pub http_status: Option<u16>,
+    /// Bytes received (for a stopped download, how far it got).
+    pub bytes: Option<u64>,
+    pub run_id: Option<i64>,
+    pub error: Option<String>,
+    pub url_sha256: Option<String>,
+    /// The response's validators, sent back on the next pull (conditional GET).
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// SHA-256 of the downloaded content.
+    pub sha256: Option<String>,
+}
+
+/// A recorded pull, with the counts of the run it made (if any).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PullRecord {
+    pub id: i64,
+    pub feed: String,
+    pub requested_by: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub result: PullResult,
+    pub http_status: Option<u16>,
+    pub bytes: Option<u64>,
+    pub run_id: Option<i64>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub url_sha256: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub sha256: Option<String>,
+    /// The run's status and counters, when the pull made a run.
+    pub run: Option<PullRun>,
+}
+
+/// The parts of a run shown with a pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PullRun {
+    pub status: RunStatus,
+    pub rows_read: u64,
+    pub events_stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}

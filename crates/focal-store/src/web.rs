@@ -183,6 +183,8 @@ pub trait WebStore {
     ) -> Result<Vec<crate::incidents::Delivery>>;
     /// Runs, newest first, with `id < before` (0: from the newest).
     fn runs_page(&self, before: i64, limit: usize) -> Result<Vec<RunRecord>>;
+    /// The newest run of every feed, by feed name.
+    fn latest_runs(&self) -> Result<Vec<RunRecord>>;
     /// Quarantined records, newest first, with `id < before` (0: from the newest).
     fn quarantine_page(
         &self,

@@ -95,6 +95,7 @@ on_every_backend!(
     statistics_count_what_is_stored,
     reopening_keeps_the_schema_version,
     the_audit_log_chains_entries_and_detects_edits_and_removals,
+    feed_pulls_are_recorded_with_their_runs_and_validators,
 );
 
 fn observed() -> jiff::Timestamp {
@@ -586,6 +587,116 @@ fn statistics_count_what_is_stored(b: &Backend) {
     assert_eq!(stats.by_feed.get("test-feed"), Some(&4));
     assert_eq!(stats.by_type.get("infected-system"), Some(&4));
     assert_eq!(stats.runs, 1);
+}
+
+fn feed_pulls_are_recorded_with_their_runs_and_validators(b: &Backend) {
+    let store = &*b.store;
+    assert!(store.latest_pulls().unwrap().is_empty());
+    let (run_id, _) = write_run(
+        store,
+        "pulled",
+        &[event(1, "192.0.2.1", None), event(2, "192.0.2.2", None)],
+    );
+    store
+        .finish_run(
+            run_id,
+            &RunProgress {
+                rows_read: 3,
+                events_stored: 2,
+                quarantined: 1,
+                ..Default::default()
+            },
+            RunStatus::Completed,
+        )
+        .unwrap();
+    let at = |s: &str| -> jiff::Timestamp { format!("2026-11-24T12:00:{s}Z").parse().unwrap() };
+    let pull = |feed: &str, result: PullResult, run: Option<i64>, etag: Option<&str>| NewPull {
+        feed: feed.into(),
+        requested_by: "schedule".into(),
+        started_at: at("00"),
+        finished_at: at("05"),
+        result,
+        http_status: Some(if result == PullResult::Failed {
+            404
+        } else {
+            200
+        }),
+        bytes: Some(1234),
+        run_id: run,
+        error: (result == PullResult::Failed).then(|| "HTTP 404 Not Found".to_string()),
+        url_sha256: Some("url-a".into()),
+        etag: etag.map(str::to_string),
+        last_modified: Some("Tue, 24 Nov 2026 11:00:00 GMT".into()),
+        sha256: Some("pulled".into()),
+    };
+    let first = store
+        .record_pull(&pull(
+            "feed-a",
+            PullResult::Ok,
+            Some(run_id),
+            Some("\"v1\""),
+        ))
+        .unwrap();
+    let failed = store
+        .record_pull(&pull("feed-a", PullResult::Failed, None, None))
+        .unwrap();
+    store
+        .record_pull(&pull("feed-b", PullResult::Unchanged, None, Some("\"b\"")))
+        .unwrap();
+    assert!(failed > first);
+
+    // Newest first, with the run's counters joined in.
+    let list = store.pulls("feed-a", 0, 10).unwrap();
+    assert_eq!(
+        list.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![failed, first]
+    );
+    assert_eq!(list[0].result, PullResult::Failed);
+    assert_eq!(list[0].error.as_deref(), Some("HTTP 404 Not Found"));
+    assert_eq!(list[0].http_status, Some(404));
+    assert_eq!(list[0].run, None);
+    let run = list[1].run.expect("the ok pull's run");
+    assert_eq!(
+        (
+            run.status,
+            run.rows_read,
+            run.events_stored,
+            run.quarantined
+        ),
+        (RunStatus::Completed, 3, 2, 1)
+    );
+    assert_eq!(list[1].bytes, Some(1234));
+    assert_eq!(list[1].started_at, at("00").to_string());
+    // Keyset paging.
+    assert_eq!(store.pulls("feed-a", failed, 10).unwrap()[0].id, first);
+    assert!(store.pulls("feed-a", first, 10).unwrap().is_empty());
+
+    // The newest per feed; the newest good one per feed and URL.
+    let latest = store.latest_pulls().unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|p| (p.feed.as_str(), p.result))
+            .collect::<Vec<_>>(),
+        vec![
+            ("feed-a", PullResult::Failed),
+            ("feed-b", PullResult::Unchanged)
+        ]
+    );
+    let good = store.last_good_pull("feed-a", "url-a").unwrap().unwrap();
+    assert_eq!((good.id, good.etag.as_deref()), (first, Some("\"v1\"")));
+    assert!(store.last_good_pull("feed-a", "url-b").unwrap().is_none());
+
+    let mut counts = store.pull_counts().unwrap();
+    counts.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
+    assert_eq!(
+        counts,
+        vec![
+            ("feed-a".to_string(), PullResult::Failed, 1),
+            ("feed-a".to_string(), PullResult::Ok, 1),
+            ("feed-b".to_string(), PullResult::Unchanged, 1),
+        ]
+    );
 }
 
 fn reopening_keeps_the_schema_version(b: &Backend) {

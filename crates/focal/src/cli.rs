@@ -40,6 +40,10 @@ pub enum Command {
     Constituents(ConstituentsCommand),
     /// Read feed files: parse, validate, enrich, de-duplicate and store.
     Ingest(IngestArgs),
+    /// The registry of feed definitions in the data folder (DATA/feeds/): add, list, show,
+    /// remove, and pull (download and ingest) now.
+    #[command(subcommand)]
+    Feeds(crate::commands::feeds::FeedsCommand),
     /// List stored events, with filters, as a table, CSV, JSON or IntelMQ JSON lines.
     Events(EventsArgs),
     /// Show quarantined (malformed) records with the reason for each.

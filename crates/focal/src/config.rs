@@ -19,8 +19,35 @@ pub struct Config {
     /// How notifications are sent.
     #[serde(default)]
     pub notify: focal_incidents::NotifyConfig,
+    /// Background work of `focal serve`.
+    #[serde(default)]
+    pub workers: Workers,
     #[serde(default, skip_serializing_if = "Database::is_default")]
     pub database: Database,
+}
+
+/// What `focal serve` does in the background besides answering requests. Intervals are in
+/// seconds; 0 turns a worker off. `focal serve --no-workers` turns them all off.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workers {
+    /// Scheduled feed pulls: each registered feed with a `[pull] every` is pulled on its own
+    /// schedule; the scheduler re-reads the registry (DATA/feeds/) at least this often.
+    pub feeds_every: u64,
+    /// Claim new events into the outbox and send the due digests, as `focal notify` does.
+    pub notify_every: u64,
+    /// Pull from and push to every peer, as `focal peers sync` does.
+    pub sync_every: u64,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers {
+            feeds_every: 10,
+            notify_every: 300,
+            sync_every: 900,
+        }
+    }
 }
 
 /// Where the store lives. Without a URL, the embedded SQLite file `focal.db` in the data folder.
@@ -92,11 +119,18 @@ impl DataDir {
         }
     }
 
-    pub fn write_config(root: &Path, config: &Config) -> Result<()> {
-        let text = format!(
+    /// Writes `focal.toml`, with a comment above some sections: (`[section]`, comment lines).
+    pub fn write_config(root: &Path, config: &Config, notes: &[(&str, &str)]) -> Result<()> {
+        let mut text = format!(
             "# Focal configuration. Relative paths are relative to this folder.\n{}",
             toml::to_string_pretty(config).context("serialising the configuration")?
         );
+        for (section, comment) in notes {
+            let header = format!("\n{section}\n");
+            if let Some(at) = text.find(&header) {
+                text.insert_str(at + 1, &format!("{}\n", comment.trim_end()));
+            }
+        }
         let file = root.join(CONFIG_FILE);
         std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))
     }

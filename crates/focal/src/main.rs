@@ -4,6 +4,8 @@ mod cli;
 mod commands;
 mod config;
 mod progress;
+mod pull;
+mod workers;
 
 use clap::Parser;
 

@@ -28,10 +28,16 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             Progress::Bar(bar)
         } else {
-            Progress::Log {
-                last: Mutex::new(Instant::now()),
-                total: Mutex::new(0),
-            }
+            Progress::log()
+        }
+    }
+
+    /// Log lines only, whatever stderr is: for ingests a server runs in the background, whose
+    /// terminal (if any) belongs to its log.
+    pub fn log() -> Self {
+        Progress::Log {
+            last: Mutex::new(Instant::now()),
+            total: Mutex::new(0),
         }
     }
 }

@@ -22,6 +22,7 @@ enum Need {
     Act,
     Manage,
     ManageConstituents,
+    Operate,
 }
 
 /// The role matrix as the issue states it, written independently of the server's.
@@ -37,6 +38,8 @@ fn may(role: &str, need: Need) -> bool {
         Need::Manage => ["admin", "analyst"].contains(&role),
         // Constituents may not change constituent records, not even their own.
         Need::ManageConstituents => ["admin", "analyst"].contains(&role),
+        // Running the node's machinery (pulling a feed now).
+        Need::Operate => ["admin", "analyst"].contains(&role),
     }
 }
 
@@ -237,6 +240,9 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/constituents".into(), Need::Read),
         get(format!("/constituents/{a}"), Need::Read),
         get("/feeds".into(), Need::StaffRead),
+        // A feed the demo registers.
+        get("/feeds/spamhaus-drop".into(), Need::StaffRead),
+        get("/feeds/spamhaus-drop?before=1000".into(), Need::StaffRead),
         get("/audit".into(), Need::Audit),
         get("/metrics".into(), Need::StaffRead),
         get("/api/v1/events?limit=500".into(), Need::Read),
@@ -250,6 +256,8 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/api/v1/constituents?limit=1000".into(), Need::Read),
         get(format!("/api/v1/constituents/{a}"), Need::Read),
         get("/api/v1/runs".into(), Need::StaffRead),
+        get("/api/v1/feeds".into(), Need::StaffRead),
+        get("/api/v1/feeds/spamhaus-drop".into(), Need::StaffRead),
         get("/api/v1/quarantine".into(), Need::StaffRead),
         get("/api/v1/audit".into(), Need::Audit),
     ];
@@ -297,6 +305,11 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             format!("/incidents/{id_a}/assign"),
             Need::Manage,
             form(&[("assignee", "analyst2")]),
+        ),
+        (
+            "/feeds/spamhaus-drop/pull".to_string(),
+            Need::Operate,
+            form(&[]),
         ),
         (
             format!("/api/v1/incidents/{id_a}/comment"),
@@ -763,6 +776,8 @@ fn init_creates_the_first_admin_and_the_api_document_lists_the_routes() {
         "/api/v1/events",
         "/api/v1/incidents/{id}/transition",
         "/api/v1/audit",
+        "/api/v1/feeds",
+        "/api/v1/feeds/{name}",
     ] {
         assert!(
             doc["paths"][path].is_object(),

@@ -1,8 +1,8 @@
 //! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven through
 //! `chromedriver` with fantoccini): sign in, search events, open an incident, move it, correct a
-//! constituent's abuse address in its edit form, sign out; and a constituent who cannot reach
-//! another organisation's incident by URL. Screenshots of the main pages go to
-//! `target/screenshots/` (not committed).
+//! constituent's abuse address in its edit form, pull a feed from its page, sign out; and a
+//! constituent who cannot reach another organisation's incident by URL. Screenshots of the main
+//! pages go to `target/screenshots/` (not committed).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). The test
 //! fails, never skips, when they are missing.
@@ -339,6 +339,36 @@ async fn an_analyst_works_an_incident_and_a_constituent_cannot_reach_another_org
         .find(|o| o["id"] == site.org_a.as_str())
         .expect("org A is listed");
     assert_eq!(org_a["abuse_email"], new_address, "{org_a}");
+
+    // A registered feed's page, and "Pull now": the scheduler pulls it as the analyst asked.
+    c.goto(&format!("{base}/feeds")).await.unwrap();
+    c.find(Locator::LinkText("spamhaus-drop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/feeds/spamhaus-drop").await;
+    c.find(Locator::Css("#pull-now"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#requested", "handed to the scheduler").await;
+    let mut pulled = false;
+    for _ in 0..600 {
+        c.goto(&format!("{base}/feeds/spamhaus-drop"))
+            .await
+            .unwrap();
+        if text(&c, "#pulls").await.contains("web:analyst2") {
+            pulled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(pulled, "the pull asked for in the browser was made");
+    shot(&c, "feed").await;
     sign_out(&c, &base).await;
 
     // An auditor sees the audit log, with the analyst's transition in it.

@@ -11,8 +11,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("migrations/0001_initial.sql")),
     (
         2,
+        "feed_pulls",
+        include_str!("migrations/0002_feed_pulls.sql"),
+    ),
+    (
+        3,
         "event search",
-        include_str!("migrations/0002_event_search.sql"),
+        include_str!("migrations/0003_event_search.sql"),
     ),
 ];
 

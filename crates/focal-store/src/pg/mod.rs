@@ -15,6 +15,7 @@ mod audit;
 mod events;
 mod jobs;
 mod migrate;
+mod pulls;
 
 use crate::constituents::{self, Outcome, StoredColumns};
 use crate::location::{check_schema_name, redact_url};
@@ -565,6 +566,26 @@ impl Store for PostgresStore {
                 }
             })
             .collect())
+    }
+
+    fn record_pull(&self, pull: &NewPull) -> Result<i64> {
+        self.record_pull_impl(pull)
+    }
+
+    fn pulls(&self, feed: &str, before: i64, limit: usize) -> Result<Vec<PullRecord>> {
+        self.pulls_impl(feed, before, limit)
+    }
+
+    fn latest_pulls(&self) -> Result<Vec<PullRecord>> {
+        self.latest_pulls_impl()
+    }
+
+    fn last_good_pull(&self, feed: &str, url_sha256: &str) -> Result<Option<PullRecord>> {
+        self.last_good_pull_impl(feed, url_sha256)
+    }
+
+    fn pull_counts(&self) -> Result<Vec<(String, PullResult, u64)>> {
+        self.pull_counts_impl()
     }
 
     fn stats(&self) -> Result<Stats> {

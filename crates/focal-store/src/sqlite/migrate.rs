@@ -19,8 +19,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "web", include_str!("migrations/0004_web.sql")),
     (
         5,
+        "feed_pulls",
+        include_str!("migrations/0005_feed_pulls.sql"),
+    ),
+    (
+        6,
         "event search",
-        include_str!("migrations/0005_event_search.sql"),
+        include_str!("migrations/0006_event_search.sql"),
     ),
 ];
 

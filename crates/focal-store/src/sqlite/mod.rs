@@ -9,6 +9,7 @@ mod idset;
 mod incidents;
 mod migrate;
 mod outbox;
+mod pulls;
 mod sharing;
 mod web;
 
@@ -77,6 +78,19 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True while an ingest holds this database's ingest lock (another process's or this
+    /// one's). The lock is only tried and released again, so the answer can be stale by the time
+    /// it is used: a scheduler uses it to put a pull off rather than queue behind a long ingest;
+    /// an ingest that starts anyway simply waits for the lock.
+    pub fn ingest_busy(&self) -> Result<bool> {
+        let lock_path = self.path.with_extension("ingest-lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|source| StoreError::Io {
+            path: lock_path.display().to_string(),
+            source,
+        })?;
+        Ok(lock.try_lock().is_err())
     }
 }
 
@@ -640,6 +654,26 @@ impl Store for SqliteStore {
             .map_err(err("listing the quarantine"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(err("listing the quarantine"))
+    }
+
+    fn record_pull(&self, pull: &NewPull) -> Result<i64> {
+        self.record_pull_impl(pull)
+    }
+
+    fn pulls(&self, feed: &str, before: i64, limit: usize) -> Result<Vec<PullRecord>> {
+        self.pulls_impl(feed, before, limit)
+    }
+
+    fn latest_pulls(&self) -> Result<Vec<PullRecord>> {
+        self.latest_pulls_impl()
+    }
+
+    fn last_good_pull(&self, feed: &str, url_sha256: &str) -> Result<Option<PullRecord>> {
+        self.last_good_pull_impl(feed, url_sha256)
+    }
+
+    fn pull_counts(&self) -> Result<Vec<(String, PullResult, u64)>> {
+        self.pull_counts_impl()
     }
 
     fn stats(&self) -> Result<Stats> {

@@ -412,6 +412,20 @@ impl WebStore for SqliteStore {
             .map_err(err("listing runs"))
     }
 
+    fn latest_runs(&self) -> Result<Vec<RunRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY feed) ORDER BY feed"
+            ))
+            .map_err(err("reading the last runs"))?;
+        let rows = stmt
+            .query_map([], run_from_row)
+            .map_err(err("reading the last runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("reading the last runs"))
+    }
+
     fn quarantine_page(
         &self,
         feed: Option<&str>,

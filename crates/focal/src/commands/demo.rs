@@ -3,8 +3,6 @@
 use super::{open, print_json, print_stats};
 use crate::cli::{DemoArgs, InitArgs};
 use anyhow::{Context, Result, bail};
-use focal_feeds::Feed;
-use focal_pipeline::IngestOptions;
 use std::path::{Path, PathBuf};
 
 /// Where `cargo run` finds the bundled data: the source tree's `data/` and `feeds/`.
@@ -33,7 +31,9 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
         std::fs::remove_dir_all(data)
             .with_context(|| format!("removing the old demo folder {}", data.display()))?;
     }
-    super::init(
+    let mut config = crate::config::Config::default();
+    config.workers.notify_every = 0;
+    super::init_with(
         data,
         &InitArgs {
             postgres: None,
@@ -44,13 +44,19 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
         },
         json,
         true,
+        config,
+        &[(
+            "[workers]",
+            "# `focal demo` turned the notification worker off (notify_every = 0): a demo has no SMTP\n\
+             # relay, so every digest would only pile up as a failed delivery. To try it, point\n\
+             # [notify] smtp at a relay (or a local test server) and set notify_every again.",
+        )],
     )?;
     let (dir, store) = open(data)?;
     let file = demo.join("constituents.csv");
     let list =
         focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
     focal_store::Store::import_constituents(&*store, &list)?;
-    let enricher = super::ingest::enricher(&dir, &*store, &[], None)?;
 
     // The reference drone feed, then one sample of each shipped public feed format.
     let mut feeds: Vec<(PathBuf, PathBuf)> = vec![(
@@ -71,20 +77,50 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
             feeds.push((def, sample));
         }
     }
-    let mut summaries = Vec::new();
+    // Each feed is registered and pulled like a real one, from its bundled sample through a
+    // file:// URL, so the demo shows scheduled pulls without touching the network.
+    let registry = focal_feeds::Registry::new(data);
+    let mut entries = Vec::new();
     for (def, sample) in &feeds {
-        let feed = Feed::load(def)?;
-        summaries.extend(super::ingest::ingest_files(
-            &*store,
-            &enricher,
-            &feed,
-            std::slice::from_ref(sample),
-            &IngestOptions::default(),
-        )?);
+        let text =
+            std::fs::read_to_string(def).with_context(|| format!("reading {}", def.display()))?;
+        let url = focal_fetch::file_url(sample)
+            .with_context(|| format!("{}: no file URL for this path", sample.display()))?;
+        let toml = format!(
+            "{}\n\n# Added by `focal demo`: pulled from the bundled sample, so the demo never touches the network.\n[pull]\nurl = {}\nevery = \"1h\"\n",
+            text.trim_end(),
+            toml::Value::String(url)
+        );
+        entries.push(super::feeds::register(&registry, &*store, toml, def, false)?.entry);
     }
-    super::incidents::group_after_ingest(&dir, &*store)?;
-    let stats = focal_store::Store::stats(&*store)?;
-    drop(store);
+    let ctx = crate::pull::Context {
+        dir: std::sync::Arc::new(dir),
+        store: std::sync::Arc::from(store),
+        quiet: json,
+        stop: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut summaries = Vec::new();
+    for entry in &entries {
+        match rt.block_on(crate::pull::pull(&ctx, entry, "demo"))? {
+            crate::pull::Attempt::Done(done) => match done.summary {
+                Some(s) if done.record.error.is_none() => summaries.push(s),
+                _ => bail!(
+                    "the demo could not pull its sample of {}: {}",
+                    entry.name(),
+                    done.record.error.unwrap_or_default()
+                ),
+            },
+            crate::pull::Attempt::Deferred(reason) => {
+                bail!("the demo could not pull {}: {reason}", entry.name())
+            }
+        }
+    }
+    drop(rt);
+    let stats = focal_store::Store::stats(&*ctx.store)?;
+    drop(ctx);
     let (_, sqlite) = super::open_sqlite(data, "the demo")?;
     let (by_state, accounts) = web_dataset(&sqlite)?;
     drop(sqlite);
@@ -215,7 +251,10 @@ fn serve(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
         data,
         &super::serve::ServeArgs {
             listen: args.listen,
-            sync_every: 0,
+            feeds_every: None,
+            notify_every: None,
+            sync_every: None,
+            no_workers: false,
         },
         json,
     )

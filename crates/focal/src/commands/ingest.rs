@@ -83,8 +83,16 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
         commit_rows: args.commit_rows.max(1),
         workers: args.workers,
         force: args.force,
+        stop: None,
     };
-    let summaries = ingest_files(&*store, &enricher, &feed, &args.files, &options)?;
+    let summaries = ingest_files(
+        &*store,
+        &enricher,
+        &feed,
+        &args.files,
+        &options,
+        &Progress::new(),
+    )?;
     if !args.no_group {
         super::incidents::group_after_ingest(&dir, &*store)?;
     }
@@ -104,12 +112,12 @@ pub fn ingest_files(
     feed: &Feed,
     files: &[PathBuf],
     options: &IngestOptions,
+    progress: &Progress,
 ) -> Result<Vec<FileSummary>> {
-    let progress = Progress::new();
     files
         .iter()
         .map(|file| {
-            ingest_file(store, enricher, feed, file, options, &progress)
+            ingest_file(store, enricher, feed, file, options, progress)
                 .with_context(|| format!("ingesting {} with feed {}", file.display(), feed.name))
         })
         .collect()

@@ -5,8 +5,9 @@ pub mod audit;
 mod demo;
 mod distributed;
 mod events;
+pub mod feeds;
 pub mod incidents;
-mod ingest;
+pub mod ingest;
 pub mod notify;
 pub mod peers;
 pub mod serve;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Constituents(ConstituentsCommand::List) => list_constituents(&data, json),
         Command::Ingest(args) => ingest::run(&data, &args, json),
+        Command::Feeds(cmd) => feeds::run(&data, cmd, json),
         Command::Events(args) => events::run(&data, &args, json),
         Command::Quarantine(args) => quarantine(&data, &args, json),
         Command::Runs(args) => runs(&data, &args, json),
@@ -102,6 +104,19 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 
 /// Creates a data folder. `quiet` suppresses the summary (the demo prints its own).
 pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()> {
+    init_with(data, args, json, quiet, Config::default(), &[])
+}
+
+/// As [`init`], from `base` settings (enrichment and database come from `args`), with comments
+/// above some sections of focal.toml (see `DataDir::write_config`).
+pub fn init_with(
+    data: &Path,
+    args: &InitArgs,
+    json: bool,
+    quiet: bool,
+    base: Config,
+    notes: &[(&str, &str)],
+) -> Result<()> {
     if data.join(crate::config::CONFIG_FILE).exists() {
         bail!(
             "{} is already a Focal data folder; nothing was changed",
@@ -123,9 +138,9 @@ pub fn init(data: &Path, args: &InitArgs, json: bool, quiet: bool) -> Result<()>
         database: crate::config::Database {
             url: args.postgres.clone(),
         },
-        ..Config::default()
+        ..base
     };
-    DataDir::write_config(data, &config)?;
+    DataDir::write_config(data, &config, notes)?;
     let (dir, store) = open(data)?;
     audit::record_config(&dir, store.audit())?;
     let mut admin = None;

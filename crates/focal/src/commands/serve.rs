@@ -1,29 +1,62 @@
-//! `focal serve`: the HTTP server: web UI, REST API under /api/v1, TAXII 2.1 under /taxii2/.
+//! `focal serve`: the HTTP server (web UI, REST API under /api/v1, TAXII 2.1 under /taxii2/)
+//! and, in the same process, the background workers (see `crate::workers`).
 
 use super::open_sqlite;
+use crate::workers::{self, Intervals};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Also sync every peer every this many seconds (0: only with `focal peers sync`).
-    #[arg(long, default_value_t = 0)]
-    pub sync_every: u64,
+    /// Look for due feed pulls at least every this many seconds; each registered feed is pulled
+    /// on its own `[pull] every` (0: no scheduled pulls) [default: workers.feeds_every in
+    /// focal.toml, 10].
+    #[arg(long)]
+    pub feeds_every: Option<u64>,
+    /// Claim and send notification digests every this many seconds (0: off) [default:
+    /// workers.notify_every, 300].
+    #[arg(long)]
+    pub notify_every: Option<u64>,
+    /// Sync every peer every this many seconds (0: off) [default: workers.sync_every, 900].
+    #[arg(long)]
+    pub sync_every: Option<u64>,
+    /// Run no background workers: no scheduled pulls, notifications or peer syncs.
+    #[arg(long)]
+    pub no_workers: bool,
 }
 
+/// How long a stopping server waits for its workers' blocking work (an ingest, a send) before it
+/// exits anyway: what they leave is resumable (see `crate::workers`).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
-    let (_, store) = open_sqlite(data, "sharing")?;
+    let (dir, store) = open_sqlite(data, "sharing")?;
+    // The notification worker sends with this configuration, so record it as `focal notify` does.
+    super::audit::record_config(&dir, &store)?;
     let settings = focal_sharing::settings::load(&store)?;
     let store = Arc::new(store);
-    let state = focal_server::AppState::new(store.clone(), settings.clone())
-        .for_listen_address(&args.listen);
+    let configured = &dir.config.workers;
+    let every = if args.no_workers {
+        Intervals {
+            feeds: 0,
+            notify: 0,
+            sync: 0,
+        }
+    } else {
+        Intervals {
+            feeds: args.feeds_every.unwrap_or(configured.feeds_every),
+            notify: args.notify_every.unwrap_or(configured.notify_every),
+            sync: args.sync_every.unwrap_or(configured.sync_every),
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -35,10 +68,23 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
             tracing::warn!(error = %e, "the dashboard rollup could not be refreshed");
         }
     });
-    if args.sync_every > 0 {
-        rt.spawn(sync_loop(store, settings, args.sync_every));
-    }
-    rt.block_on(focal_server::serve(args.listen, state, |addr| {
+    let root = dir.root.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (handles, pull_now) = workers::start(
+        &rt,
+        Arc::new(dir),
+        store.clone(),
+        settings.clone(),
+        every,
+        stopped,
+    );
+    let state = focal_server::AppState::new(store, settings)
+        .for_listen_address(&args.listen)
+        .with_feeds(focal_server::Feeds {
+            data: root,
+            pull_now,
+        });
+    let served = rt.block_on(focal_server::serve(args.listen, state, |addr| {
         // One line on stdout, flushed, so scripts and tests learn the bound address.
         let mut out = std::io::stdout().lock();
         let _ = if json {
@@ -47,35 +93,22 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
             writeln!(out, "Listening on http://{addr}/ (web UI; API at /api/v1/, TAXII at http://{addr}/taxii2/)")
         };
         let _ = out.flush();
-    }))
-    .with_context(|| format!("serving on {}", args.listen))
+    }));
+    // Stopped (SIGTERM, SIGINT) or failed: stop the workers, wait a little for them, and leave.
+    let _ = stop.send(true);
+    rt.block_on(async {
+        let all = futures_join(handles);
+        if tokio::time::timeout(STOP_GRACE, all).await.is_err() {
+            tracing::warn!("Workers did not stop in time; their work resumes at the next start.");
+        }
+    });
+    rt.shutdown_timeout(STOP_GRACE);
+    served.with_context(|| format!("serving on {}", args.listen))
 }
 
-/// Pulls from and pushes to every peer on a schedule. Each round runs on a blocking thread
-/// with its own small runtime, because the store is synchronous.
-async fn sync_loop(
-    store: Arc<focal_store::SqliteStore>,
-    settings: focal_sharing::settings::NodeSettings,
-    every: u64,
-) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let (store, settings) = (store.clone(), settings.clone());
-        let round = tokio::task::spawn_blocking(move || -> Result<()> {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            for mut peer in focal_store::sharing::SharingStore::peers(store.as_ref())? {
-                match rt.block_on(super::peers::sync_and_store(&store, &settings, &mut peer)) {
-                    Ok((report, events)) => tracing::info!(peer = %peer.name, pulled = report.pulled, pushed = report.pushed, events, "synced"),
-                    Err(e) => tracing::warn!(peer = %peer.name, error = %e, "sync failed"),
-                }
-            }
-            Ok(())
-        })
-        .await;
-        if let Ok(Err(e)) | Err(e) = round.map_err(anyhow::Error::from) {
-            tracing::warn!(error = %e, "a sync round failed");
-        }
+/// Waits for every task (their results are logged by the tasks themselves).
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
     }
 }

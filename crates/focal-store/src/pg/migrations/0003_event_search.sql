@@ -1,4 +1,4 @@
--- Indexes for the event searches analysts make most (see the SQLite migration 0005 for why).
+-- Indexes for the event searches analysts make most (see the SQLite migration 0006 for why).
 -- Each carries seq, so `value = ? AND seq > ? ORDER BY seq LIMIT n` reads a page in order from
 -- the index; PostgreSQL's planner, which keeps statistics, chooses between them and a scan.
 CREATE INDEX events_by_source_ip ON events(source_ip, seq);

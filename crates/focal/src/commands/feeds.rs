@@ -1,0 +1,463 @@
+//! `focal feeds`: the registry of feed definitions in DATA/feeds/ (add, list, show, remove) and
+//! pulling them now (`pull`). Changes to the registry are written to the audit log.
+
+use super::audit::actor;
+use super::{open, print_json};
+use crate::pull::{self, Attempt};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use focal_feeds::{Registered, Registry};
+use focal_store::{PullRecord, PullResult, Store};
+use serde::Serialize;
+use sha2::Digest;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Subcommand, Debug)]
+pub enum FeedsCommand {
+    /// Validate a feed definition and copy it into the registry (DATA/feeds/NAME.toml).
+    Add {
+        /// The definition (TOML).
+        file: PathBuf,
+        /// Replace the definition of a feed already registered under the same name.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// The registered feeds, with their schedule and last pull.
+    List,
+    /// One registered feed: its settings, its definition and its recent pulls.
+    Show {
+        name: String,
+        /// How many recent pulls to show.
+        #[arg(long, default_value_t = 20)]
+        pulls: usize,
+    },
+    /// Remove a feed from the registry (its events, runs, pulls and downloads stay).
+    Remove { name: String },
+    /// Download now and ingest: one feed, or every registered feed with a [pull] url.
+    Pull { name: Option<String> },
+}
+
+/// A registered feed as `list` and `show` print it.
+#[derive(Debug, Serialize)]
+pub struct FeedView {
+    pub name: String,
+    pub file: String,
+    pub provider: Option<String>,
+    pub format: String,
+    pub tlp: String,
+    /// `feed.url` (the feed's home, for people).
+    pub url: Option<String>,
+    pub pull: Option<PullView>,
+    pub last_pull: Option<PullRecord>,
+    /// When the scheduler in `focal serve` pulls it next (for a feed with `every`).
+    pub next_pull_due: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PullView {
+    pub url: String,
+    pub every_secs: Option<u64>,
+    pub max_bytes: u64,
+    pub timeout_secs: u64,
+    pub keep: usize,
+    /// Header names only: values may be secrets.
+    pub headers: Vec<String>,
+    /// (header, environment variable).
+    pub headers_from_env: Vec<(String, String)>,
+}
+
+pub fn view(entry: &Registered, last: Option<&PullRecord>) -> FeedView {
+    let f = &entry.feed;
+    let d = &f.definition;
+    let next = f.pull.as_ref().and_then(|p| {
+        let at = last.and_then(|l| l.finished_at.parse::<jiff::Timestamp>().ok());
+        p.next_due(at, jiff::Timestamp::now())
+    });
+    FeedView {
+        name: f.name.to_string(),
+        file: entry.path.display().to_string(),
+        provider: d.provider.clone(),
+        format: format!("{:?}", d.format).to_lowercase(),
+        tlp: f.tlp().to_string(),
+        url: d.url.clone(),
+        pull: f.pull.as_ref().map(|p| PullView {
+            url: p.url.clone(),
+            every_secs: p.every_secs,
+            max_bytes: p.max_bytes,
+            timeout_secs: p.timeout_secs,
+            keep: p.keep,
+            headers: p.headers.iter().map(|(k, _)| k.clone()).collect(),
+            headers_from_env: p.headers_from_env.clone(),
+        }),
+        last_pull: last.cloned(),
+        next_pull_due: next.map(|t| t.to_string()),
+    }
+}
+
+pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
+    let (dir, store) = open(data)?;
+    let registry = Registry::new(&dir.root);
+    match cmd {
+        FeedsCommand::Add { file, replace } => add(&registry, &*store, &file, replace, json),
+        FeedsCommand::List => list(&registry, &*store, json),
+        FeedsCommand::Show { name, pulls } => show(&registry, &*store, &name, pulls, json),
+        FeedsCommand::Remove { name } => remove(&registry, &*store, &name, json),
+        FeedsCommand::Pull { name } => pull_now(dir, store, &registry, name.as_deref(), json),
+    }
+}
+
+/// What the audit log keeps of a definition: where it came from, and the file itself.
+fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "sha256": hex::encode(sha2::Sha256::digest(toml.as_bytes())),
+        "toml": toml,
+    });
+    if let Some(f) = from {
+        v["from"] = f.display().to_string().into();
+    }
+    v
+}
+
+/// Registers a definition (validated; a feed of the same name only with `replace`) and
+/// records it in the audit log, with the definition it replaced.
+pub fn register(
+    registry: &Registry,
+    store: &dyn Store,
+    toml: String,
+    from: &Path,
+    replace: bool,
+) -> Result<focal_feeds::registry::Added> {
+    let added = registry.add_toml(toml, &from.display().to_string(), replace)?;
+    let name = added.entry.name().to_string();
+    let before = added.replaced.as_deref().map(|t| audited(t, None));
+    store.audit().audit_append(
+        actor(),
+        if before.is_some() {
+            "feed.replace"
+        } else {
+            "feed.add"
+        },
+        &format!("feed:{name}"),
+        before.as_ref(),
+        Some(&audited(&added.entry.toml, Some(from))),
+    )?;
+    Ok(added)
+}
+
+fn add(
+    registry: &Registry,
+    store: &dyn Store,
+    file: &Path,
+    replace: bool,
+    json: bool,
+) -> Result<()> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > focal_feeds::registry::MAX_DEFINITION_BYTES {
+        bail!(
+            "{}: larger than {} bytes; a feed definition is a short file",
+            file.display(),
+            focal_feeds::registry::MAX_DEFINITION_BYTES
+        );
+    }
+    let toml = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "reading {} (a feed definition is UTF-8 text)",
+            file.display()
+        )
+    })?;
+    let added = register(registry, store, toml, file, replace)?;
+    let name = added.entry.name().to_string();
+    if json {
+        return print_json(&serde_json::json!({
+            "added": view(&added.entry, None),
+            "replaced": added.replaced.is_some(),
+        }));
+    }
+    let what = if added.replaced.is_some() {
+        "Replaced"
+    } else {
+        "Registered"
+    };
+    let schedule = match added.entry.feed.pull.as_ref() {
+        None => "no [pull] table: ingest its files with `focal ingest`".to_string(),
+        Some(p) => match p.every_secs {
+            Some(s) => format!("pulled every {} by `focal serve`", duration(s)),
+            None => "pulled on request (`focal feeds pull`)".to_string(),
+        },
+    };
+    println!(
+        "{what} feed {name} as {} ({schedule}).",
+        added.entry.path.display()
+    );
+    Ok(())
+}
+
+/// Every registered feed with its last pull; definitions that do not validate are reported on
+/// stderr (and in JSON as `problems`) rather than hidden.
+fn views(registry: &Registry, store: &dyn Store) -> Result<(Vec<FeedView>, Vec<String>)> {
+    let last = store.latest_pulls()?;
+    let mut feeds = Vec::new();
+    let mut problems = Vec::new();
+    for entry in registry.list()? {
+        match entry {
+            Ok(e) => {
+                let l = last.iter().find(|p| p.feed == e.name());
+                feeds.push(view(&e, l));
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    Ok((feeds, problems))
+}
+
+fn list(registry: &Registry, store: &dyn Store, json: bool) -> Result<()> {
+    let (feeds, problems) = views(registry, store)?;
+    if json {
+        return print_json(&serde_json::json!({"feeds": feeds, "problems": problems}));
+    }
+    let mut out = std::io::stdout().lock();
+    for p in &problems {
+        eprintln!("warning: not usable: {p}");
+    }
+    if feeds.is_empty() {
+        writeln!(
+            out,
+            "No feeds are registered in {}; add one with `focal feeds add FILE`.",
+            registry.dir().display()
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<28} {:<6} {:<14} {:<44} next due",
+        "feed", "format", "schedule", "last pull"
+    )?;
+    for f in &feeds {
+        writeln!(
+            out,
+            "{:<28} {:<6} {:<14} {:<44} {}",
+            f.name,
+            f.format,
+            schedule(f),
+            f.last_pull
+                .as_ref()
+                .map(pull_line)
+                .unwrap_or_else(|| "never".into()),
+            f.next_pull_due.as_deref().unwrap_or("-"),
+        )?;
+    }
+    Ok(())
+}
+
+fn schedule(f: &FeedView) -> String {
+    match &f.pull {
+        None => "not pulled".into(),
+        Some(p) => match p.every_secs {
+            Some(s) => format!("every {}", duration(s)),
+            None => "on request".into(),
+        },
+    }
+}
+
+/// `3600` → `1h`, `90` → `90s`.
+pub fn duration(secs: u64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= n && secs.is_multiple_of(n) {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
+fn pull_line(p: &PullRecord) -> String {
+    let detail = match (&p.run, &p.error) {
+        (_, Some(e)) => format!(": {e}"),
+        (Some(r), None) => format!(
+            " (run #{}: {} stored, {} quarantined)",
+            p.run_id.unwrap_or(0),
+            r.events_stored,
+            r.quarantined
+        ),
+        (None, None) => String::new(),
+    };
+    format!("{} {}{detail}", p.result.as_str(), p.finished_at)
+}
+
+fn show(
+    registry: &Registry,
+    store: &dyn Store,
+    name: &str,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    let entry = registry.get(name)?;
+    let pulls = store.pulls(name, 0, limit.max(1))?;
+    let v = view(&entry, pulls.first());
+    if json {
+        return print_json(&serde_json::json!({
+            "feed": v, "definition": entry.toml, "pulls": pulls,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "feed       {}", v.name)?;
+    writeln!(out, "file       {}", v.file)?;
+    writeln!(out, "provider   {}", v.provider.as_deref().unwrap_or("-"))?;
+    writeln!(out, "format     {}", v.format)?;
+    writeln!(out, "tlp        {}", v.tlp)?;
+    writeln!(out, "schedule   {}", schedule(&v))?;
+    if let Some(p) = &v.pull {
+        writeln!(out, "pull url   {}", p.url)?;
+        writeln!(out, "max bytes  {}", p.max_bytes)?;
+        writeln!(out, "timeout    {}", duration(p.timeout_secs))?;
+    }
+    writeln!(
+        out,
+        "next due   {}",
+        v.next_pull_due.as_deref().unwrap_or("-")
+    )?;
+    writeln!(out, "\npulls (newest first):")?;
+    if pulls.is_empty() {
+        writeln!(out, "  none yet")?;
+    }
+    for p in &pulls {
+        writeln!(
+            out,
+            "  #{:<5} {:<9} {:<20} http {:<4} {:>10} bytes  {}",
+            p.id,
+            p.result.as_str(),
+            p.requested_by,
+            p.http_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            p.bytes.unwrap_or(0),
+            pull_line(p)
+        )?;
+    }
+    writeln!(out, "\ndefinition:\n{}", entry.toml.trim_end())?;
+    Ok(())
+}
+
+fn remove(registry: &Registry, store: &dyn Store, name: &str, json: bool) -> Result<()> {
+    let toml = registry.remove(name)?;
+    store.audit().audit_append(
+        actor(),
+        "feed.remove",
+        &format!("feed:{name}"),
+        Some(&audited(&toml, None)),
+        None,
+    )?;
+    if json {
+        return print_json(&serde_json::json!({"removed": name}));
+    }
+    println!("Removed feed {name} from the registry; its events, runs and downloads stay.");
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PullOut {
+    feed: String,
+    /// `ok`, `unchanged`, `failed`, or `deferred` (not attempted; see `reason`).
+    result: String,
+    reason: Option<String>,
+    pull: Option<PullRecord>,
+    summary: Option<focal_pipeline::FileSummary>,
+}
+
+fn pull_now(
+    dir: crate::config::DataDir,
+    store: Box<dyn Store>,
+    registry: &Registry,
+    name: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let entries: Vec<Registered> = match name {
+        Some(n) => vec![registry.get(n)?],
+        None => {
+            let mut list = Vec::new();
+            for e in registry.list()? {
+                match e {
+                    Ok(e) if e.feed.pull.is_some() => list.push(e),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: not usable: {e}"),
+                }
+            }
+            if list.is_empty() {
+                bail!(
+                    "no registered feed has a [pull] url (see `focal feeds list` and docs/FEEDS.md)"
+                );
+            }
+            list
+        }
+    };
+    let ctx = pull::Context {
+        dir: Arc::new(dir),
+        store: Arc::from(store),
+        quiet: json,
+        stop: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let by = format!("cli:{}", actor());
+    let mut outs = Vec::new();
+    for entry in &entries {
+        let out = match rt
+            .block_on(pull::pull(&ctx, entry, &by))
+            .with_context(|| format!("pulling feed {}", entry.name()))?
+        {
+            Attempt::Done(done) => PullOut {
+                feed: entry.name().to_string(),
+                result: done.record.result.as_str().into(),
+                reason: done.record.error.clone(),
+                pull: Some(done.record),
+                summary: done.summary,
+            },
+            Attempt::Deferred(reason) => PullOut {
+                feed: entry.name().to_string(),
+                result: "deferred".into(),
+                reason: Some(reason),
+                pull: None,
+                summary: None,
+            },
+        };
+        if !json {
+            match (&out.pull, &out.summary) {
+                (Some(p), Some(s)) if p.result != PullResult::Failed => {
+                    print!("{}: {} — ", out.feed, p.result.as_str());
+                    super::ingest::print_summary(s);
+                }
+                (Some(p), _) if p.result == PullResult::Unchanged => println!(
+                    "{}: unchanged (HTTP {}: the server has nothing new).",
+                    out.feed,
+                    p.http_status.unwrap_or(304)
+                ),
+                _ => println!(
+                    "{}: {}: {}",
+                    out.feed,
+                    out.result,
+                    out.reason.as_deref().unwrap_or("")
+                ),
+            }
+        }
+        outs.push(out);
+    }
+    if json {
+        print_json(&serde_json::json!({"pulls": outs}))?;
+    }
+    let failed: Vec<&str> = outs
+        .iter()
+        .filter(|o| o.result == "failed" || o.result == "deferred")
+        .map(|o| o.feed.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "not pulled: {} (see `focal feeds show NAME`)",
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
