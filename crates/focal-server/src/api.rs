@@ -149,6 +149,7 @@ pub struct EventQuery {
     /// Continue after this event `seq` (the previous page's `next_after`).
     pub after: Option<i64>,
     /// Page size (1 to 1000; exports up to 10000).
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -359,6 +360,7 @@ pub struct IncidentQuery {
     pub breached: Option<bool>,
     /// Continue after this incident id.
     pub after: Option<i64>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -588,6 +590,7 @@ async fn comment(
 pub struct KeyPage {
     /// Continue after this id.
     pub after: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -868,6 +871,7 @@ async fn import_constituents(
 pub struct BeforePage {
     /// Continue with ids below this one (newest first).
     pub before: Option<i64>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// Only this feed (quarantine).
     pub feed: Option<String>,
@@ -1170,13 +1174,15 @@ pub struct PullPage {
     /// Continue with pulls older than this id (the previous page's `next_before`).
     pub before: Option<i64>,
     /// Pulls per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/api/v1/feeds/{name}", params(("name" = String, Path, description = "feed name"), PullPage), tag = "feeds",
     responses((status = 200, description = "the feed, its definition file and its pulls, newest first", body = FeedDetail),
-    (status = 404, description = "no such feed is registered"),
-    (status = 409, description = "the definition file does not validate")))]
+    (status = 400, description = "a bad parameter", body = ErrorBody),
+    (status = 404, description = "no such feed is registered", body = ErrorBody),
+    (status = 409, description = "the definition file does not validate", body = ErrorBody)))]
 async fn feed(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -1193,6 +1199,7 @@ async fn feed(
 pub struct AuditQuery {
     /// Continue after this entry id.
     pub after: Option<i64>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     pub subject: Option<String>,
     pub action: Option<String>,

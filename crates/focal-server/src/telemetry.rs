@@ -127,6 +127,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("focal_ingest_runs_unfinished").set(q.runs_running as f64);
     metrics::gauge!("focal_incidents_ungrouped_events").set(q.events_ungrouped as f64);
     metrics::gauge!("focal_dashboard_rollup_lag_events").set(q.events_not_in_rollup as f64);
+    metrics::gauge!("focal_search_index_lag_events").set(q.events_not_indexed as f64);
     metrics::gauge!("focal_incidents_open").set(q.incidents_open as f64);
     metrics::gauge!("focal_incidents_sla_breached").set(q.incidents_breached as f64);
     let mut resp = handle.render().into_response();

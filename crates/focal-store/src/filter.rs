@@ -6,8 +6,8 @@
 
 use crate::EventFilter;
 use crate::encode::ip_bytes;
-use ipnet::IpNet;
-use std::net::IpAddr;
+use ipnet::{IpNet, Ipv6Net};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,23 +90,12 @@ pub fn event_conditions(f: &EventFilter, w: &mut Where) {
         let bytes = |ip: IpAddr| Param::Blob(ip_bytes(ip).to_vec());
         // An address inside the range, or a listed network that overlaps it.
         let (first, last) = (bytes(net.network()), bytes(net.broadcast()));
-        match w.style {
-            // SQLite will not combine two indexes for an OR, and to return seq order it prefers
-            // scanning the table: seconds for one address among millions. As a set of seqs
-            // from the two indexes, read back in seq order, it takes a millisecond. A wide
-            // network can match millions of events, which would all be gathered first, so
-            // those stay on the scan, which fills a page quickly when matches are dense.
-            Placeholder::Question if !is_wide(net) => w.and(
-                "e.seq IN (SELECT seq FROM events WHERE source_ip BETWEEN ? AND ? \
-                 UNION ALL SELECT seq FROM events WHERE source_net_first <= ? AND source_net_last >= ?)",
-                vec![first.clone(), last.clone(), last, first],
-            ),
-            // PostgreSQL combines the indexes itself (a bitmap OR), guided by its statistics.
-            _ => w.and(
-                "(e.source_ip BETWEEN ? AND ? OR (e.source_net_first <= ? AND e.source_net_last >= ?))",
-                vec![first.clone(), last.clone(), last, first],
-            ),
-        }
+        // (On SQLite the paged search answers narrow networks from its index instead: see
+        // sqlite/search.rs.)
+        w.and(
+            "(e.source_ip BETWEEN ? AND ? OR (e.source_net_first <= ? AND e.source_net_last >= ?))",
+            vec![first.clone(), last.clone(), last, first],
+        );
         // IPv4 is stored IPv4-mapped; an IPv6 network that spans the mapped block (like ::/0)
         // means IPv6 addresses, so that block is cut out.
         if let Ok(mapped) = "::ffff:0:0/96".parse::<IpNet>()
@@ -151,12 +140,24 @@ pub fn event_conditions(f: &EventFilter, w: &mut Where) {
     }
 }
 
-/// Networks wider than an IPv4 /16 or an IPv6 /32 (see `event_conditions`): up to 65,536
-/// IPv4 addresses.
-fn is_wide(net: &IpNet) -> bool {
+/// Networks wider than an IPv4 /16 or an IPv6 /32 (see below for IPv6 networks holding IPv4
+/// addresses). Searches for those are not driven by the
+/// search index: they can match millions of events, which would all be gathered and sorted,
+/// while a scan in storage order fills a page quickly when matches are that dense.
+pub fn is_wide(net: &IpNet) -> bool {
     match net {
         IpNet::V4(n) => n.prefix_len() < 16,
-        IpNet::V6(n) => n.prefix_len() < 32,
+        IpNet::V6(n) => {
+            // IPv4 is stored IPv4-mapped (::ffff:0:0/96), so an IPv6 network is measured by the
+            // IPv4 it covers: one holding the whole mapped block (like ::/64) spans every IPv4
+            // event, and one inside it is an IPv4 network of prefix - 96.
+            let mapped = Ipv6Net::new(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+            match mapped {
+                Ok(m) if n.contains(&m) => true,
+                Ok(m) if m.contains(n) => n.prefix_len() < 96 + 16,
+                _ => n.prefix_len() < 32,
+            }
+        }
     }
 }
 
@@ -170,6 +171,17 @@ pub const EVENT_SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn width_counts_the_ipv4_an_ipv6_network_covers() {
+        let wide = |s: &str| is_wide(&s.parse().unwrap());
+        assert!(!wide("198.51.100.0/24") && !wide("10.1.0.0/16") && wide("10.0.0.0/8"));
+        assert!(!wide("2001:db8::/32") && wide("2001::/16"));
+        // Holding the whole IPv4-mapped block: every IPv4 event.
+        assert!(wide("::/64") && wide("::ffff:0:0/96") && wide("::/0"));
+        // Inside it: an IPv4 network of prefix - 96.
+        assert!(!wide("::ffff:198.51.100.0/120") && wide("::ffff:10.0.0.0/104"));
+    }
 
     #[test]
     fn placeholders_are_numbered_in_value_order_for_each_backend() {

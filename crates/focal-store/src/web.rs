@@ -116,6 +116,8 @@ pub struct QueueDepths {
     pub events_ungrouped: u64,
     /// Events stored after the dashboard rollup's cursor.
     pub events_not_in_rollup: u64,
+    /// Events stored after the search index's cursor.
+    pub events_not_indexed: u64,
     /// Incidents in an open state.
     pub incidents_open: u64,
     /// Open incidents past their SLA due time.

@@ -14,11 +14,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "feed_pulls",
         include_str!("migrations/0002_feed_pulls.sql"),
     ),
-    (
-        3,
-        "event search",
-        include_str!("migrations/0003_event_search.sql"),
-    ),
 ];
 
 /// An arbitrary constant naming Focal's migration lock among the database's advisory locks.

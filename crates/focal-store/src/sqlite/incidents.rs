@@ -107,7 +107,7 @@ pub(super) fn cursor(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
         .unwrap_or(0))
 }
 
-fn set_cursor(conn: &Connection, name: &str, value: i64) -> rusqlite::Result<()> {
+pub(super) fn set_cursor(conn: &Connection, name: &str, value: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO cursors (name, value) VALUES (?1, ?2)
          ON CONFLICT(name) DO UPDATE SET value = excluded.value",

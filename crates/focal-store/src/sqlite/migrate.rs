@@ -58,7 +58,21 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
         });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
-        let tx = conn.transaction().map_err(e("starting a migration"))?;
+        // IMMEDIATE takes the write lock first, and the version is read again under it: two
+        // processes opening an old store at once apply each migration once, not twice.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e("starting a migration"))?;
+        let applied: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )
+            .map_err(e("reading the schema version"))?;
+        if applied {
+            continue;
+        }
         tx.execute_batch(sql).map_err(e("applying a migration"))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",

@@ -10,6 +10,7 @@ mod incidents;
 mod migrate;
 mod outbox;
 mod pulls;
+pub mod search;
 mod sharing;
 mod web;
 

@@ -2,7 +2,7 @@
 
 use super::incidents::{INCIDENT_COLUMNS, err, incident_from_row};
 use super::{RUN_COLUMNS, SqliteStore, now, run_from_row};
-use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions};
+use crate::filter::{Param, Where};
 use crate::incidents::{Incident, IncidentFilter};
 use crate::sharing::User;
 use crate::web::*;
@@ -25,16 +25,6 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         disabled: r.get(5)?,
         created_at: r.get(6)?,
     })
-}
-
-fn values(args: Vec<Param>) -> Vec<Value> {
-    args.into_iter()
-        .map(|p| match p {
-            Param::Int(i) => Value::Integer(i),
-            Param::Text(t) => Value::Text(t),
-            Param::Blob(b) => Value::Blob(b),
-        })
-        .collect()
 }
 
 fn constituent_row(r: &Row<'_>) -> rusqlite::Result<ConstituentRow> {
@@ -243,29 +233,19 @@ impl WebStore for SqliteStore {
     }
 
     fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>> {
-        let mut w = Where::new(Placeholder::Question);
-        event_conditions(filter, &mut w);
-        if let Some(org) = scope.organisation() {
-            w.and("e.constituent = ?", vec![Param::Text(org.to_string())]);
-            // TLP:RED is for the node's own analysts: it never leaves, not even to the
-            // organisation the event is about (AMBER+STRICT is meant for exactly that one).
-            w.and(
-                "e.tlp != ?",
-                vec![Param::Text(Tlp::Red.as_str().to_string())],
-            );
-        }
-        w.sql.push_str(" ORDER BY e.seq");
-        w.limit(filter.limit.unwrap_or(100));
-        let sql = format!("{EVENT_SELECT}{}", w.sql);
-        let conn = self.reader()?;
-        let e = err("searching events");
-        let mut stmt = conn.prepare(&sql).map_err(e)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values(w.args)), |r| {
-                Ok((r.get::<_, i64>(0)?, super::events::event_from_row(r)?))
-            })
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+        let org = scope.organisation().map(str::to_string);
+        let scoped = move |w: &mut Where| {
+            if let Some(org) = &org {
+                w.and("e.constituent = ?", vec![Param::Text(org.clone())]);
+                // TLP:RED is for the node's own analysts: it never leaves, not even to the
+                // organisation the event is about (AMBER+STRICT is meant for exactly that one).
+                w.and(
+                    "e.tlp != ?",
+                    vec![Param::Text(Tlp::Red.as_str().to_string())],
+                );
+            }
+        };
+        super::search::page(&self.reader()?, filter, &scoped)
     }
 
     fn incidents_page(
@@ -575,6 +555,10 @@ impl WebStore for SqliteStore {
                 events_not_in_rollup: count(
                     "SELECT MAX(0, COALESCE((SELECT MAX(seq) FROM events), 0) \
                      - COALESCE((SELECT value FROM cursors WHERE name = 'web_rollup'), 0))",
+                )?,
+                events_not_indexed: count(
+                    "SELECT MAX(0, COALESCE((SELECT MAX(seq) FROM events), 0) \
+                     - COALESCE((SELECT value FROM cursors WHERE name = 'search'), 0))",
                 )?,
                 incidents_open: count(
                     "SELECT COUNT(*) FROM incidents \

@@ -70,14 +70,17 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     });
     let root = dir.root.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (handles, pull_now) = workers::start(
+    let (mut handles, pull_now) = workers::start(
         &rt,
         Arc::new(dir),
         store.clone(),
         settings.clone(),
         every,
-        stopped,
+        stopped.clone(),
     );
+    // Not a worker one would turn off: the event search reads events not yet indexed by
+    // scanning them, so keeping the index up to date keeps searches fast. Always on.
+    handles.push(rt.spawn(index_events(store.clone(), stopped)));
     let state = focal_server::AppState::new(store, settings)
         .for_listen_address(&args.listen)
         .with_feeds(focal_server::Feeds {
@@ -104,6 +107,30 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     });
     rt.shutdown_timeout(STOP_GRACE);
     served.with_context(|| format!("serving on {}", args.listen))
+}
+
+/// Keeps the event search index up to date: at start (after a large ingest that can be
+/// minutes of work, in batches that let writers in), then every few seconds.
+async fn index_events(
+    store: Arc<focal_store::SqliteStore>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let s = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            s.index_events(100, focal_store::sqlite::search::BATCH)
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "indexing events for search failed"),
+            Err(e) => tracing::warn!(error = %e, "the search indexer stopped"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// Waits for every task (their results are logged by the tasks themselves).

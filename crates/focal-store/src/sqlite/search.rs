@@ -1,0 +1,271 @@
+//! The event search index (`event_search`, migration 0006) and the paged search that uses it.
+//!
+//! The index is filled after the ingest, from the cursor `search`, in batches sorted by key (see
+//! the migration for why). A page is then read in two parts, in seq order: the indexed events
+//! (seq ≤ cursor) through the index, driven by the most selective key the filter has; then, if
+//! the page is not full, the events above the cursor by scanning only those. The two parts never
+//! overlap and together are exactly what the plain query returns, indexed or not.
+
+use super::incidents::{cursor, err};
+use super::{SqliteStore, events::event_from_row};
+use crate::encode::ip_bytes;
+use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions, is_wide};
+use crate::{EventFilter, Result};
+use focal_model::Event;
+use rusqlite::types::Value;
+use rusqlite::{Connection, params};
+
+/// The cursor naming the last event seq in the index.
+pub const CURSOR: &str = "search";
+
+/// Events indexed per write transaction.
+pub const BATCH: i64 = 200_000;
+
+/// One index key, as SQLite will store and order it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    // Declared before `Address` so the derived order matches SQLite's: text before blob.
+    Text(String),
+    Address(Vec<u8>),
+}
+
+impl Key {
+    fn value(self) -> Value {
+        match self {
+            Key::Text(t) => Value::Text(t),
+            Key::Address(b) => Value::Blob(b),
+        }
+    }
+}
+
+pub fn asn_key(asn: u32) -> String {
+    format!("asn:{asn}")
+}
+pub fn cc_key(cc: &str) -> String {
+    format!("cc:{}", cc.to_ascii_uppercase())
+}
+pub fn type_key(t: &str) -> String {
+    format!("type:{t}")
+}
+
+impl SqliteStore {
+    /// Indexes the events stored since the last call, in batches of `batch`, each in its own
+    /// write transaction with the cursor. Waits at most `wait_ms` for the write lock at each
+    /// batch; returns false if it was busy (the rest is indexed next time), true when up to date.
+    pub fn index_events(&self, wait_ms: u32, batch: i64) -> Result<bool> {
+        let mut conn = self.reader()?;
+        let newest_seen: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(err("reading the newest event"))?;
+        if cursor(&conn, CURSOR).map_err(err("reading a cursor"))? >= newest_seen {
+            return Ok(true);
+        }
+        conn.busy_timeout(std::time::Duration::from_millis(wait_ms as u64))
+            .map_err(err("setting the lock wait"))?;
+        loop {
+            // IMMEDIATE: with the write lock held no uncommitted event can later appear
+            // below the cursor.
+            let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            {
+                Ok(tx) => tx,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                {
+                    return Ok(false);
+                }
+                Err(e) => return Err(err("starting the search indexing")(e)),
+            };
+            let e = err("indexing events for search");
+            let from = cursor(&tx, CURSOR).map_err(e)?;
+            let newest: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(e)?;
+            let to = newest.min(from.saturating_add(batch.max(1)));
+            if to <= from {
+                return Ok(true);
+            }
+            let mut keys: Vec<(Key, i64)> = Vec::new();
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT seq, source_ip, source_asn, source_cc, classification_type \
+                         FROM events WHERE seq > ?1 AND seq <= ?2",
+                    )
+                    .map_err(e)?;
+                let mut rows = stmt.query(params![from, to]).map_err(e)?;
+                while let Some(r) = rows.next().map_err(e)? {
+                    let seq: i64 = r.get(0).map_err(e)?;
+                    if let Some(ip) = r.get::<_, Option<Vec<u8>>>(1).map_err(e)? {
+                        keys.push((Key::Address(ip), seq));
+                    }
+                    if let Some(asn) = r.get::<_, Option<i64>>(2).map_err(e)? {
+                        keys.push((Key::Text(format!("asn:{asn}")), seq));
+                    }
+                    if let Some(cc) = r.get::<_, Option<String>>(3).map_err(e)? {
+                        keys.push((Key::Text(cc_key(&cc)), seq));
+                    }
+                    let t: String = r.get(4).map_err(e)?;
+                    keys.push((Key::Text(type_key(&t)), seq));
+                }
+            }
+            // In key order, each insert lands next to the previous one: B-tree pages are
+            // touched once per batch rather than once per row.
+            keys.sort_unstable();
+            {
+                let mut insert = tx
+                    .prepare("INSERT OR IGNORE INTO event_search (k, seq) VALUES (?1, ?2)")
+                    .map_err(e)?;
+                for (k, seq) in keys {
+                    insert.execute(params![k.value(), seq]).map_err(e)?;
+                }
+            }
+            super::incidents::set_cursor(&tx, CURSOR, to).map_err(e)?;
+            tx.commit().map_err(e)?;
+            if to >= newest {
+                return Ok(true);
+            }
+            // Let a waiting writer (an ingest) in between batches.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// How the index can answer a filter: the key (or address range) that drives the page.
+enum Driver {
+    /// An address range (a network no wider than /16 or /32): addresses inside it from the
+    /// index, and listed networks overlapping it from `events_by_source_net`.
+    Range(Vec<u8>, Vec<u8>),
+    /// One key; its rows are read in seq order.
+    Key(String),
+}
+
+/// The most selective key the filter has, in the order analysts' values usually narrow most:
+/// an address range, an AS, a country, a type.
+fn driver(f: &EventFilter) -> Option<Driver> {
+    if let Some(net) = &f.network
+        && !is_wide(net)
+    {
+        return Some(Driver::Range(
+            ip_bytes(net.network()).to_vec(),
+            ip_bytes(net.broadcast()).to_vec(),
+        ));
+    }
+    if let Some(asn) = f.asn {
+        return Some(Driver::Key(asn_key(asn)));
+    }
+    if let Some(cc) = &f.country {
+        return Some(Driver::Key(cc_key(cc)));
+    }
+    f.classification_type
+        .as_ref()
+        .map(|t| Driver::Key(type_key(t)))
+}
+
+fn values(args: Vec<Param>) -> impl Iterator<Item = Value> {
+    args.into_iter().map(|p| match p {
+        Param::Int(i) => Value::Integer(i),
+        Param::Text(t) => Value::Text(t),
+        Param::Blob(b) => Value::Blob(b),
+    })
+}
+
+fn run(conn: &Connection, sql: &str, args: Vec<Param>) -> Result<Vec<(i64, Event)>> {
+    let e = err("searching events");
+    let mut stmt = conn.prepare(sql).map_err(e)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(values(args)), |r| {
+            Ok((r.get::<_, i64>(0)?, event_from_row(r)?))
+        })
+        .map_err(e)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+}
+
+/// A page of events matching `f` and the extra conditions `extra` (the caller's scope), in seq
+/// order, after `f.after_seq`, at most `f.limit` (100 if unset).
+pub fn page(
+    conn: &Connection,
+    f: &EventFilter,
+    extra: &dyn Fn(&mut Where),
+) -> Result<Vec<(i64, Event)>> {
+    let limit = f.limit.unwrap_or(100);
+    let after = f.after_seq.unwrap_or(0);
+    let indexed_to = cursor(conn, CURSOR).map_err(err("reading a cursor"))?;
+    let Some(driver) = driver(f).filter(|_| indexed_to > after) else {
+        return plain(conn, f, extra, limit);
+    };
+
+    // Part 1: indexed events, through the index.
+    let mut w = Where::new(Placeholder::Question);
+    let mut rest = f.clone();
+    rest.after_seq = None;
+    let (from, order) = match &driver {
+        Driver::Range(first, last) => {
+            rest.network = None;
+            w.and(
+                "e.seq IN (SELECT seq FROM event_search WHERE k BETWEEN ? AND ? \
+                 UNION ALL SELECT seq FROM events \
+                 WHERE source_net_first <= ? AND source_net_last >= ?)",
+                vec![
+                    Param::Blob(first.clone()),
+                    Param::Blob(last.clone()),
+                    Param::Blob(last.clone()),
+                    Param::Blob(first.clone()),
+                ],
+            );
+            w.and(
+                "e.seq > ? AND e.seq <= ?",
+                vec![Param::Int(after), Param::Int(indexed_to)],
+            );
+            (EVENT_SELECT.to_string(), "e.seq")
+        }
+        Driver::Key(k) => {
+            // CROSS JOIN makes the index the outer loop: its rows for the key come in seq
+            // order, so the page ends after `limit` matches without sorting.
+            w.and(
+                "s.k = ? AND s.seq > ? AND s.seq <= ?",
+                vec![
+                    Param::Text(k.clone()),
+                    Param::Int(after),
+                    Param::Int(indexed_to),
+                ],
+            );
+            (
+                EVENT_SELECT.replacen(
+                    "FROM events AS e",
+                    "FROM event_search AS s CROSS JOIN events AS e ON e.seq = s.seq",
+                    1,
+                ),
+                "s.seq",
+            )
+        }
+    };
+    event_conditions(&rest, &mut w);
+    extra(&mut w);
+    w.sql.push_str(&format!(" ORDER BY {order}"));
+    w.limit(limit);
+    let mut rows = run(conn, &format!("{from}{}", w.sql), w.args)?;
+
+    // Part 2: the events not indexed yet, by scanning only those.
+    if rows.len() < limit {
+        let mut tail = f.clone();
+        tail.after_seq = Some(after.max(indexed_to));
+        tail.limit = Some(limit - rows.len());
+        rows.extend(plain(conn, &tail, extra, limit - rows.len())?);
+    }
+    Ok(rows)
+}
+
+/// The query without the index: conditions on `events`, in seq order.
+fn plain(
+    conn: &Connection,
+    f: &EventFilter,
+    extra: &dyn Fn(&mut Where),
+    limit: usize,
+) -> Result<Vec<(i64, Event)>> {
+    let mut w = Where::new(Placeholder::Question);
+    event_conditions(f, &mut w);
+    extra(&mut w);
+    w.sql.push_str(" ORDER BY e.seq");
+    w.limit(limit);
+    run(conn, &format!("{EVENT_SELECT}{}", w.sql), w.args)
+}
