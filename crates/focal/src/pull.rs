@@ -32,6 +32,9 @@ pub struct Context {
     pub stop: Option<Stop>,
 }
 
+/// Rows per commit of a pulled feed's ingest (see where it is used).
+const PULL_COMMIT_ROWS: usize = 16_384;
+
 /// How a server tells a pull to stop.
 #[derive(Clone)]
 pub struct Stop {
@@ -180,6 +183,10 @@ pub async fn pull(ctx: &Context, entry: &Registered, requested_by: &str) -> Resu
             let (feed, path) = (feed.clone(), d.path.clone());
             let options = IngestOptions {
                 stop: ctx.stop.as_ref().map(|s| s.flag.clone()),
+                // An ingest holds SQLite's write lock from one commit to the next. Inside
+                // `focal serve` the web writes too (sign-ins, incident changes), and waits at
+                // most the busy timeout, so commit often enough that it never waits long.
+                commit_rows: PULL_COMMIT_ROWS,
                 ..IngestOptions::default()
             };
             let ingested = blocking(move || {

@@ -1018,3 +1018,52 @@ fn sigterm_stops_serve_and_its_workers_and_the_ingest_resumes_later() {
         "no run is left running"
     );
 }
+
+/// The workers write through a store of their own, so a scheduled ingest, which holds its
+/// store's writer for the whole run, does not hold up the web's writes: an analyst signs in
+/// (a session row is written) while the pull's run is still going.
+#[test]
+fn the_web_signs_in_while_a_scheduled_pull_ingests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let www = tmp.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    big_feed(&www.join("drones.csv"), 1_000_000);
+    let http = HttpServer::start(&www);
+    let definition = repo().join("bench/reference-feed.toml");
+    let data = data_folder(tmp.path(), "data");
+    ok(
+        &data,
+        &[
+            "users",
+            "add",
+            "analyst2",
+            "--role",
+            "analyst",
+            "--password",
+            web::PASSWORD,
+        ],
+    );
+    let def = with_pull(&definition, tmp.path(), &http.url("drones.csv"), "");
+    ok(&data, &["feeds", "add", s(&def)]);
+    let serve = Serve::start(&data, &["--notify-every", "0", "--sync-every", "0"]);
+    let running = || {
+        json(&data, &["runs"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["feed"] == "reference-drones" && r["status"] == "running")
+    };
+    wait_for("the scheduled pull's run", || running().then_some(()));
+    let session = web::login(&serve.base, "analyst2");
+    assert_eq!(session.get("/feeds").status(), 200);
+    assert!(
+        running(),
+        "the sign-in was answered while the ingest was still running"
+    );
+    // And the pull finishes with every row read.
+    let done = wait_for("the pull to finish", || {
+        let shown = json(&data, &["feeds", "show", "reference-drones"]);
+        (shown["pulls"][0]["result"] == "ok").then_some(shown)
+    });
+    assert_eq!(done["pulls"][0]["run"]["rows_read"], 1_000_000, "{done}");
+}

@@ -70,17 +70,32 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     });
     let root = dir.root.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // The workers get a store of their own. A store's writes share one connection behind a
+    // mutex, and a scheduled ingest holds it for its whole run: on the web's store, sign-ins and
+    // every other write would wait minutes for a large feed. With two, SQLite's own lock
+    // interleaves them at the ingest's commits.
+    let (_, worker_store) = open_sqlite(data, "sharing")?;
+    let worker_store = Arc::new(worker_store);
+    // Tell the workers as soon as a stop signal arrives, not after the HTTP drain: an ingest
+    // then stops at its next batch instead of delaying the exit.
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+    }
     let (mut handles, pull_now) = workers::start(
         &rt,
         Arc::new(dir),
-        store.clone(),
+        worker_store.clone(),
         settings.clone(),
         every,
         stopped.clone(),
     );
     // Not a worker one would turn off: the event search reads events not yet indexed by
     // scanning them, so keeping the index up to date keeps searches fast. Always on.
-    handles.push(rt.spawn(index_events(store.clone(), stopped)));
+    handles.push(rt.spawn(index_events(worker_store, stopped)));
     let state = focal_server::AppState::new(store, settings)
         .for_listen_address(&args.listen)
         .with_feeds(focal_server::Feeds {
@@ -107,6 +122,22 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     });
     rt.shutdown_timeout(STOP_GRACE);
     served.with_context(|| format!("serving on {}", args.listen))
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Keeps the event search index up to date: at start (after a large ingest that can be
