@@ -200,10 +200,6 @@ pub struct IngestArgs {
     /// Do not group the new events into incidents afterwards (`focal incidents group` does it later).
     #[arg(long)]
     pub no_group: bool,
-    /// Do not index the new events for search afterwards (`focal serve` does it in the
-    /// background; searches stay exact, only slower on events not indexed yet).
-    #[arg(long)]
-    pub no_index: bool,
     /// Feed files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -206,11 +206,6 @@ pub async fn pull(ctx: &Context, entry: &Registered, requested_by: &str) -> Resu
                             "stored, but grouping the new events into incidents failed (the next ingest or `focal incidents group` does it): {e:#}"
                         )
                     });
-                // Searches are exact without the index (they scan what is not indexed yet),
-                // so a failure here is only logged.
-                if let Err(e) = crate::commands::ingest::index_after_ingest(&*store) {
-                    tracing::warn!(error = %format!("{e:#}"), "indexing the new events for search failed");
-                }
                 Ok((s, grouped.err()))
             })
             .await;

@@ -21,23 +21,6 @@ pub const CURSOR: &str = "search";
 /// Events indexed per write transaction.
 pub const BATCH: i64 = 200_000;
 
-/// One index key, as SQLite will store and order it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
-    // Declared before `Address` so the derived order matches SQLite's: text before blob.
-    Text(String),
-    Address(Vec<u8>),
-}
-
-impl Key {
-    fn value(self) -> Value {
-        match self {
-            Key::Text(t) => Value::Text(t),
-            Key::Address(b) => Value::Blob(b),
-        }
-    }
-}
-
 pub fn asn_key(asn: u32) -> String {
     format!("asn:{asn}")
 }
@@ -84,40 +67,24 @@ impl SqliteStore {
             if to <= from {
                 return Ok(true);
             }
-            let mut keys: Vec<(Key, i64)> = Vec::new();
-            {
-                let mut stmt = tx
-                    .prepare(
-                        "SELECT seq, source_ip, source_asn, source_cc, classification_type \
-                         FROM events WHERE seq > ?1 AND seq <= ?2",
-                    )
-                    .map_err(e)?;
-                let mut rows = stmt.query(params![from, to]).map_err(e)?;
-                while let Some(r) = rows.next().map_err(e)? {
-                    let seq: i64 = r.get(0).map_err(e)?;
-                    if let Some(ip) = r.get::<_, Option<Vec<u8>>>(1).map_err(e)? {
-                        keys.push((Key::Address(ip), seq));
-                    }
-                    if let Some(asn) = r.get::<_, Option<i64>>(2).map_err(e)? {
-                        keys.push((Key::Text(format!("asn:{asn}")), seq));
-                    }
-                    if let Some(cc) = r.get::<_, Option<String>>(3).map_err(e)? {
-                        keys.push((Key::Text(cc_key(&cc)), seq));
-                    }
-                    let t: String = r.get(4).map_err(e)?;
-                    keys.push((Key::Text(type_key(&t)), seq));
-                }
-            }
-            // In key order, each insert lands next to the previous one: B-tree pages are
-            // touched once per batch rather than once per row.
-            keys.sort_unstable();
-            {
-                let mut insert = tx
-                    .prepare("INSERT OR IGNORE INTO event_search (k, seq) VALUES (?1, ?2)")
-                    .map_err(e)?;
-                for (k, seq) in keys {
-                    insert.execute(params![k.value(), seq]).map_err(e)?;
-                }
+            // One statement per key kind, sorted by key in SQL: each insert lands next to the
+            // previous one, so B-tree pages are touched once per batch rather than once per
+            // row, and no row crosses into Rust.
+            for select in [
+                "SELECT source_ip, seq FROM events \
+                 WHERE seq > ?1 AND seq <= ?2 AND source_ip IS NOT NULL",
+                "SELECT 'asn:' || source_asn, seq FROM events \
+                 WHERE seq > ?1 AND seq <= ?2 AND source_asn IS NOT NULL",
+                "SELECT 'cc:' || upper(source_cc), seq FROM events \
+                 WHERE seq > ?1 AND seq <= ?2 AND source_cc IS NOT NULL",
+                "SELECT 'type:' || classification_type, seq FROM events \
+                 WHERE seq > ?1 AND seq <= ?2",
+            ] {
+                tx.execute(
+                    &format!("INSERT OR IGNORE INTO event_search (k, seq) {select} ORDER BY 1, 2"),
+                    params![from, to],
+                )
+                .map_err(e)?;
             }
             super::incidents::set_cursor(&tx, CURSOR, to).map_err(e)?;
             tx.commit().map_err(e)?;

@@ -96,9 +96,6 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
     if !args.no_group {
         super::incidents::group_after_ingest(&dir, &*store)?;
     }
-    if !args.no_index {
-        index_after_ingest(&*store)?;
-    }
     if json {
         print_json(&serde_json::json!({ "files": summaries }))
     } else {
@@ -107,20 +104,6 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
         }
         Ok(())
     }
-}
-
-/// Brings the event search index up to date with the new events (SQLite; `focal serve` also
-/// does it in the background). Searches are exact without it, only slower on new events.
-pub fn index_after_ingest(store: &dyn Store) -> Result<()> {
-    if let Some(store) = super::as_sqlite(store) {
-        let started = std::time::Instant::now();
-        store.index_events(60_000, focal_store::sqlite::search::BATCH)?;
-        tracing::info!(
-            seconds = started.elapsed().as_secs_f64(),
-            "Indexed the new events for search."
-        );
-    }
-    Ok(())
 }
 
 pub fn ingest_files(

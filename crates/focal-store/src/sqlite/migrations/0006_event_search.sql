@@ -9,9 +9,9 @@
 --
 -- Why a table filled after the ingest rather than indexes on `events`: four more indexes
 -- maintained row by row made the ingest 2.8 times slower (BENCHMARKS.md, "Event search"). This
--- table is filled in sorted batches from the cursor 'search' (the last seq indexed), in one
--- transaction with the cursor, by `focal ingest` when it finishes and by `focal serve` in the
--- background; a search reads events above the cursor by scanning only those.
+-- table is filled by `focal serve` in the background, in key-sorted batches from the cursor
+-- 'search' (the last seq indexed), each in one transaction with the cursor; a search reads the
+-- events above the cursor by scanning only those, so it is exact whatever is indexed.
 CREATE TABLE event_search (
     k   NOT NULL,   -- no declared type: blob for addresses, text for the rest
     seq INTEGER NOT NULL,
