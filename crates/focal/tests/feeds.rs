@@ -1018,3 +1018,65 @@ fn sigterm_stops_serve_and_its_workers_and_the_ingest_resumes_later() {
         "no run is left running"
     );
 }
+
+/// Runs a command that must fail at once (not run on), and returns its stderr.
+fn fails_soon(data: &Path, args: &[&str]) -> String {
+    let mut child = focal_command(data, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_for(&format!("focal {args:?} to stop"), || {
+        child.try_wait().unwrap()
+    });
+    if status.success() {
+        panic!("focal {args:?} should have failed");
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    for flag in ["--feeds-every", "--notify-every", "--sync-every"] {
+        let err = fails_soon(
+            &data,
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                flag,
+                "18446744073709551615",
+            ],
+        );
+        assert!(
+            err.contains(flag) && err.contains("longer than 366 days"),
+            "{flag}: {err}"
+        );
+    }
+    // 366 days is the most.
+    let config = data.join("focal.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("notify_every = 300"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("notify_every = 300", "notify_every = 31622401"),
+    )
+    .unwrap();
+    for args in [&["stats"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+        let err = fails_soon(&data, args);
+        assert!(
+            err.contains("focal.toml") && err.contains("workers.notify_every: 31622401 seconds"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::write(
+        &config,
+        text.replace("notify_every = 300", "notify_every = 31622400"),
+    )
+    .unwrap();
+    json(&data, &["stats"]);
+}
