@@ -30,6 +30,11 @@ impl Registered {
     pub fn name(&self) -> &str {
         &self.feed.name
     }
+
+    /// The definition as it may be shown and audited: secrets redacted (see [`crate::redact`]).
+    pub fn shown(&self) -> String {
+        crate::redact::definition(&self.toml)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1143,6 +1143,7 @@ async fn feed(
                     }
                     @if let Some(n) = d.next_before { nav.pager { a rel="next" href=(format!("/feeds/{}?before={n}", enc(&f.name))) { "Older pulls" } } }
                     h2 { "Definition" }
+                    p { "As written, except for secrets: header values and the pull URL's user, password and query are shown as [redacted]." }
                     pre.definition { code { (d.definition) } }
                 },
             )

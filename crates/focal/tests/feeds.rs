@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{fails, fixture, focal_command, json, ok, repo, s};
+use support::{fails, fixture, focal, focal_command, json, ok, repo, s};
 
 /// Generous: these wait for a scheduler on a shared, loaded machine, never for speed.
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -345,11 +345,21 @@ fn the_registry_commands_add_list_show_remove_and_refuse_bad_definitions() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["feed.add", "feed.replace", "feed.remove"]);
+    // With no secret in it, the definition is recorded as written, with its SHA-256.
     let text = std::fs::read_to_string(&def).unwrap();
-    assert_eq!(audit[0]["after"]["toml"], text.as_str());
-    assert_eq!(audit[2]["before"]["toml"], text.as_str());
+    let sha256 = sha256_hex(&text);
+    for entry in [&audit[0]["after"], &audit[2]["before"]] {
+        assert_eq!(entry["definition"], text.as_str());
+        assert_eq!(entry["sha256"], sha256.as_str());
+    }
+    assert_eq!(audit[0]["after"]["from"], s(&def));
     assert!(audit[2]["after"].is_null());
     ok(&data, &["audit", "verify"]);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// A small real HTTP server that serves `feed.txt` only with the right key in `X-Api-Key`,
@@ -1017,6 +1027,214 @@ fn sigterm_stops_serve_and_its_workers_and_the_ingest_resumes_later() {
             .all(|r| r["status"] != "running"),
         "no run is left running"
     );
+}
+
+/// A real HTTP server that serves `feed.txt` only to a request carrying all three secrets of the
+/// definition: the key in the query, the user and password of the URL (Basic), and the inline
+/// `Authorization` header. Every request's path and Authorization headers go to `log`.
+const SECRETS_SERVER: &str = r#"
+import base64, http.server, sys
+port, body, log = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
+want = sorted(['Bearer hdr-S3CRET-1', 'Basic ' + base64.b64encode(b'feeduser:pw-S3CRET-2').decode()])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        auth = sorted(self.headers.get_all('Authorization') or [])
+        with open(log, 'a') as f:
+            f.write(repr((self.path, auth)) + '\n')
+        if self.path != '/feed.txt?key=qs-S3CRET-3' or auth != want:
+            self.send_response(403)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+/// Starts a `python3 -c SCRIPT PORT ARGS...` server on a free loopback port and waits for it.
+fn python_server(script: &str, args: &[&Path]) -> HttpServer {
+    let port = focal_testkit::free_port();
+    let mut server = HttpServer {
+        child: Command::new("python3")
+            .args(["-c", script, &port.to_string()])
+            .args(args)
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for("the test HTTP server", || {
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the test HTTP server exited"
+        );
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .ok()
+            .map(|_| ())
+    });
+    server
+}
+
+#[test]
+fn secrets_of_a_definition_are_sent_but_shown_audited_and_stored_nowhere() {
+    const SECRETS: [&str; 3] = ["hdr-S3CRET-1", "pw-S3CRET-2", "qs-S3CRET-3"];
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("received.log");
+    std::fs::write(&log, "").unwrap();
+    let server = python_server(
+        SECRETS_SERVER,
+        &[&repo().join("feeds/samples/blocklist-de-all.txt"), &log],
+    );
+    let feed = "blocklist-de-all";
+    let url = format!(
+        "http://feeduser:pw-S3CRET-2@127.0.0.1:{}/feed.txt?key=qs-S3CRET-3",
+        server.port
+    );
+    let def = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &url,
+        "[pull.headers]\nAuthorization = \"Bearer hdr-S3CRET-1\"\n",
+    );
+    let written = std::fs::read_to_string(&def).unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", "--admin-password", web::PASSWORD]);
+    let mut outputs = vec![ok(&data, &["--json", "feeds", "add", s(&def)])];
+    // The registry keeps the file as written: the pull needs the secrets.
+    assert_eq!(
+        std::fs::read_to_string(data.join(format!("feeds/{feed}.toml"))).unwrap(),
+        written
+    );
+
+    // The pull sends all three: the server answers only then.
+    let pulled = json(&data, &["feeds", "pull", feed]);
+    assert_eq!(pulled["pulls"][0]["result"], "ok", "{pulled}");
+    assert!(
+        pulled["pulls"][0]["summary"]["events_stored"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let received = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        received.contains("key=qs-S3CRET-3")
+            && received.contains("Bearer hdr-S3CRET-1")
+            // feeduser:pw-S3CRET-2
+            && received.contains("Basic ZmVlZHVzZXI6cHctUzNDUkVULTI="),
+        "the server got the secrets: {received}"
+    );
+
+    // A definition edited by hand into something that is not TOML, on the line of a secret.
+    std::fs::write(
+        data.join("feeds/broken.toml"),
+        "name = 'broken'\nformat = 'list'\n[pull]\nurl = 'https://x.org/?key=qs-S3CRET-3' oops\n",
+    )
+    .unwrap();
+
+    let shown_url = format!(
+        "http://[redacted]@127.0.0.1:{}/feed.txt?[redacted]",
+        server.port
+    );
+    let list = json(&data, &["feeds", "list"]);
+    assert_eq!(list["feeds"][0]["pull"]["url"], shown_url.as_str());
+    assert_eq!(list["feeds"][0]["pull"]["headers"][0], "Authorization");
+    assert!(
+        list["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("broken.toml: line 4, column"),
+        "{list}"
+    );
+    let show = json(&data, &["feeds", "show", feed]);
+    let definition = show["definition"].as_str().unwrap();
+    assert!(
+        definition.contains(&format!("url = \"{shown_url}\""))
+            && definition.contains("Authorization = \"[redacted]\""),
+        "{definition}"
+    );
+    outputs.extend([
+        list.to_string(),
+        show.to_string(),
+        ok(&data, &["feeds", "show", feed]),
+        ok(&data, &["feeds", "list"]),
+        String::from_utf8_lossy(&focal(&data, &["feeds", "list"]).stderr).into_owned(),
+    ]);
+
+    // The web pages and the API, as an admin and with a read token.
+    let token = json(
+        &data,
+        &["users", "token", "add", "admin", "--scope", "read"],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let serve = Serve::start(&data, &["--no-workers"]);
+    let api = get_json(&serve.base, &token, "/api/v1/feeds");
+    assert_eq!(api["feeds"][0]["pull"]["url"], shown_url.as_str());
+    let detail = get_json(&serve.base, &token, &format!("/api/v1/feeds/{feed}"));
+    assert_eq!(detail["definition"], definition);
+    let admin = web::login(&serve.base, "admin");
+    let feeds_page = admin.get("/feeds").text().unwrap();
+    assert!(
+        feeds_page.contains(&maud_escaped(&shown_url)),
+        "{feeds_page}"
+    );
+    let feed_page = admin.get(&format!("/feeds/{feed}")).text().unwrap();
+    assert!(
+        feed_page.contains("Authorization = &quot;[redacted]&quot;"),
+        "{feed_page}"
+    );
+    outputs.extend([
+        api.to_string(),
+        detail.to_string(),
+        feeds_page,
+        feed_page,
+        admin.get("/audit").text().unwrap(),
+    ]);
+    drop(serve);
+
+    // Removed: the audit log has the definition added and removed, redacted, and the file's
+    // SHA-256.
+    outputs.push(ok(&data, &["--json", "feeds", "remove", feed]));
+    let audit = json(
+        &data,
+        &["audit", "list", "--subject", &format!("feed:{feed}")],
+    );
+    let (added, removed) = (&audit[0]["after"], &audit[1]["before"]);
+    for entry in [added, removed] {
+        assert_eq!(entry["definition"], definition, "{audit}");
+        assert_eq!(entry["sha256"], sha256_hex(&written).as_str());
+    }
+    outputs.push(audit.to_string());
+    outputs.push(json(&data, &["audit", "list"]).to_string());
+    ok(&data, &["audit", "verify"]);
+
+    for (i, out) in outputs.iter().enumerate() {
+        for secret in SECRETS {
+            assert!(!out.contains(secret), "{secret} in output {i}:\n{out}");
+        }
+    }
+    let db = std::fs::read(data.join("focal.db")).unwrap();
+    let wal = std::fs::read(data.join("focal.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        for secret in SECRETS {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is in the store"
+            );
+        }
+    }
+}
+
+/// `text` as maud writes it into HTML.
+fn maud_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Runs a command that must fail at once (not run on), and returns its stderr.

@@ -57,6 +57,7 @@ pub struct FeedView {
 
 #[derive(Debug, Serialize)]
 pub struct PullView {
+    /// Without its user, password and query, which may be secrets.
     pub url: String,
     pub every_secs: Option<u64>,
     pub max_bytes: u64,
@@ -83,7 +84,7 @@ pub fn view(entry: &Registered, last: Option<&PullRecord>) -> FeedView {
         tlp: f.tlp().to_string(),
         url: d.url.clone(),
         pull: f.pull.as_ref().map(|p| PullView {
-            url: p.url.clone(),
+            url: focal_feeds::redact::url(&p.url),
             every_secs: p.every_secs,
             max_bytes: p.max_bytes,
             timeout_secs: p.timeout_secs,
@@ -108,11 +109,12 @@ pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
     }
 }
 
-/// What the audit log keeps of a definition: where it came from, and the file itself.
+/// What the audit log keeps of a definition: where it came from, the file's SHA-256, and the
+/// file with its secrets redacted (the log is hash-chained: what goes in can never be taken out).
 fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
     let mut v = serde_json::json!({
         "sha256": hex::encode(sha2::Sha256::digest(toml.as_bytes())),
-        "toml": toml,
+        "definition": focal_feeds::redact::definition(toml),
     });
     if let Some(f) = from {
         v["from"] = f.display().to_string().into();
@@ -299,7 +301,7 @@ fn show(
     let v = view(&entry, pulls.first());
     if json {
         return print_json(&serde_json::json!({
-            "feed": v, "definition": entry.toml, "pulls": pulls,
+            "feed": v, "definition": entry.shown(), "pulls": pulls,
         }));
     }
     let mut out = std::io::stdout().lock();
@@ -337,7 +339,11 @@ fn show(
             pull_line(p)
         )?;
     }
-    writeln!(out, "\ndefinition:\n{}", entry.toml.trim_end())?;
+    writeln!(
+        out,
+        "\ndefinition (secrets redacted):\n{}",
+        entry.shown().trim_end()
+    )?;
     Ok(())
 }
 
