@@ -1237,6 +1237,138 @@ fn maud_escaped(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Makes the store refuse (`true`) or accept audit entries, with a trigger: a real failure of
+/// the audit write, as a full disk or a broken database would give.
+fn refuse_audit(data: &Path, refuse: bool) {
+    let sql = if refuse {
+        "CREATE TRIGGER test_refuses_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'the test refuses audit entries'); END;"
+    } else {
+        "DROP TRIGGER test_refuses_audit;"
+    };
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()",
+        ])
+        .arg(data.join("focal.db"))
+        .arg(sql)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_registry_change_the_audit_log_cannot_record_is_not_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    let shipped = repo().join("feeds/spamhaus-drop.toml");
+    let first = with_pull(&shipped, tmp.path(), "file:///srv/first.txt", "");
+    let registered = data.join("feeds/spamhaus-drop.toml");
+    let files = || -> Vec<String> {
+        std::fs::read_dir(data.join("feeds"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    refuse_audit(&data, true);
+    let err = fails(&data, &["feeds", "add", s(&first)]);
+    assert!(
+        err.contains("audit log") && err.contains("was not changed"),
+        "{err}"
+    );
+    assert!(files().is_empty(), "nothing registered: {:?}", files());
+    assert_eq!(
+        json(&data, &["feeds", "list"])["feeds"],
+        Value::Array(vec![])
+    );
+
+    refuse_audit(&data, false);
+    ok(&data, &["feeds", "add", s(&first)]);
+    let text = std::fs::read_to_string(&registered).unwrap();
+    refuse_audit(&data, true);
+    let again = tmp.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    let second = with_pull(&shipped, &again, "file:///srv/second.txt", "");
+    let err = fails(&data, &["feeds", "add", "--replace", s(&second)]);
+    assert!(err.contains("was not changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&registered).unwrap(), text);
+    let err = fails(&data, &["feeds", "remove", "spamhaus-drop"]);
+    assert!(err.contains("was not removed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&registered).unwrap(), text);
+    assert_eq!(files(), ["spamhaus-drop.toml"], "no staged file is left");
+
+    refuse_audit(&data, false);
+    let audit = json(&data, &["audit", "list", "--subject", "feed:spamhaus-drop"]);
+    assert_eq!(audit.as_array().unwrap().len(), 1, "only the add: {audit}");
+    ok(&data, &["audit", "verify"]);
+}
+
+/// A real HTTP server that writes `started` when asked for anything and then never answers:
+/// a pull of it keeps the feed scheduler busy.
+const STALLING_SERVER: &str = r#"
+import http.server, sys, time
+port, started = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(started, 'w').close()
+        time.sleep(3600)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+#[test]
+fn pull_now_is_audited_only_when_the_scheduler_takes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let started = tmp.path().join("started");
+    let server = python_server(STALLING_SERVER, &[&started]);
+    let data = tmp.path().join("data");
+    ok(&data, &["init", "--admin-password", web::PASSWORD]);
+    let feed = "spamhaus-drop";
+    let def = with_pull(
+        &repo().join("feeds/spamhaus-drop.toml"),
+        tmp.path(),
+        &server.url("drop.txt"),
+        "",
+    );
+    ok(&data, &["feeds", "add", s(&def)]);
+    let serve = Serve::start(&data, &["--notify-every", "0", "--sync-every", "0"]);
+    // The scheduler's first pull hangs on the server: it takes no request meanwhile.
+    wait_for("the scheduled pull to reach the server", || {
+        started.exists().then_some(())
+    });
+    let admin = web::login(&serve.base, "admin");
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..40 {
+        let resp = admin.post_form(&format!("/feeds/{feed}/pull"), &[], Some(&admin.csrf));
+        match resp.status().as_u16() {
+            303 => taken += 1,
+            503 => {
+                let page = resp.text().unwrap();
+                assert!(
+                    page.contains(&format!("feed {feed} was not pulled"))
+                        && page.contains("pulls waiting"),
+                    "{page}"
+                );
+                refused += 1;
+            }
+            other => panic!("pull now answered {other}"),
+        }
+    }
+    assert!(taken > 0 && refused > 0, "{taken} taken, {refused} refused");
+    let audit = json(&data, &["audit", "list", "--action", "feed.pull"]);
+    assert_eq!(
+        audit.as_array().unwrap().len(),
+        taken,
+        "one entry per request handed on: {audit}"
+    );
+    drop(serve);
+}
+
 /// Runs a command that must fail at once (not run on), and returns its stderr.
 fn fails_soon(data: &Path, args: &[&str]) -> String {
     let mut child = focal_command(data, args)

@@ -123,7 +123,8 @@ fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
 }
 
 /// Registers a definition (validated; a feed of the same name only with `replace`) and
-/// records it in the audit log, with the definition it replaced.
+/// records it in the audit log, with the definition it replaced. The entry is written before the
+/// definition is renamed into place, so a feed is never registered unrecorded.
 pub fn register(
     registry: &Registry,
     store: &dyn Store,
@@ -131,21 +132,27 @@ pub fn register(
     from: &Path,
     replace: bool,
 ) -> Result<focal_feeds::registry::Added> {
-    let added = registry.add_toml(toml, &from.display().to_string(), replace)?;
+    let staged = registry.stage(toml, &from.display().to_string(), replace)?;
+    let added = staged.added();
     let name = added.entry.name().to_string();
     let before = added.replaced.as_deref().map(|t| audited(t, None));
-    store.audit().audit_append(
-        actor(),
-        if before.is_some() {
-            "feed.replace"
-        } else {
-            "feed.add"
-        },
-        &format!("feed:{name}"),
-        before.as_ref(),
-        Some(&audited(&added.entry.toml, Some(from))),
-    )?;
-    Ok(added)
+    store
+        .audit()
+        .audit_append(
+            actor(),
+            if before.is_some() {
+                "feed.replace"
+            } else {
+                "feed.add"
+            },
+            &format!("feed:{name}"),
+            before.as_ref(),
+            Some(&audited(&added.entry.toml, Some(from))),
+        )
+        .with_context(|| {
+            format!("recording the change in the audit log; feed {name} was not changed")
+        })?;
+    Ok(staged.commit()?)
 }
 
 fn add(
@@ -348,14 +355,21 @@ fn show(
 }
 
 fn remove(registry: &Registry, store: &dyn Store, name: &str, json: bool) -> Result<()> {
-    let toml = registry.remove(name)?;
-    store.audit().audit_append(
-        actor(),
-        "feed.remove",
-        &format!("feed:{name}"),
-        Some(&audited(&toml, None)),
-        None,
-    )?;
+    // Recorded first, so a feed is never removed unrecorded.
+    let toml = registry.read(name)?;
+    store
+        .audit()
+        .audit_append(
+            actor(),
+            "feed.remove",
+            &format!("feed:{name}"),
+            Some(&audited(&toml, None)),
+            None,
+        )
+        .with_context(|| {
+            format!("recording the change in the audit log; feed {name} was not removed")
+        })?;
+    registry.remove(name)?;
     if json {
         return print_json(&serde_json::json!({"removed": name}));
     }
