@@ -325,23 +325,25 @@ const RESERVED_HEADERS: [&str; 6] = [
 fn compile_pull(p: &PullSettings) -> Result<Pull, (String, String)> {
     let e = |setting: &str, m: String| (format!("pull.{setting}"), m);
     let url = p.url.trim();
+    // Messages are shown on pages and in logs: never the URL's user, password or query.
+    let shown = crate::redact::url(url);
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("file://") {
         if !url["file://".len()..].starts_with('/') {
             return Err(e(
                 "url",
-                format!("{url:?}: a file URL needs an absolute path (file:///path/to/file)"),
+                format!("{shown:?}: a file URL needs an absolute path (file:///path/to/file)"),
             ));
         }
     } else if lower.starts_with("http://") || lower.starts_with("https://") {
         let rest = &url[url.find("://").map(|i| i + 3).unwrap_or(0)..];
-        if rest.is_empty() || rest.starts_with('/') {
-            return Err(e("url", format!("{url:?} names no host")));
+        if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+            return Err(e("url", format!("{shown:?} names no host")));
         }
     } else {
         return Err(e(
             "url",
-            format!("{url:?}: only http://, https:// and file:// URLs can be pulled"),
+            format!("{shown:?}: only http://, https:// and file:// URLs can be pulled"),
         ));
     }
     if url.len() > 4096 || url.chars().any(|c| c.is_control() || c == ' ') {
@@ -477,6 +479,21 @@ pub struct Feed {
     pub pull: Option<Pull>,
 }
 
+/// Where and what: `line 3, column 7: invalid type ...`. Not the toml crate's own rendering,
+/// which quotes the line, and the line may hold a key (a header value, the pull URL).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
+}
+
 impl Feed {
     /// Reads and validates a definition file.
     pub fn load(path: &Path) -> Result<Feed, DefinitionError> {
@@ -493,7 +510,7 @@ impl Feed {
         let definition: FeedDefinition =
             toml::from_str(text).map_err(|e| DefinitionError::Toml {
                 path: source.to_string(),
-                message: e.to_string(),
+                message: toml_message(text, &e),
             })?;
         Feed::compile(definition, source)
     }
@@ -840,6 +857,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("evry"), "{e}");
+    }
+
+    #[test]
+    fn messages_never_quote_a_url_secret_or_a_line() {
+        let base = "name='x'\nformat='list'\n[pull]\n";
+        for bad in [
+            "url='ftp://user:SECRET@example.org/x?key=SECRET'",
+            "url='file://SECRET@relative/x?SECRET'",
+            "url='https://?key=SECRET'",
+        ] {
+            let e = Feed::from_toml(&format!("{base}{bad}\n"), "f.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("f.toml: pull.url: \""), "{e}");
+            assert!(e.contains("[redacted]") && !e.contains("SECRET"), "{e}");
+        }
+        // Not TOML: where, and what, without the line itself.
+        let e = Feed::from_toml(
+            &format!(
+                "{base}url='https://x.org/'\n[pull.headers]\nAuthorization = 'Bearer SECRET' x\n"
+            ),
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("f.toml: line 6, column "), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
     }
 
     #[test]

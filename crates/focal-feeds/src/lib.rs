@@ -14,6 +14,7 @@
 pub mod definition;
 pub mod parse;
 pub mod read;
+pub mod redact;
 pub mod registry;
 pub mod time;
 

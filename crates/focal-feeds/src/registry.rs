@@ -30,6 +30,11 @@ impl Registered {
     pub fn name(&self) -> &str {
         &self.feed.name
     }
+
+    /// The definition as it may be shown and audited: secrets redacted (see [`crate::redact`]).
+    pub fn shown(&self) -> String {
+        crate::redact::definition(&self.toml)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +87,42 @@ pub struct Added {
     pub entry: Registered,
     /// The definition it replaced, as it was written.
     pub replaced: Option<String>,
+}
+
+/// A validated definition written out under a temporary name beside its final one, not yet
+/// registered: [`Staged::commit`] renames it into place; dropped, it is removed. Between the two
+/// the caller records the change (the audit log), so that a change is never made unrecorded, and
+/// what can fail in writing (space, permissions) has failed before anything was recorded.
+#[derive(Debug)]
+pub struct Staged {
+    added: Option<Added>,
+    tmp: PathBuf,
+}
+
+impl Staged {
+    /// What committing registers, and what it replaces.
+    pub fn added(&self) -> &Added {
+        self.added
+            .as_ref()
+            .expect("a staged definition until committed")
+    }
+
+    /// Renames the definition into place.
+    pub fn commit(mut self) -> Result<Added, RegistryError> {
+        let added = self.added.take().expect("committed once");
+        let path = &added.entry.path;
+        std::fs::rename(&self.tmp, path).map_err(io(path))?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")));
+        Ok(added)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.added.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
@@ -192,6 +233,12 @@ impl Registry {
         shown: &str,
         replace: bool,
     ) -> Result<Added, RegistryError> {
+        self.stage(toml, shown, replace)?.commit()
+    }
+
+    /// Validates a definition and writes it out beside its final name, to be committed (see
+    /// [`Staged`]). A feed of the same name is refused unless `replace` is set.
+    pub fn stage(&self, toml: String, shown: &str, replace: bool) -> Result<Staged, RegistryError> {
         let shown = shown.to_string();
         if toml.len() as u64 > MAX_DEFINITION_BYTES {
             return Err(RegistryError::TooLarge { path: shown });
@@ -216,11 +263,30 @@ impl Registry {
             None
         };
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        write_atomically(&path, toml.as_bytes())?;
-        Ok(Added {
-            entry: Registered { path, toml, feed },
-            replaced,
+        let tmp = write_synced(&path, toml.as_bytes())?;
+        Ok(Staged {
+            added: Some(Added {
+                entry: Registered { path, toml, feed },
+                replaced,
+            }),
+            tmp,
         })
+    }
+
+    /// The definition file of `name` as written, whether it validates or not (to record what a
+    /// removal removes before removing it).
+    pub fn read(&self, name: &str) -> Result<String, RegistryError> {
+        if !valid_name(name) {
+            return Err(RegistryError::Missing(name.to_string()));
+        }
+        match read_bounded(&self.file(name)) {
+            Err(RegistryError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(RegistryError::Missing(name.to_string()))
+            }
+            other => other,
+        }
     }
 
     /// Removes the definition of `name` (its downloads stay until removed by hand); returns it
@@ -247,6 +313,18 @@ impl Registry {
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let tmp = write_synced(path, bytes)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(path)(e));
+    }
+    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    Ok(())
+}
+
+/// Writes `bytes` to a hidden temporary file beside `path` (not listed as a definition), synced;
+/// returns its path.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<PathBuf, RegistryError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
@@ -258,15 +336,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> 
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(io(path)(e));
     }
-    sync_dir(dir);
-    Ok(())
+    Ok(tmp)
 }
 
 /// Makes a rename or removal in `dir` durable. Best effort: not every file system allows it.
@@ -334,6 +410,34 @@ mod tests {
             Err(RegistryError::BadName { .. })
         ));
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn a_staged_definition_is_registered_only_when_committed() {
+        let tmp = tempfile_dir("staged");
+        let reg = Registry::new(&tmp);
+        let staged = reg.stage(DEF.into(), "in.toml", false).unwrap();
+        assert_eq!(staged.added().entry.name(), "demo-list");
+        assert!(reg.list().unwrap().is_empty(), "not registered yet");
+        drop(staged);
+        assert!(reg.list().unwrap().is_empty());
+        let left: Vec<_> = std::fs::read_dir(reg.dir()).unwrap().collect();
+        assert!(left.is_empty(), "the staged file is removed: {left:?}");
+        reg.stage(DEF.into(), "in.toml", false)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(reg.read("demo-list").unwrap(), DEF);
+        assert!(matches!(reg.read("other"), Err(RegistryError::Missing(_))));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    fn tempfile_dir(what: &str) -> PathBuf {
+        let tmp =
+            std::env::temp_dir().join(format!("focal-registry-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        tmp
     }
 
     #[test]

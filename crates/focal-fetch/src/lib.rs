@@ -8,10 +8,15 @@
 //!   dropped future, a killed process) never leaves a file under a final name; a `.part` left by
 //!   a killed process is removed by [`remove_partial`] before the next download.
 //! - Errors say what happened without the URL, whose query may carry a key.
+//! - A redirect is followed to another host (or another port) only when that host's addresses
+//!   are public: a feed's server cannot steer a pull at loopback, private, link-local or
+//!   unspecified addresses (see [`internal_address`]). Redirects within the first URL's host and
+//!   port are followed as they come, whatever its address.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -207,26 +212,192 @@ pub fn file_url(path: &Path) -> Option<String> {
     reqwest::Url::from_file_path(path).ok().map(String::from)
 }
 
-/// Follows up to 10 redirects, never from https to http. When the request carries headers of the
-/// definition (often a key), only within the first URL's origin: reqwest drops only its own
-/// credential headers on a redirect elsewhere, not a custom `X-Api-Key`.
-fn redirects(own_headers: bool) -> reqwest::redirect::Policy {
+/// Why `ip` is not a public address, if it is not: a redirect to another host that lands on one
+/// is refused, because a feed's server must not be able to steer a pull at the machine running
+/// Focal, its network, or a cloud metadata service (169.254.169.254).
+pub fn internal_address(ip: IpAddr) -> Option<&'static str> {
+    fn v4(ip: Ipv4Addr) -> Option<&'static str> {
+        let [a, b, ..] = ip.octets();
+        if ip.is_loopback() {
+            Some("a loopback address")
+        } else if ip.is_private() {
+            Some("a private address (RFC 1918)")
+        } else if ip.is_link_local() {
+            Some("a link-local address (169.254.0.0/16)")
+        } else if a == 0 {
+            Some("an unspecified address (0.0.0.0/8)")
+        } else if a == 100 && (64..128).contains(&b) {
+            Some("a shared address (100.64.0.0/10, carrier-grade NAT)")
+        } else if ip.is_broadcast() {
+            Some("the broadcast address")
+        } else {
+            None
+        }
+    }
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => {
+            let s = ip.segments();
+            if let Some(mapped) = ip.to_ipv4_mapped() {
+                v4(mapped)
+            } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // NAT64: the IPv4 address it reaches.
+                v4(Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                ))
+            } else if ip.is_loopback() {
+                Some("a loopback address")
+            } else if ip.is_unspecified() {
+                Some("the unspecified address")
+            } else if s[0] & 0xfe00 == 0xfc00 {
+                Some("a unique local address (fc00::/7)")
+            } else if s[0] & 0xffc0 == 0xfe80 {
+                Some("a link-local address (fe80::/10)")
+            } else if s[0] & 0xffc0 == 0xfec0 {
+                Some("a site-local address (fec0::/10)")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// What one fetch knows about where it may go: its first host, what that host resolved to, and
+/// which redirect is being followed (for messages). Shared by the redirect policy and the
+/// resolver of the fetch's own client.
+#[derive(Debug)]
+struct Guard {
+    /// The first URL's host (a name, or an address as the URL writes it) and port.
+    host: String,
+    port: Option<u16>,
+    /// What `host` resolved to, when it is a name.
+    addresses: Mutex<Vec<IpAddr>>,
+    /// The redirect being followed; 0 for the first request.
+    hop: AtomicUsize,
+    /// Names redirected to, other than the first host: the names whose addresses are checked.
+    /// (Any other name the client resolves is a proxy's, from the environment.)
+    redirected_to: Mutex<Vec<String>>,
+}
+
+impl Guard {
+    fn new(url: &reqwest::Url) -> Guard {
+        Guard {
+            host: url.host_str().unwrap_or("").to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+            addresses: Mutex::new(Vec::new()),
+            hop: AtomicUsize::new(0),
+            redirected_to: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// An address literal as a URL's host writes it (`127.0.0.1`, `[::1]`).
+fn literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// Resolves host names as the system does, and refuses a name redirected to (other than the
+/// first URL's host) that resolves to an address that is not public (see [`internal_address`]).
+/// Checking here, on the addresses the connection then uses, leaves no gap for a name that
+/// resolves differently the second time. Address literals are not resolved: the redirect policy
+/// checks them. A proxy's name is resolved unchecked: it is the operator's, and the proxy then
+/// resolves the names redirected to.
+struct GuardedResolver(Arc<Guard>);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let guard = self.0.clone();
+        let host = name.as_str().to_ascii_lowercase();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let checked = guard
+                .redirected_to
+                .lock()
+                .map_or(true, |names| names.contains(&host));
+            if host == guard.host {
+                if let Ok(mut known) = guard.addresses.lock() {
+                    *known = addresses.iter().map(SocketAddr::ip).collect();
+                }
+            } else if let Some((ip, why)) = addresses
+                .iter()
+                .filter(|_| checked)
+                .find_map(|a| internal_address(a.ip()).map(|why| (a.ip(), why)))
+            {
+                let hop = guard.hop.load(Ordering::Relaxed);
+                return Err(format!(
+                    "redirect {hop} to host {host} refused: it resolves to {ip}, {why}; a pull follows a redirect to another host only to public addresses"
+                )
+                .into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Follows up to 10 redirects, never from https to http, and to another host (or port) only
+/// when its addresses are public (address literals here, names in [`GuardedResolver`]). When the
+/// request carries headers of the definition (often a key), only within the first URL's origin:
+/// reqwest drops only its own credential headers on a redirect elsewhere, not a custom
+/// `X-Api-Key`. Messages name the redirect and the host, never the URL (its query may be a key).
+fn redirects(own_headers: bool, guard: Arc<Guard>) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         let Some(first) = attempt.previous().first().cloned() else {
             return attempt.follow();
         };
-        if attempt.previous().len() > 10 {
+        let hop = attempt.previous().len();
+        if hop > 10 {
             return attempt.error("more than 10 redirects");
         }
         let to = attempt.url();
+        let host = to.host_str().unwrap_or("").to_ascii_lowercase();
+        let port = to.port_or_known_default();
+        let target = match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
         if first.scheme() == "https" && to.scheme() != "https" {
-            return attempt.error("redirected from https to http; not followed");
+            return attempt.error(format!(
+                "redirect {hop} to {target} refused: from https to http"
+            ));
         }
         if own_headers && first.origin() != to.origin() {
-            return attempt.error(
-                "redirected to another host; not followed, because the pull sends headers of its own",
-            );
+            return attempt.error(format!(
+                "redirect {hop} to {target} refused: it goes to another host, and the pull sends headers of its own"
+            ));
         }
+        if host != guard.host || port != guard.port {
+            // Another host, or another port of the first one: only to public addresses.
+            let refused = match literal(&host) {
+                Some(ip) => internal_address(ip).map(|why| format!("{ip} is {why}")),
+                None if host == guard.host => guard.addresses.lock().ok().and_then(|known| {
+                    known.iter().find_map(|ip| {
+                        internal_address(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
+                    })
+                }),
+                // Checked when it is resolved, on the addresses connected to.
+                None => {
+                    if let Ok(mut names) = guard.redirected_to.lock()
+                        && !names.contains(&host)
+                    {
+                        names.push(host.clone());
+                    }
+                    None
+                }
+            };
+            if let Some(why) = refused {
+                return attempt.error(format!(
+                    "redirect {hop} to {target} refused: {why}; a pull follows a redirect to another host only to public addresses"
+                ));
+            }
+        }
+        guard.hop.store(hop, Ordering::Relaxed);
         attempt.follow()
     })
 }
@@ -301,10 +472,12 @@ async fn fetch_inner(
             (None, None, None)
         }
         "http" | "https" => {
+            let guard = Arc::new(Guard::new(&url));
             let client = reqwest::Client::builder()
                 .user_agent(concat!("Focal/", env!("CARGO_PKG_VERSION"), " (feed pull)"))
                 .connect_timeout(request.timeout.min(Duration::from_secs(30)))
-                .redirect(redirects(!request.headers.is_empty()))
+                .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
+                .redirect(redirects(!request.headers.is_empty(), guard))
                 .build()
                 .map_err(|e| FetchError::Network {
                     message: describe(e),
@@ -458,6 +631,197 @@ mod tests {
         .await
         .unwrap_err();
         assert!(matches!(e, FetchError::Io { .. }), "{e}");
+    }
+
+    /// A small real HTTP server on 127.0.0.1: `/feed.txt` is served, `/go?to=URL` redirects to
+    /// URL; every path asked for is appended to `log`.
+    const REDIRECTING_SERVER: &str = r#"
+import http.server, sys, urllib.parse
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, 'a') as f:
+            f.write(self.path + '\n')
+        u = urllib.parse.urlparse(self.path)
+        if u.path == '/go':
+            self.send_response(302)
+            self.send_header('Location', urllib.parse.parse_qs(u.query)['to'][0])
+            self.end_headers()
+            return
+        body = b'192.0.2.1\n'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+    struct Server {
+        child: std::process::Child,
+        port: u16,
+        log: PathBuf,
+    }
+
+    impl Server {
+        fn start(dir: &Path, name: &str) -> Server {
+            let port = focal_testkit::free_port();
+            let log = dir.join(format!("{name}.log"));
+            std::fs::write(&log, "").unwrap();
+            let mut child = std::process::Command::new("python3")
+                .args(["-c", REDIRECTING_SERVER, &port.to_string()])
+                .arg(&log)
+                .spawn()
+                .expect("python3 runs");
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let started = std::time::Instant::now();
+            while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                assert!(child.try_wait().unwrap().is_none(), "the server exited");
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "the server did not listen"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Server { child, port, log }
+        }
+
+        fn asked(&self) -> Vec<String> {
+            std::fs::read_to_string(&self.log)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn redirects_to_internal_addresses_of_another_host_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            Server::start(tmp.path(), "a"),
+            Server::start(tmp.path(), "b"),
+        );
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let go = |to: String| request(format!("http://127.0.0.1:{}/go?to={to}", a.port), 1000);
+
+        // Within the first URL's host and port: followed, loopback or not.
+        let same = go(format!("http://127.0.0.1:{}/feed.txt", a.port));
+        let Outcome::Downloaded(d) = fetch(&same, &out, "same.txt").await.unwrap() else {
+            panic!("a download");
+        };
+        assert_eq!(std::fs::read(&d.path).unwrap(), b"192.0.2.1\n");
+
+        // Another port on loopback: another server, refused before it is asked anything.
+        let e = fetch(
+            &go(format!("http://127.0.0.1:{}/feed.txt", b.port)),
+            &out,
+            "b.txt",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&format!("redirect 1 to 127.0.0.1:{} refused", b.port))
+                && e.contains("127.0.0.1 is a loopback address"),
+            "{e}"
+        );
+        // A name that resolves to loopback: refused when resolved.
+        let e = fetch(
+            &go(format!("http://localhost:{}/feed.txt", b.port)),
+            &out,
+            "c.txt",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("redirect 1 to host localhost refused") && e.contains("loopback"),
+            "{e}"
+        );
+        // A cloud metadata service, after a first redirect within the host.
+        let metadata = format!(
+            "http://127.0.0.1:{}/go?to=http://169.254.169.254/latest/meta-data/",
+            a.port
+        );
+        let e = fetch(
+            &go(metadata.replace('?', "%3F").replace('=', "%3D")),
+            &out,
+            "d.txt",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("redirect 2 to 169.254.169.254:80 refused") && e.contains("link-local"),
+            "{e}"
+        );
+        assert!(!e.contains("meta-data"), "no URL in messages: {e}");
+        assert!(
+            b.asked().is_empty(),
+            "the other server was never asked: {:?}",
+            b.asked()
+        );
+        assert_eq!(a.asked().len(), 6, "{:?}", a.asked());
+        let mut files: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["same.txt"], "nothing is left of the refused pulls");
+    }
+
+    #[test]
+    fn internal_addresses() {
+        for (ip, why) in [
+            ("127.0.0.1", "loopback"),
+            ("127.255.0.9", "loopback"),
+            ("10.1.2.3", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("169.254.169.254", "link-local"),
+            ("0.0.0.0", "unspecified"),
+            ("0.1.2.3", "unspecified"),
+            ("100.64.0.1", "shared"),
+            ("255.255.255.255", "broadcast"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("fc00::1", "unique local"),
+            ("fd12:3456::1", "unique local"),
+            ("fe80::1", "link-local"),
+            ("fec0::1", "site-local"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:10.0.0.1", "private"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+        ] {
+            let got = internal_address(ip.parse().unwrap());
+            assert!(got.is_some_and(|g| g.contains(why)), "{ip}: {got:?}");
+        }
+        for ip in [
+            "192.0.2.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "172.15.255.255",
+            "100.63.255.255",
+            "100.128.0.1",
+            "2001:db8::1",
+            "2a00:1450::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert_eq!(internal_address(ip.parse().unwrap()), None, "{ip}");
+        }
     }
 
     #[test]

@@ -939,6 +939,8 @@ pub struct FeedInfo {
 /// `[pull]` of a definition. Header values are never shown: they may be keys.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedPullSettings {
+    /// The URL pulled, with its user, password and query replaced by `[redacted]` (they may be
+    /// keys): `https://example.org/feed.csv?[redacted]`.
     pub url: String,
     /// Seconds between scheduled pulls; absent: only on request.
     pub every_secs: Option<u64>,
@@ -994,7 +996,8 @@ pub struct FeedList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedDetail {
     pub feed: FeedInfo,
-    /// The definition file as written.
+    /// The definition file as written, except for secrets: `[pull.headers]` values and the pull
+    /// URL's user, password and query are replaced by `[redacted]`.
     pub definition: String,
     pub pulls: Vec<FeedPull>,
     /// Pass as `before` for older pulls; absent on the last page.
@@ -1052,7 +1055,7 @@ fn feed_info(
         tlp: f.tlp().to_string(),
         url: d.url.clone(),
         pull: f.pull.as_ref().map(|p| FeedPullSettings {
-            url: p.url.clone(),
+            url: focal_feeds::redact::url(&p.url),
             every_secs: p.every_secs,
             max_bytes: p.max_bytes,
             timeout_secs: p.timeout_secs,
@@ -1154,7 +1157,7 @@ pub async fn feed_detail(
                 run.as_ref(),
                 feeds.pull_now.is_some(),
             ),
-            definition: entry.toml,
+            definition: entry.shown(),
             pulls: pulls.iter().map(feed_pull).collect(),
             next_before,
         })

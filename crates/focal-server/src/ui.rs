@@ -1143,6 +1143,7 @@ async fn feed(
                     }
                     @if let Some(n) = d.next_before { nav.pager { a rel="next" href=(format!("/feeds/{}?before={n}", enc(&f.name))) { "Older pulls" } } }
                     h2 { "Definition" }
+                    p { "As written, except for secrets: header values and the pull URL's user, password and query are shown as [redacted]." }
                     pre.definition { code { (d.definition) } }
                 },
             )
@@ -1151,7 +1152,9 @@ async fn feed(
 }
 
 /// Hands the feed to the scheduler, which pulls it next (one pull at a time, in its loop), and
-/// records who asked in the audit log.
+/// records who asked in the audit log. A place in the scheduler's queue is taken before the entry
+/// is written and used only after it is: the log says "requested" only of a request that was
+/// handed on, and nothing is handed on unrecorded.
 async fn pull_now(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -1178,6 +1181,26 @@ async fn pull_now(
             ),
         );
     };
+    let place = match tx.try_reserve_owned() {
+        Ok(place) => place,
+        Err(full_or_closed) => {
+            let why = match full_or_closed {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                    "the scheduler has as many pulls waiting as it takes; try again when they are done"
+                }
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                    "the scheduler has stopped (the server is shutting down)"
+                }
+            };
+            return error_page(
+                &p,
+                ApiError(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!("feed {name} was not pulled: {why}"),
+                ),
+            );
+        }
+    };
     let (st, actor, feed) = (state.clone(), p.actor(), name.clone());
     let audited = blocking(move || {
         st.store.audit_append(
@@ -1191,21 +1214,13 @@ async fn pull_now(
     })
     .await;
     if let Err(e) = audited {
+        // The place is given back unused: nothing is pulled that the log does not show.
         return error_page(&p, e);
     }
-    let request = crate::PullNow {
+    place.send(crate::PullNow {
         feed: name.clone(),
         requested_by: format!("web:{}", p.user.name),
-    };
-    if tx.try_send(request).is_err() {
-        return error_page(
-            &p,
-            ApiError(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "the scheduler has pulls waiting already; try again in a moment".into(),
-            ),
-        );
-    }
+    });
     Redirect::to(&format!("/feeds/{}?requested=1", enc(&name))).into_response()
 }
 

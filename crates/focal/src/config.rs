@@ -40,6 +40,44 @@ pub struct Workers {
     pub sync_every: u64,
 }
 
+/// The longest interval a worker accepts (366 days): longer is surely a mistake, and time
+/// arithmetic on the schedule stays far from overflowing.
+pub const MAX_INTERVAL_SECS: u64 = 366 * 86_400;
+
+impl Workers {
+    /// Every interval within [`MAX_INTERVAL_SECS`]; the error names the setting.
+    pub fn check(&self) -> Result<()> {
+        for (setting, secs) in [
+            ("feeds_every", self.feeds_every),
+            ("notify_every", self.notify_every),
+            ("sync_every", self.sync_every),
+        ] {
+            if secs > MAX_INTERVAL_SECS {
+                bail!("workers.{setting}: {}", interval_problem(secs));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn interval_problem(secs: u64) -> String {
+    format!(
+        "{secs} seconds is longer than 366 days; use at most {MAX_INTERVAL_SECS} seconds (0 turns the worker off)"
+    )
+}
+
+/// A worker interval given on the command line (`--feeds-every` and the like).
+pub fn parse_interval(text: &str) -> Result<u64, String> {
+    let secs: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs > MAX_INTERVAL_SECS {
+        return Err(interval_problem(secs));
+    }
+    Ok(secs)
+}
+
 impl Default for Workers {
     fn default() -> Self {
         Workers {
@@ -92,6 +130,10 @@ impl DataDir {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let config: Config = toml::from_str(&text)
+            .with_context(|| format!("{}: invalid configuration", file.display()))?;
+        config
+            .workers
+            .check()
             .with_context(|| format!("{}: invalid configuration", file.display()))?;
         Ok(DataDir {
             root: root.to_path_buf(),

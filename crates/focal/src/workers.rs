@@ -108,15 +108,14 @@ async fn feeds(
 ) {
     let registry = Registry::new(&ctx.dir.root);
     let scan = Duration::from_secs(scan_every);
+    let scan_span = seconds(scan_every);
     // Feeds put off (another ingest ran, or the round failed) and when to try them again, so a
     // long `focal ingest` is not polled every second and is reported once, not every round.
     let mut later: BTreeMap<String, Timestamp> = BTreeMap::new();
     let mut reported: BTreeSet<String> = BTreeSet::new();
     while !stopping(&shutdown) {
         let now = Timestamp::now();
-        let mut wake = now
-            .checked_add(jiff::SignedDuration::from_secs(scan_every as i64))
-            .unwrap_or(now);
+        let mut wake = now.checked_add(scan_span).unwrap_or(Timestamp::MAX);
         match due_feeds(&ctx, &registry, &mut reported).await {
             Err(e) => {
                 counted("feeds", false);
@@ -135,8 +134,8 @@ async fn feeds(
                     // `pull::Context::stop`), and records how far it got.
                     let outcome = pull::pull(&ctx, &entry, "schedule").await;
                     let retry_at = Timestamp::now()
-                        .checked_add(jiff::SignedDuration::from_secs(scan_every as i64))
-                        .unwrap_or(now);
+                        .checked_add(scan_span)
+                        .unwrap_or(Timestamp::MAX);
                     match outcome {
                         Ok(Attempt::Done(done)) => {
                             later.remove(&name);
@@ -242,11 +241,20 @@ async fn requested(ctx: &pull::Context, registry: &Registry, req: focal_server::
     }
 }
 
+/// `secs` as a span of time (intervals are checked against `MAX_INTERVAL_SECS` when read; this
+/// saturates rather than wraps all the same).
+fn seconds(secs: u64) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 /// A tick every `every` seconds, the first one `every` seconds from now: a server that starts
 /// does not send mail or call peers before anyone has looked at it.
 fn ticker(every: u64) -> tokio::time::Interval {
-    let period = Duration::from_secs(every);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let period = Duration::from_secs(every.clamp(1, crate::config::MAX_INTERVAL_SECS));
+    let now = tokio::time::Instant::now();
+    // The period is bounded, so this holds; were it not, an early first tick beats a panic.
+    let first = now.checked_add(period).unwrap_or(now);
+    let mut tick = tokio::time::interval_at(first, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick
 }
@@ -380,6 +388,20 @@ async fn sync(
                 counted("sync", false);
                 tracing::warn!(error = %format!("{e:#}"), "A sync round failed; trying again at the next tick.");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn any_interval_makes_a_ticker_and_a_span() {
+        for every in [0, 1, crate::config::MAX_INTERVAL_SECS, u64::MAX] {
+            let tick = ticker(every);
+            assert!(tick.period() >= Duration::from_secs(1), "{every}");
+            assert!(seconds(every) >= jiff::SignedDuration::ZERO, "{every}");
         }
     }
 }

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{fails, fixture, focal_command, json, ok, repo, s};
+use support::{fails, fixture, focal, focal_command, json, ok, repo, s};
 
 /// Generous: these wait for a scheduler on a shared, loaded machine, never for speed.
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -345,11 +345,21 @@ fn the_registry_commands_add_list_show_remove_and_refuse_bad_definitions() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["feed.add", "feed.replace", "feed.remove"]);
+    // With no secret in it, the definition is recorded as written, with its SHA-256.
     let text = std::fs::read_to_string(&def).unwrap();
-    assert_eq!(audit[0]["after"]["toml"], text.as_str());
-    assert_eq!(audit[2]["before"]["toml"], text.as_str());
+    let sha256 = sha256_hex(&text);
+    for entry in [&audit[0]["after"], &audit[2]["before"]] {
+        assert_eq!(entry["definition"], text.as_str());
+        assert_eq!(entry["sha256"], sha256.as_str());
+    }
+    assert_eq!(audit[0]["after"]["from"], s(&def));
     assert!(audit[2]["after"].is_null());
     ok(&data, &["audit", "verify"]);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// A small real HTTP server that serves `feed.txt` only with the right key in `X-Api-Key`,
@@ -1066,4 +1076,405 @@ fn the_web_signs_in_while_a_scheduled_pull_ingests() {
         (shown["pulls"][0]["result"] == "ok").then_some(shown)
     });
     assert_eq!(done["pulls"][0]["run"]["rows_read"], 1_000_000, "{done}");
+
+/// A real HTTP server that serves `feed.txt` only to a request carrying all three secrets of the
+/// definition: the key in the query, the user and password of the URL (Basic), and the inline
+/// `Authorization` header. Every request's path and Authorization headers go to `log`.
+const SECRETS_SERVER: &str = r#"
+import base64, http.server, sys
+port, body, log = int(sys.argv[1]), open(sys.argv[2], 'rb').read(), sys.argv[3]
+want = sorted(['Bearer hdr-S3CRET-1', 'Basic ' + base64.b64encode(b'feeduser:pw-S3CRET-2').decode()])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        auth = sorted(self.headers.get_all('Authorization') or [])
+        with open(log, 'a') as f:
+            f.write(repr((self.path, auth)) + '\n')
+        if self.path != '/feed.txt?key=qs-S3CRET-3' or auth != want:
+            self.send_response(403)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+/// Starts a `python3 -c SCRIPT PORT ARGS...` server on a free loopback port and waits for it.
+fn python_server(script: &str, args: &[&Path]) -> HttpServer {
+    let port = focal_testkit::free_port();
+    let mut server = HttpServer {
+        child: Command::new("python3")
+            .args(["-c", script, &port.to_string()])
+            .args(args)
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for("the test HTTP server", || {
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the test HTTP server exited"
+        );
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .ok()
+            .map(|_| ())
+    });
+    server
+}
+
+#[test]
+fn secrets_of_a_definition_are_sent_but_shown_audited_and_stored_nowhere() {
+    const SECRETS: [&str; 3] = ["hdr-S3CRET-1", "pw-S3CRET-2", "qs-S3CRET-3"];
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("received.log");
+    std::fs::write(&log, "").unwrap();
+    let server = python_server(
+        SECRETS_SERVER,
+        &[&repo().join("feeds/samples/blocklist-de-all.txt"), &log],
+    );
+    let feed = "blocklist-de-all";
+    let url = format!(
+        "http://feeduser:pw-S3CRET-2@127.0.0.1:{}/feed.txt?key=qs-S3CRET-3",
+        server.port
+    );
+    let def = with_pull(
+        &repo().join("feeds/blocklist-de.toml"),
+        tmp.path(),
+        &url,
+        "[pull.headers]\nAuthorization = \"Bearer hdr-S3CRET-1\"\n",
+    );
+    let written = std::fs::read_to_string(&def).unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", "--admin-password", web::PASSWORD]);
+    let mut outputs = vec![ok(&data, &["--json", "feeds", "add", s(&def)])];
+    // The registry keeps the file as written: the pull needs the secrets.
+    assert_eq!(
+        std::fs::read_to_string(data.join(format!("feeds/{feed}.toml"))).unwrap(),
+        written
+    );
+
+    // The pull sends all three: the server answers only then.
+    let pulled = json(&data, &["feeds", "pull", feed]);
+    assert_eq!(pulled["pulls"][0]["result"], "ok", "{pulled}");
+    assert!(
+        pulled["pulls"][0]["summary"]["events_stored"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let received = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        received.contains("key=qs-S3CRET-3")
+            && received.contains("Bearer hdr-S3CRET-1")
+            // feeduser:pw-S3CRET-2
+            && received.contains("Basic ZmVlZHVzZXI6cHctUzNDUkVULTI="),
+        "the server got the secrets: {received}"
+    );
+
+    // A definition edited by hand into something that is not TOML, on the line of a secret.
+    std::fs::write(
+        data.join("feeds/broken.toml"),
+        "name = 'broken'\nformat = 'list'\n[pull]\nurl = 'https://x.org/?key=qs-S3CRET-3' oops\n",
+    )
+    .unwrap();
+
+    let shown_url = format!(
+        "http://[redacted]@127.0.0.1:{}/feed.txt?[redacted]",
+        server.port
+    );
+    let list = json(&data, &["feeds", "list"]);
+    assert_eq!(list["feeds"][0]["pull"]["url"], shown_url.as_str());
+    assert_eq!(list["feeds"][0]["pull"]["headers"][0], "Authorization");
+    assert!(
+        list["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("broken.toml: line 4, column"),
+        "{list}"
+    );
+    let show = json(&data, &["feeds", "show", feed]);
+    let definition = show["definition"].as_str().unwrap();
+    assert!(
+        definition.contains(&format!("url = \"{shown_url}\""))
+            && definition.contains("Authorization = \"[redacted]\""),
+        "{definition}"
+    );
+    outputs.extend([
+        list.to_string(),
+        show.to_string(),
+        ok(&data, &["feeds", "show", feed]),
+        ok(&data, &["feeds", "list"]),
+        String::from_utf8_lossy(&focal(&data, &["feeds", "list"]).stderr).into_owned(),
+    ]);
+
+    // The web pages and the API, as an admin and with a read token.
+    let token = json(
+        &data,
+        &["users", "token", "add", "admin", "--scope", "read"],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let serve = Serve::start(&data, &["--no-workers"]);
+    let api = get_json(&serve.base, &token, "/api/v1/feeds");
+    assert_eq!(api["feeds"][0]["pull"]["url"], shown_url.as_str());
+    let detail = get_json(&serve.base, &token, &format!("/api/v1/feeds/{feed}"));
+    assert_eq!(detail["definition"], definition);
+    let admin = web::login(&serve.base, "admin");
+    let feeds_page = admin.get("/feeds").text().unwrap();
+    assert!(
+        feeds_page.contains(&maud_escaped(&shown_url)),
+        "{feeds_page}"
+    );
+    let feed_page = admin.get(&format!("/feeds/{feed}")).text().unwrap();
+    assert!(
+        feed_page.contains("Authorization = &quot;[redacted]&quot;"),
+        "{feed_page}"
+    );
+    outputs.extend([
+        api.to_string(),
+        detail.to_string(),
+        feeds_page,
+        feed_page,
+        admin.get("/audit").text().unwrap(),
+    ]);
+    drop(serve);
+
+    // Removed: the audit log has the definition added and removed, redacted, and the file's
+    // SHA-256.
+    outputs.push(ok(&data, &["--json", "feeds", "remove", feed]));
+    let audit = json(
+        &data,
+        &["audit", "list", "--subject", &format!("feed:{feed}")],
+    );
+    let (added, removed) = (&audit[0]["after"], &audit[1]["before"]);
+    for entry in [added, removed] {
+        assert_eq!(entry["definition"], definition, "{audit}");
+        assert_eq!(entry["sha256"], sha256_hex(&written).as_str());
+    }
+    outputs.push(audit.to_string());
+    outputs.push(json(&data, &["audit", "list"]).to_string());
+    ok(&data, &["audit", "verify"]);
+
+    for (i, out) in outputs.iter().enumerate() {
+        for secret in SECRETS {
+            assert!(!out.contains(secret), "{secret} in output {i}:\n{out}");
+        }
+    }
+    let db = std::fs::read(data.join("focal.db")).unwrap();
+    let wal = std::fs::read(data.join("focal.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        for secret in SECRETS {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is in the store"
+            );
+        }
+    }
+}
+
+/// `text` as maud writes it into HTML.
+fn maud_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Makes the store refuse (`true`) or accept audit entries, with a trigger: a real failure of
+/// the audit write, as a full disk or a broken database would give.
+fn refuse_audit(data: &Path, refuse: bool) {
+    let sql = if refuse {
+        "CREATE TRIGGER test_refuses_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'the test refuses audit entries'); END;"
+    } else {
+        "DROP TRIGGER test_refuses_audit;"
+    };
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()",
+        ])
+        .arg(data.join("focal.db"))
+        .arg(sql)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_registry_change_the_audit_log_cannot_record_is_not_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    let shipped = repo().join("feeds/spamhaus-drop.toml");
+    let first = with_pull(&shipped, tmp.path(), "file:///srv/first.txt", "");
+    let registered = data.join("feeds/spamhaus-drop.toml");
+    let files = || -> Vec<String> {
+        std::fs::read_dir(data.join("feeds"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    refuse_audit(&data, true);
+    let err = fails(&data, &["feeds", "add", s(&first)]);
+    assert!(
+        err.contains("audit log") && err.contains("was not changed"),
+        "{err}"
+    );
+    assert!(files().is_empty(), "nothing registered: {:?}", files());
+    assert_eq!(
+        json(&data, &["feeds", "list"])["feeds"],
+        Value::Array(vec![])
+    );
+
+    refuse_audit(&data, false);
+    ok(&data, &["feeds", "add", s(&first)]);
+    let text = std::fs::read_to_string(&registered).unwrap();
+    refuse_audit(&data, true);
+    let again = tmp.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    let second = with_pull(&shipped, &again, "file:///srv/second.txt", "");
+    let err = fails(&data, &["feeds", "add", "--replace", s(&second)]);
+    assert!(err.contains("was not changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&registered).unwrap(), text);
+    let err = fails(&data, &["feeds", "remove", "spamhaus-drop"]);
+    assert!(err.contains("was not removed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&registered).unwrap(), text);
+    assert_eq!(files(), ["spamhaus-drop.toml"], "no staged file is left");
+
+    refuse_audit(&data, false);
+    let audit = json(&data, &["audit", "list", "--subject", "feed:spamhaus-drop"]);
+    assert_eq!(audit.as_array().unwrap().len(), 1, "only the add: {audit}");
+    ok(&data, &["audit", "verify"]);
+}
+
+/// A real HTTP server that writes `started` when asked for anything and then never answers:
+/// a pull of it keeps the feed scheduler busy.
+const STALLING_SERVER: &str = r#"
+import http.server, sys, time
+port, started = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(started, 'w').close()
+        time.sleep(3600)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+"#;
+
+#[test]
+fn pull_now_is_audited_only_when_the_scheduler_takes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let started = tmp.path().join("started");
+    let server = python_server(STALLING_SERVER, &[&started]);
+    let data = tmp.path().join("data");
+    ok(&data, &["init", "--admin-password", web::PASSWORD]);
+    let feed = "spamhaus-drop";
+    let def = with_pull(
+        &repo().join("feeds/spamhaus-drop.toml"),
+        tmp.path(),
+        &server.url("drop.txt"),
+        "",
+    );
+    ok(&data, &["feeds", "add", s(&def)]);
+    let serve = Serve::start(&data, &["--notify-every", "0", "--sync-every", "0"]);
+    // The scheduler's first pull hangs on the server: it takes no request meanwhile.
+    wait_for("the scheduled pull to reach the server", || {
+        started.exists().then_some(())
+    });
+    let admin = web::login(&serve.base, "admin");
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..40 {
+        let resp = admin.post_form(&format!("/feeds/{feed}/pull"), &[], Some(&admin.csrf));
+        match resp.status().as_u16() {
+            303 => taken += 1,
+            503 => {
+                let page = resp.text().unwrap();
+                assert!(
+                    page.contains(&format!("feed {feed} was not pulled"))
+                        && page.contains("pulls waiting"),
+                    "{page}"
+                );
+                refused += 1;
+            }
+            other => panic!("pull now answered {other}"),
+        }
+    }
+    assert!(taken > 0 && refused > 0, "{taken} taken, {refused} refused");
+    let audit = json(&data, &["audit", "list", "--action", "feed.pull"]);
+    assert_eq!(
+        audit.as_array().unwrap().len(),
+        taken,
+        "one entry per request handed on: {audit}"
+    );
+    drop(serve);
+}
+
+/// Runs a command that must fail at once (not run on), and returns its stderr.
+fn fails_soon(data: &Path, args: &[&str]) -> String {
+    let mut child = focal_command(data, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_for(&format!("focal {args:?} to stop"), || {
+        child.try_wait().unwrap()
+    });
+    if status.success() {
+        panic!("focal {args:?} should have failed");
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    for flag in ["--feeds-every", "--notify-every", "--sync-every"] {
+        let err = fails_soon(
+            &data,
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                flag,
+                "18446744073709551615",
+            ],
+        );
+        assert!(
+            err.contains(flag) && err.contains("longer than 366 days"),
+            "{flag}: {err}"
+        );
+    }
+    // 366 days is the most.
+    let config = data.join("focal.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("notify_every = 300"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("notify_every = 300", "notify_every = 31622401"),
+    )
+    .unwrap();
+    for args in [&["stats"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+        let err = fails_soon(&data, args);
+        assert!(
+            err.contains("focal.toml") && err.contains("workers.notify_every: 31622401 seconds"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::write(
+        &config,
+        text.replace("notify_every = 300", "notify_every = 31622400"),
+    )
+    .unwrap();
+    json(&data, &["stats"]);
 }

@@ -57,6 +57,7 @@ pub struct FeedView {
 
 #[derive(Debug, Serialize)]
 pub struct PullView {
+    /// Without its user, password and query, which may be secrets.
     pub url: String,
     pub every_secs: Option<u64>,
     pub max_bytes: u64,
@@ -83,7 +84,7 @@ pub fn view(entry: &Registered, last: Option<&PullRecord>) -> FeedView {
         tlp: f.tlp().to_string(),
         url: d.url.clone(),
         pull: f.pull.as_ref().map(|p| PullView {
-            url: p.url.clone(),
+            url: focal_feeds::redact::url(&p.url),
             every_secs: p.every_secs,
             max_bytes: p.max_bytes,
             timeout_secs: p.timeout_secs,
@@ -108,11 +109,12 @@ pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
     }
 }
 
-/// What the audit log keeps of a definition: where it came from, and the file itself.
+/// What the audit log keeps of a definition: where it came from, the file's SHA-256, and the
+/// file with its secrets redacted (the log is hash-chained: what goes in can never be taken out).
 fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
     let mut v = serde_json::json!({
         "sha256": hex::encode(sha2::Sha256::digest(toml.as_bytes())),
-        "toml": toml,
+        "definition": focal_feeds::redact::definition(toml),
     });
     if let Some(f) = from {
         v["from"] = f.display().to_string().into();
@@ -121,7 +123,8 @@ fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
 }
 
 /// Registers a definition (validated; a feed of the same name only with `replace`) and
-/// records it in the audit log, with the definition it replaced.
+/// records it in the audit log, with the definition it replaced. The entry is written before the
+/// definition is renamed into place, so a feed is never registered unrecorded.
 pub fn register(
     registry: &Registry,
     store: &dyn Store,
@@ -129,21 +132,27 @@ pub fn register(
     from: &Path,
     replace: bool,
 ) -> Result<focal_feeds::registry::Added> {
-    let added = registry.add_toml(toml, &from.display().to_string(), replace)?;
+    let staged = registry.stage(toml, &from.display().to_string(), replace)?;
+    let added = staged.added();
     let name = added.entry.name().to_string();
     let before = added.replaced.as_deref().map(|t| audited(t, None));
-    store.audit().audit_append(
-        actor(),
-        if before.is_some() {
-            "feed.replace"
-        } else {
-            "feed.add"
-        },
-        &format!("feed:{name}"),
-        before.as_ref(),
-        Some(&audited(&added.entry.toml, Some(from))),
-    )?;
-    Ok(added)
+    store
+        .audit()
+        .audit_append(
+            actor(),
+            if before.is_some() {
+                "feed.replace"
+            } else {
+                "feed.add"
+            },
+            &format!("feed:{name}"),
+            before.as_ref(),
+            Some(&audited(&added.entry.toml, Some(from))),
+        )
+        .with_context(|| {
+            format!("recording the change in the audit log; feed {name} was not changed")
+        })?;
+    Ok(staged.commit()?)
 }
 
 fn add(
@@ -299,7 +308,7 @@ fn show(
     let v = view(&entry, pulls.first());
     if json {
         return print_json(&serde_json::json!({
-            "feed": v, "definition": entry.toml, "pulls": pulls,
+            "feed": v, "definition": entry.shown(), "pulls": pulls,
         }));
     }
     let mut out = std::io::stdout().lock();
@@ -337,19 +346,30 @@ fn show(
             pull_line(p)
         )?;
     }
-    writeln!(out, "\ndefinition:\n{}", entry.toml.trim_end())?;
+    writeln!(
+        out,
+        "\ndefinition (secrets redacted):\n{}",
+        entry.shown().trim_end()
+    )?;
     Ok(())
 }
 
 fn remove(registry: &Registry, store: &dyn Store, name: &str, json: bool) -> Result<()> {
-    let toml = registry.remove(name)?;
-    store.audit().audit_append(
-        actor(),
-        "feed.remove",
-        &format!("feed:{name}"),
-        Some(&audited(&toml, None)),
-        None,
-    )?;
+    // Recorded first, so a feed is never removed unrecorded.
+    let toml = registry.read(name)?;
+    store
+        .audit()
+        .audit_append(
+            actor(),
+            "feed.remove",
+            &format!("feed:{name}"),
+            Some(&audited(&toml, None)),
+            None,
+        )
+        .with_context(|| {
+            format!("recording the change in the audit log; feed {name} was not removed")
+        })?;
+    registry.remove(name)?;
     if json {
         return print_json(&serde_json::json!({"removed": name}));
     }

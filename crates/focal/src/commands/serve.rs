@@ -19,14 +19,14 @@ pub struct ServeArgs {
     /// Look for due feed pulls at least every this many seconds; each registered feed is pulled
     /// on its own `[pull] every` (0: no scheduled pulls) [default: workers.feeds_every in
     /// focal.toml, 10].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_interval)]
     pub feeds_every: Option<u64>,
     /// Claim and send notification digests every this many seconds (0: off) [default:
     /// workers.notify_every, 300].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_interval)]
     pub notify_every: Option<u64>,
     /// Sync every peer every this many seconds (0: off) [default: workers.sync_every, 900].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_interval)]
     pub sync_every: Option<u64>,
     /// Run no background workers: no scheduled pulls, notifications or peer syncs.
     #[arg(long)]
