@@ -1076,6 +1076,7 @@ fn the_web_signs_in_while_a_scheduled_pull_ingests() {
         (shown["pulls"][0]["result"] == "ok").then_some(shown)
     });
     assert_eq!(done["pulls"][0]["run"]["rows_read"], 1_000_000, "{done}");
+}
 
 /// A real HTTP server that serves `feed.txt` only to a request carrying all three secrets of the
 /// definition: the key in the query, the user and password of the URL (Basic), and the inline
