@@ -12,7 +12,8 @@
 #   focal --data D constituents import W/constituents.csv
 #   focal --data D ingest --no-group --feed bench/reference-feed.toml W/feed.csv
 # Filter values (an address, a rare ASN, a rare country, ...) are picked from the store first, so
-# every filter matches something.
+# every filter matches something. The runs start once `focal serve` has filled its search index
+# (the time it took is reported).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:?usage: bench/filters.sh DATA [DURATION]}
@@ -50,8 +51,18 @@ spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do [ -s "$out/serve.out" ] && break; sleep 0.1; done
 base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"].rstrip("/"))' "$out/serve.out")
+# focal serve fills the search index in the background; measure with it complete, and say how
+# long that took.
+started=$(date +%s)
+while :; do
+  lag=$(curl -s -H "Authorization: Bearer $token" "$base/metrics" | awk '$1 == "focal_search_index_lag_events" {print $2}')
+  [ "${lag:-1}" = 0 ] && break
+  sleep 1
+done
+echo "search index complete $(( $(date +%s) - started )) s after the server started" | tee "$out/index.txt"
 events=$("$focal" --data "$data" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
 echo "events in the store: $events" | tee "$out/results.txt"
+cat "$out/index.txt" >> "$out/results.txt"
 run() {
   local name=$1 query=$2
   local n
@@ -69,3 +80,4 @@ run "the rarest type" "type=$kind"
 run "one hour" "since=$since&until=$until"
 run "a constituent" "constituent=$constituent"
 run "a rare country and one hour" "country=$cc&since=$since&until=$until"
+run "a /8 (wide: scanned)" "ip=${ip%%.*}.0.0.0/8"
