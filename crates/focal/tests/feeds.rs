@@ -400,25 +400,7 @@ http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
 fn pull_headers_come_from_the_environment_and_are_never_stored() {
     let tmp = tempfile::tempdir().unwrap();
     let sample = repo().join("feeds/samples/blocklist-de-all.txt");
-    let port = focal_testkit::free_port();
-    let mut server = HttpServer {
-        child: Command::new("python3")
-            .args(["-c", KEYED_SERVER, &port.to_string()])
-            .arg(&sample)
-            .spawn()
-            .unwrap(),
-        port,
-    };
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for("the keyed server", || {
-        assert!(
-            server.child.try_wait().unwrap().is_none(),
-            "the keyed server exited"
-        );
-        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-            .ok()
-            .map(|_| ())
-    });
+    let server = python_server(KEYED_SERVER, &[&sample]);
     let data = tmp.path().join("data");
     ok(&data, &["init"]);
     let def = with_pull(

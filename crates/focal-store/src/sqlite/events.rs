@@ -45,6 +45,15 @@ pub fn insert(conn: &Connection, run_id: i64, events: &[&EncodedEvent]) -> rusql
     Ok(inserted)
 }
 
+/// Filter values as SQLite binds them.
+pub(super) fn bound(args: Vec<Param>) -> impl Iterator<Item = Value> {
+    args.into_iter().map(|p| match p {
+        Param::Int(i) => Value::Integer(i),
+        Param::Text(t) => Value::Text(t),
+        Param::Blob(b) => Value::Blob(b),
+    })
+}
+
 /// Streams matching events to `visit`.
 pub fn query(
     conn: &Connection,
@@ -58,11 +67,7 @@ pub fn query(
         w.limit(limit);
     }
     let sql = format!("{EVENT_SELECT}{}", w.sql);
-    let args = w.args.into_iter().map(|p| match p {
-        Param::Int(i) => Value::Integer(i),
-        Param::Text(t) => Value::Text(t),
-        Param::Blob(b) => Value::Blob(b),
-    });
+    let args = bound(w.args);
     let e = |source| StoreError::Sqlite {
         context: "listing events",
         source,

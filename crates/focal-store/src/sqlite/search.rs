@@ -6,13 +6,13 @@
 //! the page is not full, the events above the cursor by scanning only those. The two parts never
 //! overlap and together are exactly what the plain query returns, indexed or not.
 
+use super::SqliteStore;
+use super::events::{bound, event_from_row};
 use super::incidents::{cursor, err};
-use super::{SqliteStore, events::event_from_row};
 use crate::encode::ip_bytes;
 use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions, is_wide};
 use crate::{EventFilter, Result};
 use focal_model::Event;
-use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 /// The cursor naming the last event seq in the index.
@@ -128,19 +128,11 @@ fn driver(f: &EventFilter) -> Option<Driver> {
         .map(|t| Driver::Key(type_key(t)))
 }
 
-fn values(args: Vec<Param>) -> impl Iterator<Item = Value> {
-    args.into_iter().map(|p| match p {
-        Param::Int(i) => Value::Integer(i),
-        Param::Text(t) => Value::Text(t),
-        Param::Blob(b) => Value::Blob(b),
-    })
-}
-
 fn run(conn: &Connection, sql: &str, args: Vec<Param>) -> Result<Vec<(i64, Event)>> {
     let e = err("searching events");
     let mut stmt = conn.prepare(sql).map_err(e)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(values(args)), |r| {
+        .query_map(rusqlite::params_from_iter(bound(args)), |r| {
             Ok((r.get::<_, i64>(0)?, event_from_row(r)?))
         })
         .map_err(e)?;
