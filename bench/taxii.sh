@@ -63,7 +63,7 @@ for _ in $(seq 1 600); do
 done
 faddr=$("$py" -c "import json; print(json.load(open('$out/focal-serve.out'))['listening'])")
 echo "paging focal..." >&2
-focal_r=$("$py" "$here/bench/taxii_page.py" "http://$faddr/taxii2/root/" 2a6e53e9-5c0e-4f0f-9d5b-6f3c1f0b7a11 bench bench-password "$per")
+focal_r=$("$py" "$here/bench/taxii_page.py" "http://$faddr/taxii2/root/" shared bench bench-password "$per")
 echo "focal:     $focal_r"
 if [ "$servers" != both ]; then
   "$py" -c "import json; f=json.loads('$focal_r'); assert f['objects'] == $n, f; print('%.0f objects/s' % ($n / f['seconds']))"

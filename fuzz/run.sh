@@ -29,7 +29,7 @@ if [ "$seconds" = regressions ]; then
     mode=regressions
 fi
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(csv_records list_records jsonl_records feed_definition)
+    targets=(csv_records list_records jsonl_records feed_definition file_inputs)
 fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 max_len="${FUZZ_MAX_LEN:-16384}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares the Python virtualenv holding the real third-party tools the tests talk to:
-# OASIS stix2-validator, taxii2-client, medallion (TAXII reference server) and aiosmtpd (SMTP).
+# OASIS stix2-validator, stix2-patterns, stix2-elevator (stix_stepper), taxii2-client, medallion (TAXII reference server) and aiosmtpd (SMTP).
 #
 # Usage: scripts/pytools.sh            # creates or updates target/pytools
 # Tests find it at $FOCAL_PYTOOLS (default: <workspace>/target/pytools).

@@ -7,7 +7,6 @@ use focal_feeds::{Feed, RecordReader};
 use focal_pipeline::{read_layout, sha256_file};
 use focal_store::{ChunkSpec, JobRecord, JobStore, NewJob, NewRun, RunProgress, RunStatus, Store};
 use std::collections::HashMap;
-use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -164,6 +163,13 @@ fn submit_blocking(
     let feed = Feed::from_toml(&definition_text, &feed_path.display().to_string())
         .map_err(|e| DistributedError::Invalid(e.to_string()))?;
     let feed_name = feed.name.to_string();
+    // Workers compile the definition text alone and never see the file, so a time taken from
+    // the file's header or name would be lost: refused rather than silently dropped.
+    if feed.file_time(file).map_err(io)?.is_some() {
+        return Err(DistributedError::Invalid(format!(
+            "{file_name}: the definition takes time.source from the file (time.header or time.file_name), which distributed ingest does not carry yet; use focal ingest"
+        )));
+    }
     let (sha256, size) = sha256_file(file).map_err(io)?;
     let mut outcome = SubmitOutcome {
         file: file_name.clone(),
@@ -184,8 +190,7 @@ fn submit_blocking(
         return Ok(outcome);
     }
 
-    let mut handle = std::fs::File::open(file).map_err(io)?;
-    let layout = read_layout(&feed, &mut handle, &file_name)?;
+    let layout = read_layout(&feed, file, &file_name)?;
     let existing = if options.force {
         None
     } else {
@@ -222,9 +227,7 @@ fn submit_blocking(
         .map(|c| (c.chunk_no, c.status))
         .collect();
 
-    handle
-        .seek(SeekFrom::Start(layout.header_end))
-        .map_err(io)?;
+    let handle = focal_feeds::input::open_at(&feed, file, layout.header_end).map_err(io)?;
     let mut reader = RecordReader::new(
         handle,
         feed.skip_rules(),

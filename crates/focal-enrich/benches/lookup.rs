@@ -78,6 +78,7 @@ fn lookups(c: &mut Criterion) {
             netblocks: vec![ipnet::IpNet::new(ip, 24).unwrap().trunc()],
             domains: vec![],
             language: None,
+            also_notify: Vec::new(),
         })
         .collect();
     let constituency = Constituency::new(&orgs);

@@ -170,7 +170,10 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// Reads `id,name,abuse_email,asns,netblocks,domains` (lists space-separated, any may be empty),
 /// validating every value. An optional `language` column (a BCP 47 tag like `de` or `pt-BR`)
-/// chooses the notification language; files without it import as before. `file` is used in error messages.
+/// chooses the notification language, and an optional `also_notify` column holds further
+/// recipients of notifications, separated by `;` (each one addr-spec, at most 10: see
+/// `focal_model::constituent::also_notify`); files without them import as before. `file` is
+/// used in error messages.
 /// Stops at the first error; [`parse_csv_all`] reports them all.
 pub fn parse_csv<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>, ImportError> {
     parse_csv_all(reader, file).map_err(|mut errors| errors.swap_remove(0))
@@ -206,6 +209,7 @@ pub fn parse_csv_all<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>,
         })?;
     }
     let language_column = column("language");
+    let also_notify_column = column("also_notify");
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashMap::new();
@@ -240,6 +244,7 @@ pub fn parse_csv_all<R: Read>(reader: R, file: &str) -> Result<Vec<Constituent>,
             netblocks: get(4),
             domains: get(5),
             language: language_column.and_then(|i| record.get(i)).unwrap_or(""),
+            also_notify: also_notify_column.and_then(|i| record.get(i)).unwrap_or(""),
         };
         let id = draft.id.trim();
         let mut duplicate = None;
@@ -388,5 +393,20 @@ mod tests {
         let bad = "id,name,abuse_email,asns,netblocks,domains,language\nx,X,,,,,../../etc\n";
         let err = parse_csv(bad.as_bytes(), "c.csv").unwrap_err().to_string();
         assert!(err.contains("line 2, field language"), "{err}");
+    }
+
+    #[test]
+    fn also_notify_column_is_optional_and_each_address_checked() {
+        let with = "id,name,abuse_email,asns,netblocks,domains,also_notify\n\
+            x,X,a@x.example,,,,soc@x.example;noc@x.example\n\
+            y,Y,,,,,\n";
+        let orgs = parse_csv(with.as_bytes(), "c.csv").unwrap();
+        assert_eq!(orgs[0].also_notify, ["soc@x.example", "noc@x.example"]);
+        assert!(orgs[1].also_notify.is_empty());
+        let bad = "id,name,abuse_email,asns,netblocks,domains,also_notify\n\
+            x,X,,,,,ok@x.example;Evil<evil@evil.example>\n";
+        let err = parse_csv(bad.as_bytes(), "c.csv").unwrap_err().to_string();
+        assert!(err.contains("line 2, field also_notify"), "{err}");
+        assert!(err.contains("entry 2"), "{err}");
     }
 }

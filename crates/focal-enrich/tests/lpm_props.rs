@@ -68,6 +68,7 @@ proptest! {
                 netblocks: vec![*net],
                 domains: vec![],
                 language: None,
+                also_notify: Vec::new(),
             })
             .collect();
         let table = Constituency::new(&orgs);

@@ -3,7 +3,7 @@
 //! ```toml
 //! name = "reference-drones"            # feed.name
 //! provider = "Focal reference workload" # feed.provider
-//! format = "csv"                        # csv | jsonl | list
+//! format = "csv"                        # csv | jsonl | json | list
 //! tlp = "AMBER"
 //!
 //! [csv]
@@ -33,7 +33,7 @@ use crate::time::TimeFormat;
 use focal_model::{ClassificationType, DedupKey, Event, Field, Tlp};
 use jiff::Timestamp;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -45,6 +45,8 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// One JSON document (object or array); `json.records` points at the records.
+    Json,
     /// One indicator per line (IP, CIDR, domain or URL), with comment lines.
     List,
 }
@@ -68,6 +70,11 @@ pub struct FeedDefinition {
     pub list: ListSettings,
     #[serde(default)]
     pub jsonl: JsonlSettings,
+    #[serde(default)]
+    pub json: JsonSettings,
+    /// How the files are packed (gzip, zip, tar) and how much they may unpack to.
+    #[serde(default)]
+    pub input: InputTable,
     /// Source column (CSV header name) or JSON key → harmonised field name.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -81,6 +88,33 @@ pub struct FeedDefinition {
     pub required: Vec<String>,
     #[serde(default)]
     pub dedup: DedupSettings,
+    #[serde(default)]
+    pub enrichment: EnrichmentSettings,
+    /// Cell values that mean "no value" in this feed (`NA`, `-`, `?`): such a cell is empty.
+    #[serde(default)]
+    pub empty: Vec<String>,
+    /// The scheme put in front of a `source.url` that has none (`http`: `www.example.com/x`
+    /// becomes `http://www.example.com/x`).
+    pub default_url_scheme: Option<String>,
+    /// Value mappings: a column's value → a field's value (`[[map]]`).
+    #[serde(default, rename = "map")]
+    pub maps: Vec<MapSettings>,
+    /// One column split into several fields (`[[split]]`: `host:port`).
+    #[serde(default)]
+    pub split: Vec<SplitSettings>,
+    /// Several columns joined into one field (`[[join]]`: address + prefix length → network).
+    #[serde(default)]
+    pub join: Vec<JoinSettings>,
+    /// `key=value` (or `key value`) pairs in one column, each to a field (`[[pairs]]`).
+    #[serde(default)]
+    pub pairs: Vec<PairsSettings>,
+    /// Regular-expression captures from one column, each named group to a field (`[[capture]]`).
+    #[serde(default)]
+    pub capture: Vec<CaptureSettings>,
+    /// Conditional constants: when a column has a value (or one of some values), set fields
+    /// (`[[when]]`).
+    #[serde(default)]
+    pub when: Vec<WhenSettings>,
     /// Where and how often to download the feed (`focal feeds pull`, and `focal serve`'s
     /// scheduled pulls). Without it the feed is read only from files given to `focal ingest`.
     pub pull: Option<PullSettings>,
@@ -95,7 +129,9 @@ fn default_true() -> bool {
 pub struct CsvSettings {
     /// The first record names the columns.
     pub header: bool,
-    pub delimiter: char,
+    /// One character, or several (`"  |  "`): a multi-character separator is matched exactly,
+    /// and a quoted field may contain it.
+    pub delimiter: String,
     pub quote: char,
     /// Lines starting with this character are comments (for example `#`).
     pub comment: Option<char>,
@@ -108,7 +144,7 @@ impl Default for CsvSettings {
     fn default() -> Self {
         CsvSettings {
             header: true,
-            delimiter: ',',
+            delimiter: ",".into(),
             quote: '"',
             comment: None,
             columns: Vec::new(),
@@ -147,6 +183,29 @@ pub struct JsonlSettings {
     pub skip_where: BTreeMap<String, String>,
 }
 
+/// `[json]`: where the records of a JSON document are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JsonSettings {
+    /// A JSON Pointer (RFC 6901) to the array of records: `/data/items`, or `""` (the default)
+    /// for a document that is itself the array.
+    pub records: String,
+    /// The largest document read (default 256 MiB): it is held in memory whole.
+    pub max_bytes: Option<SizeSetting>,
+}
+
+/// `[input]`: how the files are packed, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputTable {
+    /// `auto` (the default: recognised by the first bytes), `none`, `gzip`, `zip`, `tar`, `tar.gz`.
+    pub compression: Option<String>,
+    /// A regular expression: the members of a zip or tar archive that are read (default all).
+    pub members: Option<String>,
+    /// The most bytes one file may unpack to (default and largest 4 GiB).
+    pub max_bytes: Option<SizeSetting>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeSettings {
@@ -154,6 +213,14 @@ pub struct TimeSettings {
     pub format: String,
     /// For patterns without an offset: `UTC` (default) or `±hh:mm`.
     pub offset: Option<String>,
+    /// A regular expression matched against the file's first lines; its group `time` (or its
+    /// first group) is `time.source` for records that give none.
+    pub header: Option<String>,
+    /// The format of that time (default: `format`).
+    pub header_format: Option<String>,
+    /// The same, matched against the file's name.
+    pub file_name: Option<String>,
+    pub file_name_format: Option<String>,
 }
 
 impl Default for TimeSettings {
@@ -161,6 +228,10 @@ impl Default for TimeSettings {
         TimeSettings {
             format: "rfc3339".into(),
             offset: None,
+            header: None,
+            header_format: None,
+            file_name: None,
+            file_name_format: None,
         }
     }
 }
@@ -168,10 +239,142 @@ impl Default for TimeSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupSettings {
-    /// Parts of the key; `a|b` means "a if present, else b".
+    /// Parts of the key; `a|b` means "a if present, else b". Also spelled `fields`.
+    #[serde(alias = "fields")]
     pub key: Option<Vec<String>>,
     /// `1d`, `12h`, `30m`, `3600s`, or `none` (same key, same event, forever).
     pub window: Option<String>,
+}
+
+/// `[[map]]`: the value of column (or JSON key) `from` is looked up in `values`; the field `to`
+/// gets what it maps to, else `default`, else the value itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapSettings {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    pub default: Option<String>,
+}
+
+/// `[[split]]`: column `from` is cut at `separator` into the fields `into` (two fields: at the
+/// last separator, so `[2001:db8::1]:443` and `192.0.2.1:443` both split into address and port;
+/// more: at every separator). A value without the separator goes wholly to the first field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSettings {
+    pub from: String,
+    pub into: Vec<String>,
+    pub separator: String,
+}
+
+/// `[[join]]`: the columns `from`, joined by `separator`, become the field `into`. When one of
+/// them is empty the field is not set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSettings {
+    pub from: Vec<String>,
+    pub into: String,
+    #[serde(default)]
+    pub separator: String,
+}
+
+/// `[[pairs]]`: column `from` holds pairs separated by `separator`, each a key and a value
+/// separated by `assign` (`port=23; proto=tcp`, or `port 23, proto tcp`). `fields` names where a
+/// key's value goes; other keys go to `extra.<key>` unless `others = false`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairsSettings {
+    pub from: String,
+    pub separator: String,
+    pub assign: String,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default = "default_true")]
+    pub others: bool,
+}
+
+/// `[[capture]]`: the regular expression `pattern` is matched against column `from`; each named
+/// group in `fields` sets its field. A value that does not match sets nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSettings {
+    pub from: String,
+    pub pattern: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// `[[when]]`: when column `from` is not empty (and, with `is`, equals one of those values),
+/// the fields in `set` get their values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenSettings {
+    pub from: String,
+    pub is: Option<Vec<String>>,
+    pub set: BTreeMap<String, String>,
+}
+
+/// A compiled `[[when]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct When {
+    pub from: String,
+    pub is: Option<Vec<String>>,
+    pub set: Vec<(Field, String)>,
+}
+
+/// A compiled `[[pairs]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Pairs {
+    pub from: String,
+    pub separator: String,
+    pub assign: String,
+    pub fields: HashMap<String, Field>,
+    pub others: bool,
+}
+
+/// A compiled `[[capture]]`: (group index, field) for each named group used.
+#[derive(Debug, Clone)]
+pub(crate) struct Capture {
+    pub from: String,
+    pub regex: regex::Regex,
+    pub groups: Vec<(usize, Field)>,
+}
+
+/// A compiled `[[map]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueMap {
+    pub from: String,
+    pub to: Field,
+    pub values: HashMap<String, String>,
+    pub default: Option<String>,
+}
+
+/// A compiled `[[split]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    pub from: String,
+    pub into: Vec<Field>,
+    pub separator: String,
+}
+
+/// A compiled `[[join]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Join {
+    pub from: Vec<String>,
+    pub into: Field,
+    pub separator: String,
+}
+
+/// `[enrichment]`: how the lookups (ASN table, country database) treat the feed's own values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichmentSettings {
+    /// Like IntelMQ's `overwrite`: the lookup's `source.asn`, `source.as_name`, `source.network`
+    /// and `source.geolocation.cc` replace the feed's (which is kept in `extra.feed.<field>`).
+    /// Off by default: the feed's values win and a differing lookup goes to
+    /// `extra.enrichment.<field>`.
+    pub overwrite: bool,
 }
 
 /// A duration: whole seconds, or a number with a unit (`90s`, `30m`, `1h`, `1d`).
@@ -259,6 +462,72 @@ fn duration_secs(setting: &DurationSetting) -> Result<u64, String> {
             None => Err(format!("{t:?}: must be at least one second")),
         },
     }
+}
+
+/// `[input]` and `[json]`, validated.
+fn compile_input(
+    definition: &FeedDefinition,
+) -> Result<crate::input::InputSettings, (String, String)> {
+    use crate::input::{
+        Compression, DEFAULT_DECOMPRESSED_BYTES, DEFAULT_JSON_BYTES, InputSettings,
+        LARGEST_JSON_BYTES,
+    };
+    let t = &definition.input;
+    let compression = match &t.compression {
+        Some(c) => Compression::parse(c).map_err(|m| ("input.compression".to_string(), m))?,
+        None => Compression::Auto,
+    };
+    let members = t
+        .members
+        .as_deref()
+        .map(|p| {
+            regex::RegexBuilder::new(p)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| ("input.members".to_string(), e.to_string()))
+        })
+        .transpose()?;
+    let bounded =
+        |setting: &str, value: &Option<SizeSetting>, default: u64, largest: u64| match value {
+            None => Ok(default),
+            Some(v) => size_bytes(v)
+                .and_then(|n| {
+                    if n > largest {
+                        Err(format!("at most {largest} bytes"))
+                    } else {
+                        Ok(n)
+                    }
+                })
+                .map_err(|m| (setting.to_string(), m)),
+        };
+    let max_bytes = bounded(
+        "input.max_bytes",
+        &t.max_bytes,
+        DEFAULT_DECOMPRESSED_BYTES,
+        DEFAULT_DECOMPRESSED_BYTES,
+    )?;
+    let json_max_bytes = bounded(
+        "json.max_bytes",
+        &definition.json.max_bytes,
+        DEFAULT_JSON_BYTES,
+        LARGEST_JSON_BYTES,
+    )?;
+    let records = definition.json.records.clone();
+    if !records.is_empty() && !records.starts_with('/') {
+        return Err((
+            "json.records".into(),
+            format!(
+                "{records:?} is not a JSON Pointer: \"\" for the whole document, or like \"/data/items\""
+            ),
+        ));
+    }
+    Ok(InputSettings {
+        compression,
+        members,
+        max_bytes,
+        json_records: records,
+        json_max_bytes,
+    })
 }
 
 fn size_bytes(setting: &SizeSetting) -> Result<u64, String> {
@@ -474,9 +743,24 @@ pub struct Feed {
     pub(crate) positional: Option<Vec<Option<Field>>>,
     pub(crate) list_field: Field,
     pub(crate) list_rest: Option<Field>,
+    pub(crate) empty: Vec<String>,
+    pub(crate) url_scheme: Option<String>,
+    pub(crate) maps: Vec<ValueMap>,
+    pub(crate) splits: Vec<Split>,
+    pub(crate) joins: Vec<Join>,
+    pub(crate) pairs: Vec<Pairs>,
+    pub(crate) captures: Vec<Capture>,
+    pub(crate) whens: Vec<When>,
+    /// A separator of more than one character (or a non-ASCII one) for CSV: split by hand.
+    pub(crate) long_delimiter: Option<Vec<u8>>,
     pub dedup: DedupKey,
     /// `[pull]`, if the feed is downloaded by Focal.
     pub pull: Option<Pull>,
+    /// `[input]` and `[json]`, compiled.
+    pub input: crate::input::InputSettings,
+    /// `time.header` and `time.file_name`, compiled.
+    pub(crate) header_time: Option<(regex::Regex, TimeFormat)>,
+    pub(crate) file_name_time: Option<(regex::Regex, TimeFormat)>,
 }
 
 /// Where and what: `line 3, column 7: invalid type ...`. Not the toml crate's own rendering,
@@ -588,6 +872,12 @@ impl Feed {
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
+        let derived_from_columns = definition.maps.len()
+            + definition.split.len()
+            + definition.join.len()
+            + definition.pairs.len()
+            + definition.capture.len()
+            + definition.when.len();
         match definition.format {
             Format::Csv => {
                 if positional.is_none() && !definition.csv.header {
@@ -596,20 +886,31 @@ impl Feed {
                         "a CSV feed without a header needs fixed columns".into(),
                     ));
                 }
-                if positional.is_none() && mapped.is_empty() {
+                if positional.is_none() && mapped.is_empty() && derived_from_columns == 0 {
                     return Err(err("fields", "map at least one column to a field".into()));
                 }
-                if !definition.csv.delimiter.is_ascii() || !definition.csv.quote.is_ascii() {
+                if definition.csv.delimiter.is_empty()
+                    || definition.csv.delimiter.len() > 16
+                    || definition.csv.delimiter.contains(['\n', '\r'])
+                {
                     return Err(err(
                         "csv.delimiter",
-                        "delimiter and quote must be ASCII characters".into(),
+                        "1 to 16 bytes, without line breaks".into(),
+                    ));
+                }
+                if !definition.csv.quote.is_ascii()
+                    || definition.csv.delimiter.contains(definition.csv.quote)
+                {
+                    return Err(err(
+                        "csv.quote",
+                        "must be an ASCII character that is not part of the delimiter".into(),
                     ));
                 }
                 if definition.csv.comment.is_some_and(|c| !c.is_ascii()) {
                     return Err(err("csv.comment", "must be an ASCII character".into()));
                 }
             }
-            Format::Jsonl if mapped.is_empty() => {
+            Format::Jsonl | Format::Json if mapped.is_empty() && derived_from_columns == 0 => {
                 return Err(err("fields", "map at least one JSON key to a field".into()));
             }
             _ => {}
@@ -618,12 +919,16 @@ impl Feed {
         if definition.format == Format::List
             && !matches!(
                 list_field,
-                Field::SourceIp | Field::SourceNetwork | Field::SourceFqdn | Field::SourceUrl
+                Field::SourceIp
+                    | Field::SourceNetwork
+                    | Field::SourceFqdn
+                    | Field::SourceUrl
+                    | Field::SourceAsn
             )
         {
             return Err(err(
                 "list.field",
-                "must be source.ip, source.network, source.fqdn or source.url".into(),
+                "must be source.ip, source.network, source.fqdn, source.url or source.asn".into(),
             ));
         }
         let list_rest = definition
@@ -649,13 +954,267 @@ impl Feed {
         if let Some(window) = &definition.dedup.window {
             dedup.window_secs = parse_window(window).map_err(|m| err("dedup.window", m))?;
         }
+        let empty: Vec<String> = definition
+            .empty
+            .iter()
+            .map(|t| t.trim().to_string())
+            .collect();
+        if empty.iter().any(|t| t.is_empty()) {
+            return Err(err(
+                "empty",
+                "a token must not be blank (blank cells are empty anyway)".into(),
+            ));
+        }
+        let url_scheme = match &definition.default_url_scheme {
+            None => None,
+            Some(scheme) => {
+                let scheme = scheme.trim().trim_end_matches("://").to_ascii_lowercase();
+                let ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                if !ok {
+                    return Err(err(
+                        "default_url_scheme",
+                        format!("{scheme:?} is not a URL scheme (like http or https)"),
+                    ));
+                }
+                Some(scheme)
+            }
+        };
+        let columns_ok = definition.format != Format::List;
+        let mut maps = Vec::new();
+        for (i, m) in definition.maps.iter().enumerate() {
+            let at = format!("map[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            let to = field(&format!("{at}.to"), &m.to)?;
+            // Every value the map can give is checked now, not on the first record that needs it.
+            for (key, value) in m
+                .values
+                .iter()
+                .map(|(k, v)| (Some(k), v))
+                .chain(m.default.iter().map(|d| (None, d)))
+            {
+                let setting = match key {
+                    Some(k) => format!("{at}.values.{k:?}"),
+                    None => format!("{at}.default"),
+                };
+                template
+                    .clone()
+                    .set_text(&to, value)
+                    .map_err(|e| err(&setting, e.to_string()))?;
+            }
+            maps.push(ValueMap {
+                from: m.from.trim().to_string(),
+                to,
+                values: m
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.trim().to_string(), v.clone()))
+                    .collect(),
+                default: m.default.clone(),
+            });
+        }
+        let mut splits = Vec::new();
+        for (i, sp) in definition.split.iter().enumerate() {
+            let at = format!("split[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            if sp.into.len() < 2 {
+                return Err(err(&format!("{at}.into"), "name two fields or more".into()));
+            }
+            if sp.separator.is_empty() {
+                return Err(err(&format!("{at}.separator"), "must not be empty".into()));
+            }
+            splits.push(Split {
+                from: sp.from.trim().to_string(),
+                into: sp
+                    .into
+                    .iter()
+                    .map(|n| field(&format!("{at}.into"), n))
+                    .collect::<Result<_, _>>()?,
+                separator: sp.separator.clone(),
+            });
+        }
+        let mut joins = Vec::new();
+        for (i, j) in definition.join.iter().enumerate() {
+            let at = format!("join[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            if j.from.len() < 2 {
+                return Err(err(
+                    &format!("{at}.from"),
+                    "name two columns or more".into(),
+                ));
+            }
+            joins.push(Join {
+                from: j.from.iter().map(|c| c.trim().to_string()).collect(),
+                into: field(&format!("{at}.into"), &j.into)?,
+                separator: j.separator.clone(),
+            });
+        }
+        let mut pairs = Vec::new();
+        for (i, p) in definition.pairs.iter().enumerate() {
+            let at = format!("pairs[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            if p.separator.is_empty() || p.assign.is_empty() || p.separator == p.assign {
+                return Err(err(
+                    &at,
+                    "separator and assign must be given and differ".into(),
+                ));
+            }
+            pairs.push(Pairs {
+                from: p.from.trim().to_string(),
+                separator: p.separator.clone(),
+                assign: p.assign.clone(),
+                fields: p
+                    .fields
+                    .iter()
+                    .map(|(k, f)| {
+                        Ok((
+                            k.trim().to_string(),
+                            field(&format!("{at}.fields.{k:?}"), f)?,
+                        ))
+                    })
+                    .collect::<Result<_, DefinitionError>>()?,
+                others: p.others,
+            });
+        }
+        let mut captures = Vec::new();
+        for (i, c) in definition.capture.iter().enumerate() {
+            let at = format!("capture[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            // The regex crate matches in linear time; the size limit bounds the compiled program.
+            let regex = regex::RegexBuilder::new(&c.pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| err(&format!("{at}.pattern"), e.to_string()))?;
+            let mut groups = Vec::new();
+            for (name, target) in &c.fields {
+                let index = regex
+                    .capture_names()
+                    .position(|n| n == Some(name.as_str()))
+                    .ok_or_else(|| {
+                        err(
+                            &format!("{at}.fields.{name:?}"),
+                            "is not a named group (?P<name>...) of the pattern".into(),
+                        )
+                    })?;
+                groups.push((index, field(&format!("{at}.fields.{name:?}"), target)?));
+            }
+            if groups.is_empty() {
+                return Err(err(
+                    &format!("{at}.fields"),
+                    "name at least one group".into(),
+                ));
+            }
+            captures.push(Capture {
+                from: c.from.trim().to_string(),
+                regex,
+                groups,
+            });
+        }
+        let mut whens = Vec::new();
+        for (i, w) in definition.when.iter().enumerate() {
+            let at = format!("when[{i}]");
+            if !columns_ok {
+                return Err(err(&at, "needs a csv or jsonl feed".into()));
+            }
+            if w.set.is_empty() {
+                return Err(err(&format!("{at}.set"), "set at least one field".into()));
+            }
+            let mut set = Vec::new();
+            // Type before taxonomy, as for [constants].
+            let mut pairs: Vec<(&String, &String)> = w.set.iter().collect();
+            pairs.sort_by_key(|(k, _)| k.as_str() == "classification.taxonomy");
+            let mut check = template.clone();
+            for (key, value) in pairs {
+                let setting = format!("{at}.set.{key:?}");
+                let f = field(&setting, key)?;
+                if matches!(
+                    f,
+                    Field::TimeSource | Field::TimeObservation | Field::FeedName
+                ) {
+                    return Err(err(&setting, "cannot be set by a rule".into()));
+                }
+                check
+                    .set_text(&f, value)
+                    .map_err(|e| err(&setting, e.to_string()))?;
+                set.push((f, value.clone()));
+            }
+            whens.push(When {
+                from: w.from.trim().to_string(),
+                is: w
+                    .is
+                    .as_ref()
+                    .map(|v| v.iter().map(|x| x.trim().to_string()).collect()),
+                set,
+            });
+        }
+        let long_delimiter = (definition.csv.delimiter.len() > 1)
+            .then(|| definition.csv.delimiter.as_bytes().to_vec());
         let pull = definition
             .pull
             .as_ref()
             .map(compile_pull)
             .transpose()
             .map_err(|(setting, message)| err(&setting, message))?;
+        let input =
+            compile_input(&definition).map_err(|(setting, message)| err(&setting, message))?;
+        let time_pattern = |setting: &str,
+                            pattern: &Option<String>,
+                            format: &Option<String>|
+         -> Result<Option<(regex::Regex, TimeFormat)>, DefinitionError> {
+            let Some(pattern) = pattern else {
+                return Ok(None);
+            };
+            let regex = regex::RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| err(&format!("time.{setting}"), e.to_string()))?;
+            if regex.captures_len() < 2 {
+                return Err(err(
+                    &format!("time.{setting}"),
+                    "needs a group around the time: (?P<time>...)".into(),
+                ));
+            }
+            let format = match format {
+                Some(f) => TimeFormat::from_settings(f, definition.time.offset.as_deref())
+                    .map_err(|m| err(&format!("time.{setting}_format"), m))?,
+                None => time_format.clone(),
+            };
+            Ok(Some((regex, format)))
+        };
+        let header_time = time_pattern(
+            "header",
+            &definition.time.header,
+            &definition.time.header_format,
+        )?;
+        let file_name_time = time_pattern(
+            "file_name",
+            &definition.time.file_name,
+            &definition.time.file_name_format,
+        )?;
+        for (key, _) in &mapped {
+            if key.starts_with('/') && definition.format == Format::Csv {
+                return Err(err(
+                    &format!("fields.{key:?}"),
+                    "a JSON Pointer needs a json or jsonl feed".into(),
+                ));
+            }
+        }
         Ok(Feed {
+            input,
+            header_time,
+            file_name_time,
             pull,
             source: source.to_string(),
             name,
@@ -666,6 +1225,15 @@ impl Feed {
             positional,
             list_field,
             list_rest,
+            empty,
+            url_scheme,
+            maps,
+            splits,
+            joins,
+            pairs,
+            captures,
+            whens,
+            long_delimiter,
             dedup,
             definition,
         })
@@ -692,8 +1260,18 @@ impl Feed {
                     positional.len()
                 ));
             }
+            // Without names, a map, split or join names a column by its field in csv.columns.
+            let names: Vec<String> = self
+                .definition
+                .csv
+                .columns
+                .iter()
+                .map(|c| c.trim().to_string())
+                .collect();
+            let derived = self.derived_columns(&names)?;
             return Ok(CsvLayout {
                 fields: positional.clone(),
+                derived,
             });
         }
         let Some(header) = header else {
@@ -712,7 +1290,66 @@ impl Feed {
                 })?;
             fields[pos] = Some(field.clone());
         }
-        Ok(CsvLayout { fields })
+        let derived = self.derived_columns(header)?;
+        Ok(CsvLayout { fields, derived })
+    }
+
+    /// The column positions that the maps, splits, joins, pairs and captures read.
+    fn derived_columns(&self, header: &[String]) -> Result<DerivedColumns, String> {
+        let position = |column: &str, setting: &str| {
+            header
+                .iter()
+                .position(|h| h.trim() == column)
+                .ok_or_else(|| {
+                    format!(
+                        "column {column:?} named in {setting} is not in the header ({})",
+                        header.join(",")
+                    )
+                })
+        };
+        let maps = self
+            .maps
+            .iter()
+            .map(|m| position(&m.from, "[[map]]"))
+            .collect::<Result<_, _>>()?;
+        let splits = self
+            .splits
+            .iter()
+            .map(|sp| position(&sp.from, "[[split]]"))
+            .collect::<Result<_, _>>()?;
+        let joins = self
+            .joins
+            .iter()
+            .map(|j| {
+                j.from
+                    .iter()
+                    .map(|c| position(c, "[[join]]"))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|p| position(&p.from, "[[pairs]]"))
+            .collect::<Result<_, _>>()?;
+        let captures = self
+            .captures
+            .iter()
+            .map(|c| position(&c.from, "[[capture]]"))
+            .collect::<Result<_, _>>()?;
+        let whens = self
+            .whens
+            .iter()
+            .map(|w| position(&w.from, "[[when]]"))
+            .collect::<Result<_, _>>()?;
+        Ok(DerivedColumns {
+            maps,
+            splits,
+            joins,
+            pairs,
+            captures,
+            whens,
+        })
     }
 }
 
@@ -720,6 +1357,19 @@ impl Feed {
 #[derive(Debug, Clone)]
 pub struct CsvLayout {
     pub fields: Vec<Option<Field>>,
+    pub derived: DerivedColumns,
+}
+
+/// For each `[[map]]`, `[[split]]`, `[[join]]`, `[[pairs]]`, `[[capture]]` and `[[when]]`, in
+/// order, the columns it reads.
+#[derive(Debug, Clone, Default)]
+pub struct DerivedColumns {
+    pub maps: Vec<usize>,
+    pub splits: Vec<usize>,
+    pub joins: Vec<Vec<usize>>,
+    pub pairs: Vec<usize>,
+    pub captures: Vec<usize>,
+    pub whens: Vec<usize>,
 }
 
 fn parse_window(text: &str) -> Result<Option<u64>, String> {

@@ -1,6 +1,6 @@
 //! Records → events. Every failure is a [`Rejection`] with the line, the raw bytes and the reason.
 
-use crate::definition::{CsvLayout, Feed, Format};
+use crate::definition::{Capture, CsvLayout, Feed, Format, Join, Pairs, Split, ValueMap, When};
 use crate::read::{LineMeta, MAX_RECORD_BYTES, RecordBatch};
 use focal_model::event::MAX_FIELD_BYTES;
 use focal_model::{Event, Field, ValueError};
@@ -33,6 +33,9 @@ pub enum RejectKind {
     Json,
     /// Any other invalid value (ASN, country, FQDN, TLP, transport).
     Value,
+    /// A NUL byte or another control character inside a field: never stored (it would reach
+    /// the web pages, CSV exports and mail of everyone who reads the event).
+    Control,
 }
 
 impl RejectKind {
@@ -49,6 +52,7 @@ impl RejectKind {
             RejectKind::Missing => "missing",
             RejectKind::Json => "json",
             RejectKind::Value => "value",
+            RejectKind::Control => "control",
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct Scratch {
     csv: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// A multi-character delimiter, split by [`split_long`] instead of csv-core.
+    long: Option<(Vec<u8>, u8)>,
 }
 
 impl Feed {
@@ -90,13 +96,14 @@ impl Feed {
     pub fn scratch(&self) -> Scratch {
         let c = &self.definition.csv;
         let csv = csv_core::ReaderBuilder::new()
-            .delimiter(c.delimiter as u8)
+            .delimiter(c.delimiter.as_bytes().first().copied().unwrap_or(b','))
             .quote(c.quote as u8)
             .build();
         Scratch {
             csv,
             out: vec![0; 4096],
             ends: vec![0; 64],
+            long: self.long_delimiter.clone().map(|d| (d, c.quote as u8)),
         }
     }
 
@@ -116,7 +123,7 @@ impl Feed {
                 .iter()
                 .map(|c| c.as_bytes().to_vec())
                 .collect(),
-            Format::Jsonl => Vec::new(),
+            Format::Jsonl | Format::Json => Vec::new(),
         };
         crate::read::SkipRules {
             comment_prefixes: prefixes,
@@ -160,7 +167,7 @@ impl Feed {
                     kind,
                     field,
                     reason,
-                    raw: bytes.to_vec(),
+                    raw: raw_evidence(self.format(), bytes).to_vec(),
                 }),
             }
         }
@@ -196,8 +203,11 @@ impl Feed {
                 self.fill_csv(layout, bytes, scratch, &mut event)?;
             }
             Format::List => self.fill_list(bytes, &mut event)?,
-            Format::Jsonl => {
-                if !self.fill_json(bytes, &mut event)? {
+            Format::Jsonl | Format::Json => {
+                if self.format() == Format::Json {
+                    document_error(bytes)?;
+                }
+                if !self.fill_json(meta, bytes, &mut event)? {
                     return Ok(None);
                 }
             }
@@ -214,12 +224,13 @@ impl Feed {
         if !(event.source_ip.is_some()
             || event.source_network.is_some()
             || event.source_fqdn.is_some()
-            || event.source_url.is_some())
+            || event.source_url.is_some()
+            || event.source_asn.is_some())
         {
             return Err((
                 RejectKind::Missing,
                 Some("source.ip".into()),
-                "the record has no indicator (source.ip, source.network, source.fqdn or source.url)".into(),
+                "the record has no indicator (source.ip, source.network, source.fqdn, source.url or source.asn)".into(),
             ));
         }
         if self.definition.keep_raw {
@@ -234,10 +245,29 @@ impl Feed {
         field: &Field,
         value: &str,
     ) -> Result<(), (RejectKind, Option<String>, String)> {
+        if let Some(refused) = control_character(field, value) {
+            return Err(refused);
+        }
+        // The feed's own words for "no value" (`NA`, `-`): an empty cell.
+        let value = if !self.empty.is_empty() && self.empty.iter().any(|t| t == value.trim()) {
+            ""
+        } else {
+            value
+        };
+        let with_scheme;
+        let value = match (&self.url_scheme, field) {
+            (Some(scheme), Field::SourceUrl)
+                if !value.trim().is_empty() && !value.contains("://") =>
+            {
+                with_scheme = format!("{scheme}://{}", value.trim());
+                with_scheme.as_str()
+            }
+            _ => value,
+        };
         let result = match field {
             Field::TimeSource => {
                 if value.trim().is_empty() {
-                    event.time_source = None;
+                    // Keeps the file's time (`time.header`, `time.file_name`), if any.
                     Ok(())
                 } else {
                     self.time_format
@@ -316,7 +346,227 @@ impl Feed {
                 self.set(event, field, text)?;
             }
         }
+        if self.has_derived() {
+            // Every column was checked above (length, UTF-8); read them again by position.
+            let cell = |col: usize| -> &str {
+                let start = if col == 0 { 0 } else { scratch.ends[col - 1] };
+                std::str::from_utf8(&scratch.out[start..scratch.ends[col]]).unwrap_or("")
+            };
+            let d = &layout.derived;
+            for (m, &col) in self.maps.iter().zip(&d.maps) {
+                self.apply_map(event, m, cell(col))?;
+            }
+            for (sp, &col) in self.splits.iter().zip(&d.splits) {
+                self.apply_split(event, sp, cell(col))?;
+            }
+            for (j, cols) in self.joins.iter().zip(&d.joins) {
+                let parts: Vec<&str> = cols.iter().map(|&c| cell(c)).collect();
+                self.apply_join(event, j, &parts)?;
+            }
+            for (p, &col) in self.pairs.iter().zip(&d.pairs) {
+                self.apply_pairs(event, p, cell(col))?;
+            }
+            for (c, &col) in self.captures.iter().zip(&d.captures) {
+                self.apply_capture(event, c, cell(col))?;
+            }
+            for (w, &col) in self.whens.iter().zip(&d.whens) {
+                self.apply_when(event, w, cell(col))?;
+            }
+        }
         Ok(())
+    }
+
+    fn has_derived(&self) -> bool {
+        !(self.maps.is_empty()
+            && self.splits.is_empty()
+            && self.joins.is_empty()
+            && self.pairs.is_empty()
+            && self.captures.is_empty()
+            && self.whens.is_empty())
+    }
+
+    /// `[[when]]`: the rule's fields, when the column has a value (one of `is`, if given).
+    fn apply_when(
+        &self,
+        event: &mut Event,
+        w: &When,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        if self.is_empty_cell(value) {
+            return Ok(());
+        }
+        if let Some(is) = &w.is
+            && !is.iter().any(|v| v == value.trim())
+        {
+            return Ok(());
+        }
+        for (field, v) in &w.set {
+            self.set(event, field, v)?;
+        }
+        Ok(())
+    }
+
+    /// `[[pairs]]`: each `key<assign>value` to its field, other keys to `extra.<key>`.
+    fn apply_pairs(
+        &self,
+        event: &mut Event,
+        p: &Pairs,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        for pair in value.split(p.separator.as_str()) {
+            let pair = pair.trim();
+            if pair.is_empty() {
+                continue;
+            }
+            let (key, v) = match pair.split_once(p.assign.as_str()) {
+                Some((k, v)) => (k.trim(), v.trim()),
+                None => {
+                    return Err((
+                        RejectKind::Value,
+                        Some(p.from.clone()),
+                        format!(
+                            "{}: {pair:?} is not a key {:?} value pair",
+                            p.from, p.assign
+                        ),
+                    ));
+                }
+            };
+            match p.fields.get(key) {
+                Some(field) => self.set(event, field, v)?,
+                None if p.others && !key.is_empty() => {
+                    let name: String = key
+                        .chars()
+                        .map(|c| {
+                            if c.is_alphanumeric() || c == '_' || c == '-' {
+                                c.to_ascii_lowercase()
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                    self.set(event, &Field::Extra(name), v)?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[capture]]`: each named group to its field; no match sets nothing.
+    fn apply_capture(
+        &self,
+        event: &mut Event,
+        c: &Capture,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        let Some(found) = c.regex.captures(value) else {
+            return Ok(());
+        };
+        for (index, field) in &c.groups {
+            if let Some(m) = found.get(*index) {
+                self.set(event, field, m.as_str())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty_cell(&self, value: &str) -> bool {
+        let v = value.trim();
+        v.is_empty() || self.empty.iter().any(|t| t == v)
+    }
+
+    /// `[[map]]`: the listed value's target, else the default, else the value itself.
+    fn apply_map(
+        &self,
+        event: &mut Event,
+        m: &ValueMap,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        if self.is_empty_cell(value) {
+            return Ok(());
+        }
+        let key = value.trim();
+        let target = m
+            .values
+            .get(key)
+            .or(m.default.as_ref())
+            .map(String::as_str)
+            .unwrap_or(key);
+        self.set(event, &m.to, target)
+    }
+
+    /// `[[split]]`: two fields at the last separator (so `[2001:db8::1]:443` works), more at
+    /// every separator; brackets around an address are removed.
+    fn apply_split(
+        &self,
+        event: &mut Event,
+        sp: &Split,
+        value: &str,
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        if self.is_empty_cell(value) {
+            return Ok(());
+        }
+        let value = value.trim();
+        let unbracket = |p: &str| -> String {
+            let p = p.trim();
+            p.strip_prefix('[')
+                .and_then(|p| p.strip_suffix(']'))
+                .unwrap_or(p)
+                .to_string()
+        };
+        let parts: Vec<String> = if sp.into.len() == 2 {
+            match value.rsplit_once(sp.separator.as_str()) {
+                // An IPv6 address alone (no brackets, no port) is not host:port.
+                Some((host, _))
+                    if sp.separator == ":" && !value.starts_with('[') && host.contains(':') =>
+                {
+                    vec![value.to_string()]
+                }
+                Some((a, b)) => vec![unbracket(a), b.trim().to_string()],
+                None => vec![unbracket(value)],
+            }
+        } else {
+            let parts: Vec<String> = value
+                .split(sp.separator.as_str())
+                .map(|p| p.trim().to_string())
+                .collect();
+            if parts.len() > sp.into.len() {
+                return Err((
+                    RejectKind::Columns,
+                    Some(sp.from.clone()),
+                    format!(
+                        "{}: {} parts separated by {:?}, the definition names {} fields",
+                        sp.from,
+                        parts.len(),
+                        sp.separator,
+                        sp.into.len()
+                    ),
+                ));
+            }
+            parts
+        };
+        for (field, part) in sp.into.iter().zip(&parts) {
+            self.set(event, field, part)?;
+        }
+        Ok(())
+    }
+
+    /// `[[join]]`: the parts joined by the separator; nothing when one is empty.
+    fn apply_join(
+        &self,
+        event: &mut Event,
+        j: &Join,
+        parts: &[&str],
+    ) -> Result<(), (RejectKind, Option<String>, String)> {
+        if parts.iter().any(|p| self.is_empty_cell(p)) {
+            return Ok(());
+        }
+        let joined = parts
+            .iter()
+            .map(|p| p.trim())
+            .collect::<Vec<_>>()
+            .join(&j.separator);
+        self.set(event, &j.into, &joined)
     }
 
     fn fill_list(
@@ -366,6 +616,7 @@ impl Feed {
     /// Returns false for a line the definition says to skip.
     fn fill_json(
         &self,
+        meta: &LineMeta,
         bytes: &[u8],
         event: &mut Event,
     ) -> Result<bool, (RejectKind, Option<String>, String)> {
@@ -378,11 +629,18 @@ impl Feed {
             (kind, None, format!("not a JSON object: {e}"))
         })?;
         let Value::Object(object) = value else {
-            return Err((
-                RejectKind::Json,
-                None,
-                "the line is JSON but not an object".into(),
-            ));
+            let reason = if self.format() == Format::Json {
+                // Records of a document are numbered from 1 like lines; the pointer counts from 0.
+                let index = meta.line.saturating_sub(1);
+                format!(
+                    "record {index} ({}/{index}) is {}, not an object",
+                    self.input.json_records,
+                    json_kind(&value)
+                )
+            } else {
+                "the line is JSON but not an object".into()
+            };
+            return Err((RejectKind::Json, None, reason));
         };
         for (key, want) in &self.definition.jsonl.skip_where {
             if lookup(&object, key).is_some_and(|v| json_text(v).as_deref() == Some(want.as_str()))
@@ -396,6 +654,11 @@ impl Feed {
             };
             let Some(text) = json_text(value) else {
                 if let Field::Extra(name) = field {
+                    if let Some(refused) =
+                        json_strings(value).find_map(|text| control_character(field, text))
+                    {
+                        return Err(refused);
+                    }
                     event.extra.insert(name.clone(), value.clone());
                     continue;
                 }
@@ -417,12 +680,123 @@ impl Feed {
             }
             self.set(event, field, &text)?;
         }
+        if self.has_derived() {
+            let text_of = |key: &str| -> Result<String, (RejectKind, Option<String>, String)> {
+                match lookup(&object, key) {
+                    None => Ok(String::new()),
+                    Some(v) => json_text(v).ok_or_else(|| {
+                        (
+                            RejectKind::Value,
+                            Some(key.to_string()),
+                            format!("{key}: expected a string or number, found {v}"),
+                        )
+                    }),
+                }
+            };
+            for m in &self.maps {
+                self.apply_map(event, m, &text_of(&m.from)?)?;
+            }
+            for sp in &self.splits {
+                self.apply_split(event, sp, &text_of(&sp.from)?)?;
+            }
+            for j in &self.joins {
+                let parts = j
+                    .from
+                    .iter()
+                    .map(|k| text_of(k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.apply_join(event, j, &parts)?;
+            }
+            for p in &self.pairs {
+                self.apply_pairs(event, p, &text_of(&p.from)?)?;
+            }
+            for c in &self.captures {
+                self.apply_capture(event, c, &text_of(&c.from)?)?;
+            }
+            for w in &self.whens {
+                self.apply_when(event, w, &text_of(&w.from)?)?;
+            }
+        }
         Ok(true)
     }
 }
 
-/// A key, or a dotted path into nested objects (`"source.ip"` is tried as a key first).
+/// The refusal of a field's text that holds a control character (NUL, a line break, an
+/// escape, DEL, C1 ...), naming the field, the character and where it is.
+fn control_character(field: &Field, text: &str) -> Option<(RejectKind, Option<String>, String)> {
+    let (at, c) = text.char_indices().find(|(_, c)| c.is_control())?;
+    let name = field.name().into_owned();
+    let reason = format!(
+        "{name} contains the control character U+{:04X} at byte {at}",
+        c as u32
+    );
+    Some((RejectKind::Control, Some(name), reason))
+}
+
+/// Every string inside a JSON value (keys included), depth first.
+fn json_strings(value: &Value) -> Box<dyn Iterator<Item = &str> + '_> {
+    match value {
+        Value::String(s) => Box::new(std::iter::once(s.as_str())),
+        Value::Array(items) => Box::new(items.iter().flat_map(json_strings)),
+        Value::Object(map) => Box::new(
+            map.iter()
+                .flat_map(|(k, v)| std::iter::once(k.as_str()).chain(json_strings(v))),
+        ),
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// The bytes kept as evidence: the record, or for a JSON document that could not be read, the
+/// sample of the document its marker line carries.
+fn raw_evidence(format: Format, bytes: &[u8]) -> &[u8] {
+    if format == Format::Json
+        && let Some(rest) = bytes.strip_prefix(&[crate::input::DOCUMENT_ERROR])
+        && let Some(end) = memchr::memchr(crate::input::DOCUMENT_ERROR, rest)
+    {
+        return &rest[end + 1..];
+    }
+    bytes
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A whole JSON document that could not be read comes as one marker line (see
+/// [`crate::input`]): it is quarantined with the reason found when the document was read.
+fn document_error(bytes: &[u8]) -> Result<(), (RejectKind, Option<String>, String)> {
+    let Some(rest) = bytes.strip_prefix(&[crate::input::DOCUMENT_ERROR]) else {
+        return Ok(());
+    };
+    let end = memchr::memchr(crate::input::DOCUMENT_ERROR, rest).unwrap_or(rest.len());
+    let reason = String::from_utf8_lossy(&rest[..end]).into_owned();
+    Err((RejectKind::Json, None, reason))
+}
+
+/// A key, a dotted path into nested objects (`"source.ip"` is tried as a key first), or a JSON
+/// Pointer relative to the record (`/attributes/ip`).
 fn lookup<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if let Some(pointer) = key.strip_prefix('/') {
+        let (first, rest) = match pointer.find('/') {
+            Some(at) => (&pointer[..at], &pointer[at..]),
+            None => (pointer, ""),
+        };
+        let first = first.replace("~1", "/").replace("~0", "~");
+        let value = object.get(&first)?;
+        return if rest.is_empty() {
+            Some(value)
+        } else {
+            value.pointer(rest)
+        };
+    }
     if let Some(v) = object.get(key) {
         return Some(v);
     }
@@ -446,6 +820,9 @@ fn json_text(value: &Value) -> Option<String> {
 
 /// Splits one CSV line into `scratch.out` / `scratch.ends`; returns the number of fields.
 fn split_csv(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
+    if scratch.long.is_some() {
+        return split_long(line, scratch);
+    }
     scratch.csv.reset();
     if scratch.out.len() < line.len() + 1 {
         scratch.out.resize(line.len() + 1, 0);
@@ -496,6 +873,69 @@ fn split_csv(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
             // `\r`) would silently lose the rest of the line: refuse it instead.
             csv_core::ReadRecordResult::Record => return input.is_empty().then_some(nend),
             csv_core::ReadRecordResult::End => return Some(nend),
+        }
+    }
+}
+
+/// Splits a line at a multi-character delimiter into `scratch.out` / `scratch.ends`. A field
+/// that starts (after blanks) with the quote character runs to the closing quote (a doubled
+/// quote is one quote character) and may contain the delimiter; `None` for an unclosed quote.
+fn split_long(line: &[u8], scratch: &mut Scratch) -> Option<usize> {
+    let (delim, quote) = scratch.long.as_ref()?;
+    let (delim, quote) = (delim.as_slice(), *quote);
+    scratch.out.clear();
+    scratch.ends.clear();
+    let find = |hay: &[u8], from: usize| -> Option<usize> {
+        hay.get(from..)?
+            .windows(delim.len())
+            .position(|w| w == delim)
+            .map(|p| p + from)
+    };
+    let mut i = 0;
+    loop {
+        let blanks = line[i..]
+            .iter()
+            .take_while(|b| **b == b' ' || **b == b'\t')
+            .count();
+        if line.get(i + blanks) == Some(&quote) {
+            i += blanks + 1;
+            loop {
+                let close = line[i..].iter().position(|b| *b == quote)? + i;
+                scratch.out.extend_from_slice(&line[i..close]);
+                i = close + 1;
+                if line.get(i) == Some(&quote) {
+                    scratch.out.push(quote);
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            // After the closing quote: blanks, then the delimiter or the end of the line.
+            let rest = line[i..]
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+            if i + rest == line.len() {
+                scratch.ends.push(scratch.out.len());
+                return Some(scratch.ends.len());
+            }
+            // The delimiter may itself begin with blanks (`  |  `).
+            let at = (0..=rest).find(|k| line[i + k..].starts_with(delim))?;
+            i += at + delim.len();
+            scratch.ends.push(scratch.out.len());
+            continue;
+        }
+        match find(line, i) {
+            Some(at) => {
+                scratch.out.extend_from_slice(&line[i..at]);
+                scratch.ends.push(scratch.out.len());
+                i = at + delim.len();
+            }
+            None => {
+                scratch.out.extend_from_slice(&line[i..]);
+                scratch.ends.push(scratch.out.len());
+                return Some(scratch.ends.len());
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ pub struct SkipRules {
 }
 
 impl SkipRules {
-    fn skips(&self, line: &[u8]) -> bool {
+    pub(crate) fn skips(&self, line: &[u8]) -> bool {
         let trimmed = trim_ascii_start(line);
         trimmed.is_empty() || self.comment_prefixes.iter().any(|p| trimmed.starts_with(p))
     }

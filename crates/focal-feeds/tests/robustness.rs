@@ -23,6 +23,45 @@ host = "source.fqdn"
 "classification.type" = "infected-system"
 "##;
 
+/// Every transform of the definition language at once, on a multi-character delimiter.
+const RICH: &str = r##"
+name = "t-rich"
+format = "csv"
+empty = ["NA", "-", "?"]
+default_url_scheme = "http"
+[csv]
+delimiter = "  |  "
+[fields]
+url = "source.url"
+asn = "source.asn"
+[[map]]
+from = "category"
+to = "classification.type"
+values = { ssh = "brute-force", "vnc" = "scanner" }
+default = "undetermined"
+[[split]]
+from = "hostport"
+into = ["source.ip", "source.port"]
+separator = ":"
+[[join]]
+from = ["start", "len"]
+into = "source.network"
+separator = "/"
+[[pairs]]
+from = "url"
+separator = ";"
+assign = "="
+fields = { port = "source.port" }
+[[capture]]
+from = "category"
+pattern = '^(?P<a>[a-z]+)-(?P<p>[0-9]+)$'
+fields = { a = "malware.name", p = "destination.port" }
+[[when]]
+from = "asn"
+is = ["AS64500"]
+set = { "classification.identifier" = "listed" }
+"##;
+
 const LIST: &str = r##"
 name = "t-list"
 format = "list"
@@ -109,6 +148,7 @@ fn check(feed: &Feed, input: &[u8]) {
                     || e.source_network.is_some()
                     || e.source_fqdn.is_some()
                     || e.source_url.is_some()
+                    || e.source_asn.is_some()
             );
         }
         total_lines += batch.lines.len();
@@ -147,8 +187,32 @@ proptest! {
     }
 
     #[test]
+    fn a_long_delimiter_never_loses_a_record(rows in prop::collection::vec(
+        prop::collection::vec(prop_oneof![
+            Just("192.0.2.1:80".to_string()),
+            Just("[2001:db8::1]:443".to_string()),
+            Just("\"quoted  |  cell\"".to_string()),
+            Just("\"unterminated".to_string()),
+            Just("NA".to_string()),
+            Just("ssh".to_string()),
+            Just("198.51.100.0".to_string()),
+            Just("24".to_string()),
+            Just("AS64500".to_string()),
+            Just("www.example.com/x".to_string()),
+            Just("port=80; x=y".to_string()),
+            Just("mirai-99999".to_string()),
+            ".{0,10}",
+        ], 0..8).prop_map(|cells| cells.join("  |  ")),
+        0..20,
+    )) {
+        let mut input = "url  |  asn  |  category  |  hostport  |  start  |  len\n".to_string();
+        input.push_str(&rows.join("\n"));
+        check(&Feed::from_toml(RICH, "rich").unwrap(), input.as_bytes());
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..400)) {
-        for def in [CSV, LIST, JSONL] {
+        for def in [CSV, LIST, JSONL, RICH] {
             check(&Feed::from_toml(def, "t").unwrap(), &input);
         }
     }

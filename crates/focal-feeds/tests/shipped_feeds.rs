@@ -458,3 +458,126 @@ fn blocklist_de_all() {
     assert_eq!(run.events[0].raw.as_deref(), Some(&b"192.0.2.1"[..]));
     assert_eq!(run.feed.dedup.window_secs, Some(86_400));
 }
+
+#[test]
+fn spamhaus_asndrop_json_lines() {
+    let run = run("spamhaus-asndrop.toml", "spamhaus-asndrop.json");
+    // Seven lines, the last the metadata line, which is skipped without a trace.
+    assert_eq!(run.records, 7);
+    assert_eq!(
+        lines_and_kinds(&run.rejections),
+        vec![
+            (3, RejectKind::Value),
+            (5, RejectKind::Value),
+            (6, RejectKind::Missing)
+        ]
+    );
+    assert_eq!(
+        run.rejections[0].field.as_deref(),
+        Some("source.geolocation.cc")
+    );
+    assert_eq!(run.rejections[1].field.as_deref(), Some("source.asn"));
+    common_checks(
+        &run,
+        "spamhaus-asndrop",
+        "Spamhaus",
+        "https://www.spamhaus.org/drop/asndrop.json",
+        ClassificationType::Blacklist,
+    );
+    let asns: Vec<Option<u32>> = run.events.iter().map(|e| e.source_asn).collect();
+    assert_eq!(
+        asns,
+        [Some(64496), Some(64497), Some(64499)],
+        "\"AS64499\" reads too"
+    );
+    let first = &run.events[0];
+    assert_eq!(first.source_as_name.as_deref(), Some("EXAMPLE-AS-1"));
+    assert_eq!(text(first, "source.geolocation.cc").as_deref(), Some("NL"));
+    assert_eq!(text(first, "extra.domain").as_deref(), Some("example.net"));
+    assert_eq!(
+        (first.source_ip, first.source_network),
+        (None, None),
+        "the ASN alone is the indicator"
+    );
+    assert_eq!(
+        run.feed.dedup.parts,
+        vec![vec![Field::SourceAsn], vec![Field::FeedName]]
+    );
+}
+
+#[test]
+fn dataplane() {
+    let run = run("dataplane.toml", "dataplane.txt");
+    assert_eq!(run.records, 7, "comment lines are not records");
+    assert_eq!(
+        lines_and_kinds(&run.rejections),
+        vec![
+            (11, RejectKind::Ip),
+            (12, RejectKind::Timestamp),
+            (13, RejectKind::Columns)
+        ]
+    );
+    for e in &run.events {
+        assert_eq!(&*e.feed_name, "dataplane");
+        assert_eq!(e.tlp, Tlp::Clear);
+    }
+    assert!(all_ids_distinct(&run.feed, &run.events));
+    /// Address, ASN, AS name, type, identifier.
+    type Row<'a> = (
+        String,
+        Option<u32>,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+    );
+    let got: Vec<Row> = run
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.source_ip.unwrap().to_string(),
+                e.source_asn,
+                e.source_as_name.as_deref(),
+                e.classification_type.as_str(),
+                e.classification_identifier.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "192.0.2.7".into(),
+                Some(64496),
+                Some("EXAMPLE-AS-1, NL"),
+                "brute-force",
+                Some("sshpwauth")
+            ),
+            (
+                "198.51.100.9".into(),
+                Some(64497),
+                Some("EXAMPLE|PIPE-AS, US"),
+                "scanner",
+                Some("sshclient")
+            ),
+            (
+                "203.0.113.5".into(),
+                None,
+                None,
+                "brute-force",
+                Some("telnetlogin")
+            ),
+            (
+                "2001:db8::23".into(),
+                Some(64498),
+                Some("EXAMPLE-AS-3, DE"),
+                "scanner",
+                Some("vncrfb")
+            ),
+        ]
+    );
+    assert_eq!(
+        run.events[0].time_source,
+        Some("2026-01-15T08:00:00Z".parse().unwrap())
+    );
+}

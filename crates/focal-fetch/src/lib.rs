@@ -212,6 +212,19 @@ pub fn file_url(path: &Path) -> Option<String> {
     reqwest::Url::from_file_path(path).ok().map(String::from)
 }
 
+/// The local path a `file://` URL names (the scheme in any case), `Ok(None)` for any other
+/// scheme. Which paths may be read is the caller's decision (Focal: `[feeds] file_dirs`).
+pub fn file_path(url: &str) -> Result<Option<PathBuf>, FetchError> {
+    let url = reqwest::Url::parse(url)
+        .map_err(|e| FetchError::Url(format!("the pull URL is not valid: {e}")))?;
+    if url.scheme() != "file" {
+        return Ok(None);
+    }
+    url.to_file_path()
+        .map(Some)
+        .map_err(|_| FetchError::Url("the file URL names no local path".into()))
+}
+
 /// Why `ip` is not a public address, if it is not: a redirect to another host that lands on one
 /// is refused, because a feed's server must not be able to steer a pull at the machine running
 /// Focal, its network, or a cloud metadata service (169.254.169.254).

@@ -141,6 +141,10 @@ fn default_domain() -> String {
     "focal.invalid".into()
 }
 
+fn default_reassessment_days() -> u32 {
+    30
+}
+
 /// How notifications are sent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +182,13 @@ pub struct NotifyConfig {
     /// The domain of generated Message-IDs.
     #[serde(default = "default_domain")]
     pub message_id_domain: String,
+    /// Where reassessment reminders go. Unset: to the abuse address of the constituent an
+    /// assessment's subject is; a subject that is no constituent then gets none.
+    #[serde(default)]
+    pub reassessment_to: Option<String>,
+    /// A reminder is queued this many days before a reassessment is due (or once overdue).
+    #[serde(default = "default_reassessment_days")]
+    pub reassessment_days: u32,
 }
 
 impl Default for NotifyConfig {

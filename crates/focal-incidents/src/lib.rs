@@ -49,6 +49,9 @@ pub enum Error {
     UnknownSeverity(String),
     #[error("{0}")]
     Invalid(String),
+    /// Allowed to others, not to this caller (a constituent moving its incident on).
+    #[error("{0}")]
+    NotYours(String),
     /// Writing output (a preview) failed; the source is kept so callers can tell a closed pipe.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
@@ -63,6 +66,58 @@ pub fn transition<S: IncidentStore + ?Sized>(
     to: State,
     actor: &str,
 ) -> Result<focal_store::incidents::Incident> {
+    transition_because(store, id, to, actor, None)
+}
+
+/// The most bytes of a transition's reason.
+pub const MAX_REASON_BYTES: usize = 2000;
+
+/// What a constituent may do with its own incident: acknowledge it, or dispute it (move it to
+/// `false_positive`, saying why). Every other state is the CSIRT's to set.
+pub fn constituent_may(to: State) -> bool {
+    matches!(to, State::Acknowledged | State::FalsePositive)
+}
+
+/// A constituent's transition: only what [`constituent_may`] allows, and a dispute only with a
+/// reason (1 to [`MAX_REASON_BYTES`] bytes, no control characters but line breaks).
+pub fn constituent_transition<S: IncidentStore + ?Sized>(
+    store: &S,
+    id: i64,
+    to: State,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<focal_store::incidents::Incident> {
+    if !constituent_may(to) {
+        return Err(Error::NotYours(format!(
+            "a constituent may acknowledge its incident or dispute it (false_positive, with a reason); moving it to {to} is the CSIRT's"
+        )));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if to == State::FalsePositive && reason.is_none() {
+        return Err(Error::Invalid(
+            "a dispute (false_positive) needs a reason: say why these events are not an incident"
+                .into(),
+        ));
+    }
+    transition_because(store, id, to, actor, reason)
+}
+
+/// [`transition`] with a reason, kept in the timeline and the audit log.
+pub fn transition_because<S: IncidentStore + ?Sized>(
+    store: &S,
+    id: i64,
+    to: State,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<focal_store::incidents::Incident> {
+    if let Some(r) = reason
+        && (r.len() > MAX_REASON_BYTES
+            || r.chars().any(|c| c.is_control() && c != '\n' && c != '\r'))
+    {
+        return Err(Error::Invalid(format!(
+            "a reason is at most {MAX_REASON_BYTES} bytes of text without control characters"
+        )));
+    }
     let incident = store.incident(id)?.ok_or(Error::NoSuchIncident(id))?;
     let from = State::parse(&incident.state)?;
     from.check(to).map_err(|allowed| Error::IllegalTransition {
@@ -76,6 +131,7 @@ pub fn transition<S: IncidentStore + ?Sized>(
         &IncidentChange::Transition {
             from: from.as_str().into(),
             to: to.as_str().into(),
+            reason: reason.map(str::to_string),
         },
         actor,
     )?)

@@ -21,6 +21,10 @@ pub struct Constituent {
     /// the default. Optional, so data written before it existed still reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Further addresses a notification goes to (Cc), each one addr-spec like `abuse_email`;
+    /// at most [`MAX_ALSO_NOTIFY`]. Empty (and absent in JSON) when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_notify: Vec<String>,
 }
 
 /// Most bytes an id may have: it is part of URLs, audit subjects and mail headers.
@@ -29,6 +33,12 @@ pub const MAX_ID_BYTES: usize = 128;
 pub const MAX_NAME_BYTES: usize = 256;
 /// Most entries in one list (ASNs, netblocks or domains) of one constituent.
 pub const MAX_LIST_ENTRIES: usize = 100_000;
+/// Most addresses in `also_notify`: copies of a digest, not a mailing list.
+pub const MAX_ALSO_NOTIFY: usize = 10;
+/// What separates the entries of `also_notify` as text (a CSV cell, the form): `;` or a line
+/// break. Not a comma or a space, so `a@x.example,b@y.example` or `Name <a@x.example>` stays
+/// one entry and is refused as it is, rather than read as other addresses.
+pub const ALSO_NOTIFY_SEPARATORS: [char; 3] = [';', '\n', '\r'];
 /// How many bad values one field's message quotes before counting the rest.
 const QUOTED_BAD_VALUES: usize = 5;
 
@@ -58,11 +68,13 @@ pub struct ConstituentDraft<'a> {
     pub netblocks: &'a str,
     pub domains: &'a str,
     pub language: &'a str,
+    /// Addresses separated by [`ALSO_NOTIFY_SEPARATORS`].
+    pub also_notify: &'a str,
 }
 
 impl ConstituentDraft<'_> {
     /// The constituent, or every field that is wrong (in the order id, name, abuse_email, asns,
-    /// netblocks, domains, language), each with a message quoting the bad values.
+    /// netblocks, domains, language, also_notify), each with a message quoting the bad values.
     pub fn validate(&self) -> Result<Constituent, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut refuse =
@@ -82,8 +94,13 @@ impl ConstituentDraft<'_> {
             refuse("name", "contains a control character".into());
         }
         let email = self.abuse_email.trim();
-        if !email.is_empty() && !looks_like_email(email) {
-            refuse("abuse_email", format!("{email:?} is not an e-mail address"));
+        if !email.is_empty()
+            && let Some(why) = addr_spec_problem(email)
+        {
+            refuse(
+                "abuse_email",
+                format!("{email:?} is not one e-mail address: it {why}"),
+            );
         }
         let asns = list("asns", self.asns, asn_text, &mut refuse);
         let netblocks = list(
@@ -109,6 +126,13 @@ impl ConstituentDraft<'_> {
                 None
             }
         };
+        let also_notify = match also_notify(self.also_notify) {
+            Ok(list) => list,
+            Err(message) => {
+                refuse("also_notify", message);
+                Vec::new()
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -120,8 +144,38 @@ impl ConstituentDraft<'_> {
             netblocks,
             domains,
             language,
+            also_notify,
         })
     }
+}
+
+/// The `also_notify` entries of `text`, each checked with [`addr_spec_problem`]; the message
+/// names every bad entry (by position and value) and why, or the count when there are too many.
+/// Empty entries (a trailing `;`) are skipped.
+pub fn also_notify(text: &str) -> Result<Vec<String>, String> {
+    let entries: Vec<&str> = text
+        .split(ALSO_NOTIFY_SEPARATORS)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.len() > MAX_ALSO_NOTIFY {
+        return Err(format!(
+            "has {} addresses; at most {MAX_ALSO_NOTIFY} are allowed",
+            entries.len()
+        ));
+    }
+    let bad: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            addr_spec_problem(e)
+                .map(|why| format!("entry {} {e:?} is not one e-mail address: it {why}", i + 1))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(bad.join("; "));
+    }
+    Ok(entries.into_iter().map(str::to_string).collect())
 }
 
 fn asn_text(a: &str) -> Result<u32, String> {
@@ -179,20 +233,65 @@ pub fn looks_like_language_tag(s: &str) -> bool {
         && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// The shape of an address (`local@domain.tld`, no whitespace, at most 254 bytes); whether it
-/// receives mail is for the mail server to say.
+/// Whether `s` is exactly one address, an RFC 5322 `addr-spec` (`local@domain.tld`): see
+/// [`addr_spec_problem`].
 pub fn looks_like_email(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && s.len() <= 254
-                && !s.contains(|c: char| c.is_whitespace() || c.is_control())
-        }
-        None => false,
+    addr_spec_problem(s).is_none()
+}
+
+/// What keeps `s` from being exactly one RFC 5322 `addr-spec`, if anything: the local part a
+/// dot-atom (RFC 6532 lets it hold UTF-8), the domain a host name with a dot, at most 254
+/// bytes, no whitespace or control characters. No display name (`Evil <evil@evil.example>`),
+/// no list (`a@x.example,b@y.example`), no comments, quoted local parts or domain literals:
+/// mail libraries read such text as another address than the one shown, so it is refused
+/// rather than interpreted. Whether the address receives mail is for the mail server to say.
+pub fn addr_spec_problem(s: &str) -> Option<&'static str> {
+    if s.len() > 254 {
+        return Some("is longer than 254 bytes");
     }
+    if s.chars().any(|c| c.is_control()) {
+        return Some("contains a control character");
+    }
+    if s.chars().any(char::is_whitespace) {
+        return Some("contains whitespace; give the address alone, without a name");
+    }
+    if s.contains(['<', '>']) {
+        return Some("has a display name or angle brackets; give the address alone");
+    }
+    if s.contains([',', ';']) {
+        return Some("is a list; give one address");
+    }
+    if s.contains(['"', '(', ')', '[', ']', '\\']) {
+        return Some("has quotes, a comment or a domain literal, which are not accepted");
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return Some("has no @");
+    };
+    if domain.contains('@') {
+        return Some("has more than one @");
+    }
+    // atext (RFC 5322 3.2.3), and UTF-8 beyond ASCII (RFC 6532).
+    let atext =
+        |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    if local.is_empty()
+        || local
+            .split('.')
+            .any(|atom| atom.is_empty() || !atom.chars().all(atext))
+    {
+        return Some("has an invalid part before the @");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+    };
+    if !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Some("has an invalid domain (a host name like example.org)");
+    }
+    None
 }
 
 #[cfg(test)]
@@ -209,6 +308,7 @@ mod tests {
             netblocks: "192.0.2.0/24\r\n2001:db8::/32",
             domains: "One.Example",
             language: "pt-BR",
+            also_notify: "soc@one.example; noc@one.example\n",
         }
         .validate()
         .unwrap();
@@ -217,6 +317,7 @@ mod tests {
         assert_eq!(c.netblocks.len(), 2);
         assert_eq!(c.domains, ["one.example"]);
         assert_eq!(c.language.as_deref(), Some("pt-BR"));
+        assert_eq!(c.also_notify, ["soc@one.example", "noc@one.example"]);
     }
 
     #[test]
@@ -282,5 +383,83 @@ mod tests {
         assert!(e[0].message.contains("more than"), "{e:?}");
         assert!(!looks_like_email("a@b."));
         assert!(looks_like_email("abuse@b.example"));
+    }
+
+    #[test]
+    fn an_abuse_address_is_exactly_one_addr_spec() {
+        for good in [
+            "abuse@b.example",
+            "first.last+tag@sub.b-c.example",
+            "o'neil@b.example",
+            "josé@exämple.example",
+        ] {
+            assert!(looks_like_email(good), "{good}");
+        }
+        for bad in [
+            "Evil<evil@evil.example>",
+            "Evil <evil@evil.example>",
+            "<evil@evil.example>",
+            "a@x.example,b@y.example",
+            "a@x.example;b@y.example",
+            "\"quoted\"@b.example",
+            "a@[192.0.2.1]",
+            "a(comment)@b.example",
+            "a@b@c.example",
+            "a..b@c.example",
+            ".a@c.example",
+            "a@-c.example",
+            "a@localhost",
+            "a\u{0}b@c.example",
+            "a@c.example\r\nBcc: x@y.example",
+            "",
+        ] {
+            assert!(!looks_like_email(bad), "{bad:?}");
+        }
+        let e = ConstituentDraft {
+            id: "a",
+            abuse_email: "Evil<evil@evil.example>",
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e[0].field, "abuse_email");
+        assert!(e[0].message.contains("display name"), "{e:?}");
+    }
+
+    #[test]
+    fn also_notify_is_a_list_of_addr_specs_each_checked_and_bounded() {
+        assert_eq!(also_notify(""), Ok(vec![]));
+        assert_eq!(
+            also_notify(" a@x.example ;\r\nb@y.example;"),
+            Ok(vec!["a@x.example".to_string(), "b@y.example".to_string()])
+        );
+        for (bad, why) in [
+            ("Evil<evil@evil.example>", "display name"),
+            ("Evil <evil@evil.example>", "whitespace"),
+            ("a@x.example,b@y.example", "is a list"),
+            ("a\u{0}b@x.example", "control character"),
+            ("nobody", "no @"),
+        ] {
+            let text = format!("ok@x.example;{bad}");
+            let e = ConstituentDraft {
+                id: "a",
+                also_notify: &text,
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].field, "also_notify");
+            assert!(e[0].message.contains("entry 2"), "{e:?}");
+            assert!(e[0].message.contains(why), "{bad:?}: {e:?}");
+        }
+        let many = (0..=MAX_ALSO_NOTIFY)
+            .map(|i| format!("n{i}@x.example"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let e = also_notify(&many).unwrap_err();
+        assert!(e.contains("at most 10"), "{e}");
+        let ten = many.rsplit_once(';').unwrap().0;
+        assert_eq!(also_notify(ten).unwrap().len(), MAX_ALSO_NOTIFY);
     }
 }

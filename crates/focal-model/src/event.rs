@@ -437,6 +437,9 @@ impl Default for DedupKey {
                     Field::SourceNetwork,
                     Field::SourceFqdn,
                     Field::SourceUrl,
+                    // Records keyed by an ASN alone (Spamhaus ASN-DROP). Last, so that the key of
+                    // every event with an address, network, host or URL is what it always was.
+                    Field::SourceAsn,
                 ],
                 vec![Field::MalwareName, Field::ClassificationType],
                 vec![Field::FeedName],

@@ -12,7 +12,7 @@ use focal_store::{
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,19 +201,28 @@ pub fn ingest_file(
     }
     let run = store.begin_run(&new_run(RunStatus::Running, resumed_from, start))?;
 
-    let mut file = File::open(path).map_err(io)?;
+    // A time from the file's header or name is every record's time.source unless it has one.
+    let timed;
+    let feed = match feed.file_time(path).map_err(io)? {
+        Some(time) => {
+            timed = feed.with_source_time(time);
+            &timed
+        }
+        None => feed,
+    };
     let FileLayout {
         layout,
         header_end,
         header_line,
         ..
-    } = read_layout(feed, &mut file, &file_name)?;
+    } = read_layout(feed, path, &file_name)?;
     let (offset, first_line) = if start.offset > header_end {
         (start.offset, start.line + 1)
     } else {
         (header_end, header_line)
     };
-    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    // Plain, decompressed, or a JSON document's records one per line (focal_feeds::input).
+    let file = focal_feeds::input::open_at(feed, path, offset).map_err(io)?;
     progress.start(&file_name, size, offset);
 
     let workers = if options.workers == 0 {
@@ -314,12 +323,8 @@ pub struct FileLayout {
     pub header: Option<(Vec<u8>, u64)>,
 }
 
-/// Reads the CSV header (always from the top of the file) and works out the layout.
-pub fn read_layout(
-    feed: &Feed,
-    file: &mut File,
-    file_name: &str,
-) -> Result<FileLayout, IngestError> {
+/// Reads the CSV header (always from the top of the file, decompressed) and works out the layout.
+pub fn read_layout(feed: &Feed, path: &Path, file_name: &str) -> Result<FileLayout, IngestError> {
     let io = |source| IngestError::Io {
         path: file_name.to_string(),
         source,
@@ -332,8 +337,8 @@ pub fn read_layout(
             header: None,
         });
     }
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut reader = RecordReader::new(&mut *file, feed.skip_rules(), 0, 1);
+    let file = focal_feeds::input::open(feed, path).map_err(io)?;
+    let mut reader = RecordReader::new(file, feed.skip_rules(), 0, 1);
     let header = if feed.definition.csv.header {
         reader
             .read_first_record()
@@ -409,7 +414,7 @@ pub fn prepare_batch(
     let encoded = events
         .into_iter()
         .map(|mut event| {
-            enricher.enrich(&mut event);
+            enricher.enrich_with(&mut event, feed.definition.enrichment.overwrite);
             event.id = feed.dedup.event_id(&event, &mut key_buf);
             let bucket = feed.dedup.bucket(&event);
             EncodedEvent::new(event, bucket, context)

@@ -13,6 +13,7 @@
 //! deterministic, so anything written twice is ignored by the store.
 
 mod ingest;
+pub mod probe;
 
 pub use ingest::{
     FileLayout, FileSummary, IngestError, IngestOptions, ProgressSink, ingest_file,

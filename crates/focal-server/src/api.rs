@@ -7,6 +7,7 @@
 
 use crate::AppState;
 use crate::access::Principal;
+use crate::accounts;
 use crate::constituents::{ChangeError, ConstituentOut, ImportResult, Problem, Refusal};
 use crate::extract::{Json, Path, Query};
 use crate::schema::{
@@ -97,6 +98,7 @@ impl From<focal_incidents::Error> for ApiError {
             E::Store(s) => s.into(),
             E::NoSuchIncident(_) => ApiError::not_found("such incident"),
             E::IllegalTransition { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+            E::NotYours(m) => ApiError(StatusCode::FORBIDDEN, m),
             other => ApiError::bad(other.to_string()),
         }
     }
@@ -303,6 +305,7 @@ async fn export(
     if format != "csv" && format != "json" {
         return Err(ApiError::bad("format: csv or json"));
     }
+    let _place = state.web.limits.export_place().await;
     let (rows, next) = search_events(&state, &p, q, MAX_EXPORT).await?;
     let mut resp = if format == "json" {
         let list: Vec<EventJson> = rows.iter().map(|(s, e)| event_json(Some(*s), e)).collect();
@@ -439,18 +442,30 @@ pub async fn incident_detail(
             .store
             .incident_in(id, &scope)?
             .ok_or_else(|| ApiError::not_found("such incident"))?;
-        let timeline = st.store.incident_timeline(id)?;
+        let mut timeline = st.store.incident_timeline(id)?;
         let mut events = Vec::new();
         // A constituent never sees TLP:RED events, here as in the event search.
         let constituent_view = scope.organisation().is_some();
+        // Nor the CSIRT's internal notes: only replies (its own and those meant for it) and
+        // what happened to the incident.
+        if constituent_view {
+            timeline.retain(|t| t.kind != "comment");
+        }
         st.store.incident_events(id, Some(50), &mut |e| {
             if !(constituent_view && e.tlp == focal_model::Tlp::Red) {
                 events.push(event_json(None, &e));
             }
             Ok(())
         })?;
+        // What this caller may do: a constituent only acknowledges or disputes.
         let allowed: Vec<&str> = focal_incidents::State::parse(&incident.state)
-            .map(|s| s.next().iter().map(|n| n.as_str()).collect())
+            .map(|s| {
+                s.next()
+                    .iter()
+                    .filter(|n| !constituent_view || focal_incidents::constituent_may(**n))
+                    .map(|n| n.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(IncidentDetail {
             incident: incident.into(),
@@ -475,8 +490,12 @@ async fn incident(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TransitionBody {
-    /// The state to move to.
+    /// The state to move to. A constituent may only move its incident to `acknowledged` or
+    /// `false_positive` (a dispute, with a reason).
     pub state: String,
+    /// Why; required when a constituent disputes (`false_positive`), kept in the timeline.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -488,6 +507,10 @@ pub struct AssignBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CommentBody {
     pub text: String,
+    /// Staff: `true` sends it as a reply the constituent sees; otherwise it is an internal note,
+    /// never shown to the constituent. A constituent's own comments are always replies.
+    #[serde(default)]
+    pub to_constituent: bool,
 }
 
 /// A change to an incident the principal may see, recorded with the principal as actor (the
@@ -503,11 +526,23 @@ pub async fn change(
         st.store
             .incident_in(id, &scope)?
             .ok_or_else(|| ApiError::not_found("such incident"))?;
+        let constituent = scope.organisation().is_some();
         Ok(match change {
-            Change::Transition(to) => {
+            Change::Transition(to, reason) => {
                 let to =
                     focal_incidents::State::parse(&to).map_err(|e| ApiError::bad(e.to_string()))?;
-                focal_incidents::transition(st.store.as_ref(), id, to, &actor)?
+                if constituent {
+                    focal_incidents::constituent_transition(
+                        st.store.as_ref(),
+                        id,
+                        to,
+                        &actor,
+                        reason.as_deref(),
+                    )?
+                } else {
+                    let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+                    focal_incidents::transition_because(st.store.as_ref(), id, to, &actor, reason)?
+                }
             }
             Change::Assign(a) => {
                 let assignee = a.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
@@ -517,13 +552,19 @@ pub async fn change(
                 st.store
                     .change_incident(id, &IncidentChange::Assign { assignee }, &actor)?
             }
-            Change::Comment(text) => {
+            Change::Comment(text, to_constituent) => {
                 let text = text.trim().to_string();
                 if text.is_empty() || text.len() > 10_000 {
                     return Err(ApiError::bad("a comment is 1 to 10000 bytes of text"));
                 }
-                st.store
-                    .change_incident(id, &IncidentChange::Comment { text }, &actor)?
+                // What a constituent writes is for the CSIRT and itself: a reply. Staff notes
+                // stay internal unless sent as a reply.
+                let change = if constituent || to_constituent {
+                    IncidentChange::Reply { text }
+                } else {
+                    IncidentChange::Comment { text }
+                };
+                st.store.change_incident(id, &change, &actor)?
             }
         })
     })
@@ -531,9 +572,11 @@ pub async fn change(
 }
 
 pub enum Change {
-    Transition(String),
+    /// The state to move to, and why.
+    Transition(String, Option<String>),
     Assign(Option<String>),
-    Comment(String),
+    /// The text, and whether staff send it as a reply the constituent sees.
+    Comment(String, bool),
 }
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/transition", params(("id" = i64, Path, description = "incident id")),
@@ -547,7 +590,7 @@ async fn transition(
     Json(body): Json<TransitionBody>,
 ) -> Result<Json<IncidentJson>, ApiError> {
     Ok(Json(
-        change(&state, &p, id, Change::Transition(body.state))
+        change(&state, &p, id, Change::Transition(body.state, body.reason))
             .await?
             .into(),
     ))
@@ -579,9 +622,14 @@ async fn comment(
     Json(body): Json<CommentBody>,
 ) -> Result<Json<IncidentJson>, ApiError> {
     Ok(Json(
-        change(&state, &p, id, Change::Comment(body.text))
-            .await?
-            .into(),
+        change(
+            &state,
+            &p,
+            id,
+            Change::Comment(body.text, body.to_constituent),
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -689,7 +737,7 @@ pub enum AsnValue {
     Text(String),
 }
 
-/// One constituent, as sent to create or replace it. Every field but `language` must be
+/// One constituent, as sent to create or replace it. Every field but `language` and `also_notify` must be
 /// present (an empty string or list where there is nothing), so a forgotten field never
 /// erases what is stored.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -707,6 +755,10 @@ pub struct ConstituentBody {
     pub domains: Vec<String>,
     /// A BCP 47 tag such as `de`; absent or null for the default language.
     pub language: Option<String>,
+    /// Further recipients of notifications (Cc): each one e-mail address (an RFC 5322
+    /// addr-spec, no name or list), at most 10. Absent or null: unchanged when replacing,
+    /// none when creating.
+    pub also_notify: Option<Vec<String>>,
 }
 
 impl ConstituentBody {
@@ -741,6 +793,22 @@ impl ConstituentBody {
             netblocks: joined("netblocks", &self.netblocks)?,
             domains: joined("domains", &self.domains)?,
             language: self.language.unwrap_or_default(),
+            also_notify: match self.also_notify {
+                None => None,
+                Some(list) => {
+                    // Refused like the other lists: an entry holding a separator is not split.
+                    if let Some(bad) = list
+                        .iter()
+                        .find(|v| v.contains(focal_model::constituent::ALSO_NOTIFY_SEPARATORS))
+                    {
+                        return Err(ChangeError::one(
+                            Some("also_notify"),
+                            format!("{bad:?}: give one address per list entry"),
+                        ));
+                    }
+                    Some(list.join("\n"))
+                }
+            },
         })
     }
 }
@@ -836,7 +904,7 @@ async fn replace_constituent(
 
 #[utoipa::path(post, path = "/api/v1/constituents/import", tag = "constituents",
     request_body(content = String, content_type = "text/csv",
-        description = "`id,name,abuse_email,asns,netblocks,domains[,language]` with a header line; lists separated by spaces; at most 10 MiB"),
+        description = "`id,name,abuse_email,asns,netblocks,domains[,language][,also_notify]` with a header line; lists separated by spaces, `also_notify` addresses by `;`; at most 10 MiB"),
     description = "Adds and updates constituents from a CSV, all or nothing: when any row is wrong, nothing is imported and every problem is listed with its line and field. Applies to ingests started afterwards. Each added or changed constituent is audited with the caller as actor.",
     responses((status = 200, description = "imported", body = ImportResult),
         (status = 413, description = "the CSV is over 10 MiB", body = ErrorBody),
@@ -1253,17 +1321,27 @@ impl utoipa::Modify for Security {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Focal API", description = "Events, incidents, constituents, feeds and the audit log of a Focal node."),
+    info(title = "Focal API", description = "Events, incidents, constituents, feeds, accounts, sharing peers and the audit log of a Focal node."),
     paths(events, export, incidents, incident, transition, assign, comment, constituents, constituent,
-        create_constituent, replace_constituent, import_constituents, runs, feeds, feed, quarantine, audit),
+        create_constituent, replace_constituent, import_constituents, runs, feeds, feed, quarantine, audit,
+        accounts::list_users, accounts::user_detail, accounts::disable_user, accounts::enable_user,
+        accounts::reset_password, accounts::end_user_sessions, accounts::end_user_session,
+        accounts::own_account, accounts::change_password, accounts::end_own_sessions,
+        accounts::end_own_session, crate::sharing::api_peers, crate::sharing::api_preview),
     components(schemas(EventPage, IncidentPage, TransitionBody, AssignBody, CommentBody,
         ConstituentBody, AsnValue, ConstituentOut, ImportResult, Problem, Refusal, ErrorBody,
-        FeedList, FeedDetail, FeedInfo, FeedPullSettings, FeedPull, FeedRun)),
+        FeedList, FeedDetail, FeedInfo, FeedPullSettings, FeedPull, FeedRun,
+        schema::UserOut, schema::SessionOut, schema::TokenOut, schema::UserList, schema::UserDetail,
+        schema::Ended, accounts::PasswordReset, accounts::PasswordChange,
+        schema::SharingPolicyOut, schema::SharingPeerOut, schema::SharingPeerList, schema::SharingPreviewOut)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]
 pub struct ApiDoc;
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::assessments::AssessDoc::openapi());
+    doc.merge(crate::awareness_pages::AwarenessDoc::openapi());
+    Json(doc)
 }

@@ -7,7 +7,8 @@
 //! Events get their constituent when they are ingested (the enricher loads the constituency when
 //! an ingest starts), so a change applies to ingests started after it; events already stored
 //! keep the constituent they were given. Notifications take the abuse address when they are
-//! queued (claimed), so messages already in the outbox keep theirs.
+//! queued (claimed), so messages already in the outbox keep theirs; the `also_notify` copies go
+//! to the addresses stored when a message is sent.
 
 use crate::AppState;
 use crate::access::{MAX_IMPORT_BYTES, Principal};
@@ -35,6 +36,8 @@ pub struct ConstituentOut {
     pub domains: Vec<String>,
     /// The notification language (BCP 47, e.g. `de`); absent for the default.
     pub language: Option<String>,
+    /// Further recipients of notifications (Cc), each one address; empty when none.
+    pub also_notify: Vec<String>,
 }
 
 impl From<ConstituentRow> for ConstituentOut {
@@ -47,6 +50,7 @@ impl From<ConstituentRow> for ConstituentOut {
             netblocks: c.netblocks,
             domains: c.domains,
             language: c.language,
+            also_notify: c.also_notify,
         }
     }
 }
@@ -61,6 +65,7 @@ impl From<Constituent> for ConstituentOut {
             netblocks: c.netblocks.iter().map(|n| n.to_string()).collect(),
             domains: c.domains,
             language: c.language,
+            also_notify: c.also_notify,
         }
     }
 }
@@ -80,7 +85,8 @@ pub struct ImportResult {
 pub struct Problem {
     /// The CSV line (1 is the header); absent for a form or a JSON body.
     pub line: Option<u64>,
-    /// `id`, `name`, `abuse_email`, `asns`, `netblocks`, `domains` or `language`; absent when
+    /// `id`, `name`, `abuse_email`, `asns`, `netblocks`, `domains`, `language` or
+    /// `also_notify`; absent when
     /// the problem is the whole row or body.
     pub field: Option<String>,
     pub message: String,
@@ -177,6 +183,10 @@ pub struct Fields {
     pub domains: String,
     #[serde(default)]
     pub language: String,
+    /// Addresses one per line or separated by `;`. `None` (only from an API body without
+    /// the field) keeps what is stored.
+    #[serde(default)]
+    pub also_notify: Option<String>,
 }
 
 impl Fields {
@@ -195,6 +205,7 @@ impl Fields {
             netblocks: c.netblocks.join("\n"),
             domains: c.domains.join("\n"),
             language: c.language.clone().unwrap_or_default(),
+            also_notify: Some(c.also_notify.join("\n")),
         }
     }
 
@@ -207,6 +218,7 @@ impl Fields {
             netblocks: &self.netblocks,
             domains: &self.domains,
             language: &self.language,
+            also_notify: self.also_notify.as_deref().unwrap_or(""),
         }
     }
 }
@@ -240,6 +252,13 @@ pub async fn save(
     fields: Fields,
     mode: SaveMode,
 ) -> Result<(ConstituentOut, bool), ChangeError> {
+    let mut fields = fields;
+    if fields.also_notify.is_none() && mode != SaveMode::Create {
+        // An API client written before `also_notify` existed must not erase it.
+        let (st, id) = (state.clone(), fields.id.trim().to_string());
+        let stored = blocking(move || Ok(st.store.constituent_in(&id, &Scope::All)?)).await?;
+        fields.also_notify = stored.map(|c| c.also_notify.join("\n"));
+    }
     let c = fields
         .draft()
         .validate()

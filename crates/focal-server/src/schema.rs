@@ -148,7 +148,9 @@ pub struct TimelineJson {
     pub at: jiff::Timestamp,
     /// Who: `user:NAME`, `system`, or the command's actor.
     pub actor: String,
-    /// created, events_added, transition, assign, comment, severity, notified, ...
+    /// created, events_added, transition (with a `reason` when one was given), assign, comment
+    /// (an internal note, never shown to a constituent), reply (seen by the constituent),
+    /// severity, notified, ...
     pub kind: String,
     /// What changed, by kind.
     pub detail: Value,
@@ -377,4 +379,201 @@ pub struct ErrorBody {
 /// Converts a list of store rows into their API shape.
 pub fn all<T, U: From<T>>(rows: Vec<T>) -> Vec<U> {
     rows.into_iter().map(U::from).collect()
+}
+
+/// An account (never its password or its tokens' values).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserOut {
+    pub name: String,
+    /// admin, analyst, auditor, constituent or peer.
+    pub role: String,
+    /// The constituent a constituent's account belongs to.
+    pub organisation: Option<String>,
+    /// A disabled account's sessions, tokens and password are refused.
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+impl From<focal_identity::User> for UserOut {
+    fn from(u: focal_identity::User) -> Self {
+        UserOut {
+            name: u.name,
+            role: u.role.as_str().to_string(),
+            organisation: u.organisation,
+            disabled: u.disabled,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A signed-in session (never its cookie or CSRF token).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Session)]
+pub struct SessionOut {
+    /// Pass to end this session.
+    pub id: i64,
+    pub created_at: String,
+    pub expires_at: String,
+    /// The address it was signed in from.
+    pub client: Option<String>,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+impl SessionOut {
+    pub fn new(s: focal_identity::SessionInfo, current: Option<i64>) -> SessionOut {
+        SessionOut {
+            current: current == Some(s.id),
+            id: s.id,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            client: s.client,
+        }
+    }
+}
+
+/// An API token (never its value).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Token)]
+pub struct TokenOut {
+    pub id: i64,
+    pub label: Option<String>,
+    /// read (GET only, on the API and TAXII) or write.
+    pub scope: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<focal_identity::TokenInfo> for TokenOut {
+    fn from(t: focal_identity::TokenInfo) -> Self {
+        TokenOut {
+            id: t.id,
+            label: t.label,
+            scope: t.scope.as_str().to_string(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserOut>,
+}
+
+/// An account with its live sessions and its tokens.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserDetail {
+    pub user: UserOut,
+    pub sessions: Vec<SessionOut>,
+    pub tokens: Vec<TokenOut>,
+}
+
+/// How many sessions a request ended.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ended {
+    pub ended: u64,
+}
+
+/// A sharing policy: what a peer or user may receive (docs/SHARING.md).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharingPolicyOut {
+    /// The highest TLP it may receive (`CLEAR`, `GREEN`, `AMBER`, `AMBER+STRICT`); TLP:RED never
+    /// leaves the node.
+    pub max_tlp: String,
+    /// The constituent it is: the only one that receives its TLP:AMBER+STRICT.
+    pub constituent: Option<String>,
+    /// Field (`source.ip`, ...) → `drop` or `pseudonymise`.
+    pub redact: std::collections::BTreeMap<String, String>,
+    /// Only these RSIT types or taxonomies; `null`: all.
+    pub types: Option<Vec<String>>,
+    /// False when no policy of its own is stored and the default applies.
+    pub own: bool,
+}
+
+impl SharingPolicyOut {
+    pub fn new(p: &focal_sharing::Policy, own: bool) -> SharingPolicyOut {
+        SharingPolicyOut {
+            max_tlp: p.max_tlp.as_str().to_string(),
+            constituent: p.constituent.clone(),
+            redact: p
+                .redact
+                .iter()
+                .map(|(f, r)| {
+                    let r = match r {
+                        focal_sharing::Redaction::Drop => "drop",
+                        focal_sharing::Redaction::Pseudonymise => "pseudonymise",
+                    };
+                    (f.clone(), r.to_string())
+                })
+                .collect(),
+            types: p.types.as_ref().map(|t| t.iter().cloned().collect()),
+            own,
+        }
+    }
+}
+
+/// A peer (a remote TAXII node this one pulls from and/or pushes to), its sync state and its
+/// policy. Its password or token is never shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharingPeerOut {
+    pub name: String,
+    /// The remote TAXII API root URL.
+    pub api_root: String,
+    /// The remote collection id.
+    pub collection: String,
+    /// The local collection id (what is pushed, where pulled objects go).
+    pub local_collection: String,
+    /// How this node signs in there: `none`, `basic` or `bearer`.
+    pub auth: String,
+    pub username: Option<String>,
+    pub pull: bool,
+    pub push: bool,
+    /// A paused peer is not synced until it is resumed.
+    pub paused: bool,
+    pub paused_at: Option<String>,
+    pub paused_by: Option<String>,
+    pub last_sync_at: Option<String>,
+    /// The error of the last sync, if it failed.
+    pub last_error: Option<String>,
+    /// Objects pulled from it and pushed to it, in all.
+    pub pulled: u64,
+    pub pushed: u64,
+    /// The remote `date_added` pulls continue after.
+    pub pull_cursor: Option<String>,
+    /// The local `date_added` (Unix microseconds) pushes continue after; 0: from the start.
+    pub push_cursor: i64,
+    pub policy: SharingPolicyOut,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharingPeerList {
+    pub peers: Vec<SharingPeerOut>,
+}
+
+/// What a peer would receive from this node under its present policy: every push round from the
+/// start of its local collection, counted by the code a sync runs, without sending anything.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharingPreviewOut {
+    pub peer: String,
+    /// The policy applied (the peer's, narrowed by the collection's own limit).
+    pub policy: SharingPolicyOut,
+    /// Object versions that would be sent.
+    pub released: u64,
+    /// Object versions kept back, by reason.
+    pub withheld: std::collections::BTreeMap<String, u64>,
+    /// Released versions by STIX type.
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    /// Released versions by TLP (`no marking` for objects without one).
+    pub by_tlp: std::collections::BTreeMap<String, u64>,
+    /// The first released objects, as they would be sent (STIX 2.1).
+    #[schema(value_type = Vec<Object>)]
+    pub first: Vec<Value>,
+    /// Stored versions read.
+    pub scanned: u64,
+    /// False when the preview stopped at its limit of versions read.
+    pub complete: bool,
 }

@@ -1,33 +1,25 @@
-//! Signing in and out: the login page, throttled password checks, sessions kept in the store
-//! (by the SHA-256 of a random 256-bit cookie value), and the cookies.
+//! Signing in and out: the login page, the sign-in form (checked by the one authenticator,
+//! `focal_identity::Authenticator::sign_in`: throttled, argon2id, a session stored by the
+//! SHA-256 of a random 256-bit cookie value), and the cookies.
 //!
 //! The session cookie is `HttpOnly; SameSite=Strict; Path=/` and `Secure`, except when the
-//! server listens on a loopback address: Focal serves plain HTTP, so `Secure` there would make
-//! a local demo impossible to sign in to. On any other address Focal is expected behind a
-//! TLS-terminating proxy and always sets `Secure`.
+//! server listens on a loopback address and the request did not come through a trusted proxy:
+//! Focal serves plain HTTP, so `Secure` there would make a local demo impossible to sign in to.
+//! On any other address, and through a trusted proxy (the TLS terminator in front of a Focal
+//! that listens on loopback, the usual deployment), it sets `Secure` (see
+//! [`crate::access::BehindTlsProxy`]).
 
 use crate::AppState;
-use crate::access::{Principal, Via, refuse};
-use axum::extract::{ConnectInfo, Form, State};
+use crate::access::{BehindTlsProxy, ClientAddress, Principal, refuse};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
-use focal_store::sharing::SharingStore;
-use focal_store::web::WebStore;
-use std::net::SocketAddr;
+use focal_identity::{Refused, SESSION_HOURS};
 
 pub const SESSION_COOKIE: &str = "focal_session";
 /// The login form's double-submit CSRF token (there is no session yet to tie it to).
 pub const LOGIN_CSRF_COOKIE: &str = "focal_login_csrf";
-/// How long a session lasts.
-pub const SESSION_HOURS: i64 = 8;
-/// Failures allowed per user name before waiting starts; then the wait doubles with each one.
-const FREE_USER_FAILURES: u32 = 3;
-/// Per client address more are allowed (several people may share one address), so that one
-/// address guessing across many names is slowed too.
-const FREE_IP_FAILURES: u32 = 20;
-const FIRST_WAIT_SECONDS: i64 = 30;
-const MAX_WAIT_SECONDS: i64 = 15 * 60;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,8 +39,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.web.secure_cookies {
+fn set_cookie(
+    state: &AppState,
+    tls: BehindTlsProxy,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if state.web.secure_cookies || tls.0 {
         "; Secure"
     } else {
         ""
@@ -59,21 +57,17 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
 }
 
 fn random_token() -> Option<String> {
-    focal_sharing::users::new_token().ok().map(|(t, _)| t)
+    focal_identity::credentials::new_token()
+        .ok()
+        .map(|(t, _)| t)
 }
 
-/// Seconds to wait before another attempt is considered, after `failures` failures of which
-/// `free` cost nothing.
-pub fn wait_seconds(failures: u32, free: u32) -> i64 {
-    if failures < free {
-        return 0;
-    }
-    let exp = (failures - free).min(20);
-    (FIRST_WAIT_SECONDS << exp).min(MAX_WAIT_SECONDS)
-}
-
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    login_form(&state, &headers, None, StatusCode::OK)
+async fn login_page(
+    State(state): State<AppState>,
+    Extension(tls): Extension<BehindTlsProxy>,
+    headers: HeaderMap,
+) -> Response {
+    login_form(&state, tls, &headers, None, StatusCode::OK)
 }
 
 /// The login form. An existing login CSRF cookie is kept rather than replaced, so that a second
@@ -81,6 +75,7 @@ async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// invalidate the form already shown.
 fn login_form(
     state: &AppState,
+    tls: BehindTlsProxy,
     headers: &HeaderMap,
     message: Option<&str>,
     status: StatusCode,
@@ -95,7 +90,7 @@ fn login_form(
     let mut resp = (status, Html(page)).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600),
+        set_cookie(state, tls, LOGIN_CSRF_COOKIE, &csrf, 3600),
     );
     resp
 }
@@ -106,64 +101,60 @@ pub struct LoginForm {
     pub password: String,
 }
 
-enum Outcome {
-    Ok(String),
-    Wrong,
-    Wait(i64),
-}
-
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
+    Extension(tls): Extension<BehindTlsProxy>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if form.username.len() > 128 || form.password.len() > 1024 {
-        return login_form(
-            &state,
-            &headers,
-            Some("Wrong name or password."),
-            StatusCode::UNAUTHORIZED,
-        );
-    }
-    let st = state.clone();
-    let ip = peer.ip().to_string();
-    let outcome = tokio::task::spawn_blocking(move || attempt(&st, &form, &ip)).await;
+    let auth = state.auth.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || auth.sign_in(&form.username, &form.password, client))
+            .await;
     match outcome {
-        Ok(Ok(Outcome::Ok(cookie_value))) => {
+        Ok(Ok(signed_in)) => {
             let mut resp = Redirect::to("/").into_response();
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&state, SESSION_COOKIE, &cookie_value, SESSION_HOURS * 3600),
+                set_cookie(
+                    &state,
+                    tls,
+                    SESSION_COOKIE,
+                    &signed_in.cookie,
+                    SESSION_HOURS * 3600,
+                ),
             );
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
+                set_cookie(&state, tls, LOGIN_CSRF_COOKIE, "", 0),
             );
             resp
         }
-        Ok(Ok(Outcome::Wrong)) => login_form(
+        Ok(Err(Refused::Unauthenticated)) => login_form(
             &state,
+            tls,
             &headers,
             Some("Wrong name or password."),
             StatusCode::UNAUTHORIZED,
         ),
-        Ok(Ok(Outcome::Wait(seconds))) => {
+        Ok(Err(Refused::Throttled { retry_after })) => {
             let mut resp = login_form(
                 &state,
+                tls,
                 &headers,
                 Some(&format!(
-                    "Too many failed attempts: try again in {seconds} s."
+                    "Too many failed attempts from your address: try again in {retry_after} s."
                 )),
                 StatusCode::TOO_MANY_REQUESTS,
             );
-            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
             resp
         }
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "login failed on a store error");
+            tracing::error!(error = %e, "sign-in failed on a store error");
             refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "/login",
@@ -178,96 +169,25 @@ async fn login(
     }
 }
 
-/// Checks throttling for the user name and the client address, then the password. Blocking.
-fn attempt(state: &AppState, form: &LoginForm, ip: &str) -> anyhow_lite::Result<Outcome> {
-    let now = jiff::Timestamp::now().as_microsecond();
-    let keys = [format!("user:{}", form.username), format!("ip:{ip}")];
-    let mut wait = 0i64;
-    for (key, free) in keys.iter().zip([FREE_USER_FAILURES, FREE_IP_FAILURES]) {
-        let f = state.store.login_failures(key)?;
-        let until = f.last_at + wait_seconds(f.failures, free) * 1_000_000;
-        if until > now {
-            wait = wait.max((until - now + 999_999) / 1_000_000);
-        }
-    }
-    if wait > 0 {
-        return Ok(Outcome::Wait(wait));
-    }
-    let user = state.store.user(&form.username)?;
-    let ok = user.as_ref().is_some_and(|u| {
-        !u.disabled
-            && u.role != "peer"
-            && u.password_hash
-                .as_deref()
-                .is_some_and(|h| focal_sharing::users::verify_password(h, &form.password))
-    });
-    let Some(user) = user.filter(|_| ok) else {
-        for key in &keys {
-            state.store.record_login_failure(key, now)?;
-        }
-        return Ok(Outcome::Wrong);
-    };
-    for key in &keys {
-        state.store.clear_login_failures(key)?;
-    }
-    let (id, id_hash) =
-        focal_sharing::users::new_token().map_err(|e| anyhow_lite::Error(e.to_string()))?;
-    let (csrf, _) =
-        focal_sharing::users::new_token().map_err(|e| anyhow_lite::Error(e.to_string()))?;
-    let expires = now + SESSION_HOURS * 3600 * 1_000_000;
-    state
-        .store
-        .create_session(&id_hash, user.id, &csrf, now, expires)?;
-    Ok(Outcome::Ok(id))
-}
-
-async fn logout(State(state): State<AppState>, Extension(p): Extension<Principal>) -> Response {
-    if let Via::Session { id_hash, .. } = &p.via {
-        let (st, id) = (state.clone(), id_hash.clone());
-        let done = tokio::task::spawn_blocking(move || st.store.delete_session(&id)).await;
-        if !matches!(done, Ok(Ok(()))) {
-            return refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "/logout",
-                "internal error",
-            );
-        }
+async fn logout(
+    State(state): State<AppState>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
+    Extension(tls): Extension<BehindTlsProxy>,
+    Extension(p): Extension<Principal>,
+) -> Response {
+    let auth = state.auth.clone();
+    let done = tokio::task::spawn_blocking(move || auth.sign_out(&p.user, &p.via, client)).await;
+    if !matches!(done, Ok(Ok(()))) {
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "/logout",
+            "internal error",
+        );
     }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&state, SESSION_COOKIE, "", 0),
+        set_cookie(&state, tls, SESSION_COOKIE, "", 0),
     );
     resp
-}
-
-/// A small error type for the blocking login work: store errors and token generation.
-mod anyhow_lite {
-    #[derive(Debug)]
-    pub struct Error(pub String);
-    impl std::fmt::Display for Error {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(&self.0)
-        }
-    }
-    impl From<focal_store::StoreError> for Error {
-        fn from(e: focal_store::StoreError) -> Self {
-            Error(e.to_string())
-        }
-    }
-    pub type Result<T> = std::result::Result<T, Error>;
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_wait_doubles_after_the_free_failures_and_is_capped() {
-        use super::wait_seconds;
-        assert_eq!(wait_seconds(2, 3), 0);
-        assert_eq!(wait_seconds(3, 3), 30);
-        assert_eq!(wait_seconds(4, 3), 60);
-        assert_eq!(wait_seconds(5, 3), 120);
-        assert_eq!(wait_seconds(60, 3), 15 * 60);
-        assert_eq!(wait_seconds(19, 20), 0);
-    }
 }

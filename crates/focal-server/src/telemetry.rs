@@ -97,10 +97,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Ok::<_, focal_store::StoreError>((
             st.store.counters()?,
             focal_store::Store::pull_counts(st.store.as_ref())?,
+            focal_store::sharing::SharingStore::count_uninterpreted_markings(st.store.as_ref())?,
         ))
     })
     .await;
-    let Ok(Ok((c, pulls))) = counters else {
+    let Ok(Ok((c, pulls, uninterpreted))) = counters else {
         return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
     };
     // Pulls by whoever made them (this server's scheduler, `focal feeds pull`, the UI).
@@ -122,6 +123,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .absolute(c.deliveries_retry);
     metrics::counter!("focal_notify_deliveries_total", "outcome" => "failed")
         .absolute(c.deliveries_failed);
+    // Received objects whose markings Focal could not interpret: held as TLP:RED, never relayed.
+    metrics::gauge!("focal_sharing_objects_uninterpreted_markings").set(uninterpreted as f64);
     // Queue depths: what the stages after the store still have to do.
     let q = c.queues;
     metrics::gauge!("focal_ingest_runs_unfinished").set(q.runs_running as f64);

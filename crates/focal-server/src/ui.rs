@@ -66,7 +66,7 @@ async fn css() -> Response {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -89,7 +89,7 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
         .join("&")
 }
 
-fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<String> {
+pub(crate) fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -109,8 +109,16 @@ fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<String> {
                                 a href="/events" { "Events" }
                                 a href="/incidents" { "Incidents" }
                                 a href="/constituents" { "Constituents" }
+                                a href="/assessments" { "Assessments" }
+                                @if p.can(Need::StaffRead) { a href="/risks" { "Risks" } }
+                                @if p.can(Need::StaffRead) { a href="/findings" { "Findings" } }
+                                a href="/advisories" { "Advisories" }
+                                a href="/library" { "Library" }
                                 @if p.can(Need::StaffRead) { a href="/feeds" { "Feeds" } }
+                                @if p.can(Need::StaffRead) { a href="/sharing" { "Sharing" } }
                                 @if p.can(Need::Audit) { a href="/audit" { "Audit log" } }
+                                @if p.can(Need::Accounts) { a href="/users" { "Users" } }
+                                a href="/account" { "Your account" }
                             }
                             form.logout method="post" action="/logout" {
                                 span.who { (p.user.name) " (" (p.user.role)
@@ -247,16 +255,18 @@ async fn dashboard(State(state): State<AppState>, Extension(p): Extension<Princi
         let since = now.as_microsecond() - 14 * 86_400 * 1_000_000;
         let d = st.store.dashboard(&scope, since, now.as_microsecond())?;
         let health = if staff { feed_health(&st)? } else { vec![] };
-        Ok((d, health))
+        let overdue = crate::assessment_pages::overdue_card(&st, &scope)?;
+        Ok((d, health, overdue))
     })
     .await
-    .map(|(d, health)| {
+    .map(|(d, health, overdue)| {
         layout(
             "Dashboard",
             Some(&p),
             html! {
                 section.card.wide { h2 { "Events per day by type (last 14 days)" } (chart(&d.per_day)) }
                 div.grid {
+                    @if let Some(card) = overdue { (card) }
                     (counts_table("Incidents by state", &d.incidents_by_state, Some("/incidents?state=")))
                     section.card { h2 { "SLA breaches" } p.big { a href="/incidents?breached=true" { (d.sla_breaches) } } p { "open incidents past their due time" } }
                     (counts_table("Top ASNs", &d.top_asns, Some("/events?asn=")))
@@ -439,6 +449,7 @@ async fn incident(
         let allowed = d["allowed_transitions"].as_array().unwrap_or(&empty);
         let timeline = d["timeline"].as_array().unwrap_or(&empty);
         let events = d["events"].as_array().unwrap_or(&empty);
+        let constituent = p.scope().organisation().is_some();
         layout(
             &format!("Incident {id}"),
             Some(&p),
@@ -453,6 +464,8 @@ async fn incident(
                     dt { "Events" } dd { (s(i, "event_count")) }
                     dt { "Due" } dd { (s(i, "due_at")) }
                 }
+                // `allowed` is already what this user may do (a constituent: acknowledge, or
+                // dispute with a reason).
                 @if p.can(Need::Act) && !allowed.is_empty() {
                     section.card { h2 { "Move to" }
                         @for t in allowed {
@@ -460,7 +473,12 @@ async fn incident(
                             form.inline method="post" action=(format!("/incidents/{id}/transition")) {
                                 input type="hidden" name="csrf" value=(p.csrf());
                                 input type="hidden" name="state" value=(t);
-                                button type="submit" id=(format!("to-{t}")) { (t) }
+                                @if constituent && t == "false_positive" {
+                                    label { "Why these events are not an incident " input type="text" name="reason" id="reason" required; }
+                                    button type="submit" id=(format!("to-{t}")) { "Dispute (false positive)" }
+                                } @else {
+                                    button type="submit" id=(format!("to-{t}")) { (t) }
+                                }
                             }
                         }
                     }
@@ -481,8 +499,14 @@ async fn incident(
                 @if p.can(Need::Act) {
                     form method="post" action=(format!("/incidents/{id}/comment")) {
                         input type="hidden" name="csrf" value=(p.csrf());
-                        label { "Comment" textarea name="text" id="comment" rows="3" required {} }
-                        button type="submit" id="add-comment" { "Add comment" }
+                        @if constituent {
+                            label { "Reply to the CSIRT" textarea name="text" id="comment" rows="3" required {} }
+                            button type="submit" id="add-comment" { "Send reply" }
+                        } @else {
+                            label { "Comment (an internal note unless sent as a reply)" textarea name="text" id="comment" rows="3" required {} }
+                            label { input type="checkbox" name="reply" value="1" id="reply"; " Reply: the constituent sees it" }
+                            button type="submit" id="add-comment" { "Add comment" }
+                        }
                     }
                 }
                 h2 { "Events (first 50)" }
@@ -497,10 +521,13 @@ async fn incident(
 #[derive(serde::Deserialize)]
 struct TransitionForm {
     state: String,
+    reason: Option<String>,
 }
 #[derive(serde::Deserialize)]
 struct CommentForm {
     text: String,
+    /// Staff: "1" to send the comment as a reply the constituent sees.
+    reply: Option<String>,
 }
 #[derive(serde::Deserialize)]
 struct AssignForm {
@@ -520,7 +547,7 @@ async fn transition(
     Path(id): Path<i64>,
     Form(f): Form<TransitionForm>,
 ) -> Response {
-    act(&state, &p, id, Change::Transition(f.state)).await
+    act(&state, &p, id, Change::Transition(f.state, f.reason)).await
 }
 
 async fn comment(
@@ -529,7 +556,8 @@ async fn comment(
     Path(id): Path<i64>,
     Form(f): Form<CommentForm>,
 ) -> Response {
-    act(&state, &p, id, Change::Comment(f.text)).await
+    let reply = f.reply.as_deref() == Some("1");
+    act(&state, &p, id, Change::Comment(f.text, reply)).await
 }
 
 async fn assign(
@@ -547,7 +575,7 @@ fn ingest_note() -> Markup {
         p.note {
             "Constituents are matched to events when the events are ingested: a change applies to "
             "ingests started after it, and events already stored keep the constituent they were given. "
-            "A new abuse address receives the notifications queued after the change."
+            "A new abuse address receives the notifications queued after the change; the addresses to also notify receive a copy of every notification sent after it."
         }
     }
 }
@@ -605,6 +633,8 @@ fn constituent_form(p: &Principal, f: &Fields, problems: &[Problem], new: bool) 
                 textarea name="netblocks" id=(id("netblocks")) rows="5" { (f.netblocks) } (errors("netblocks")) }
             label { "Domains (one per line or separated by spaces)"
                 textarea name="domains" id=(id("domains")) rows="3" { (f.domains) } (errors("domains")) }
+            label { "Also notify (further e-mail addresses for notifications, in copy; one per line, at most 10)"
+                textarea name="also_notify" id=(id("also_notify")) rows="3" { (f.also_notify.as_deref().unwrap_or("")) } (errors("also_notify")) }
             button type="submit" id=(if new { "create" } else { "save" }) { (button) }
         }
     }
@@ -666,7 +696,7 @@ async fn list_page(
                             summary { "Import from CSV" }
                             (ingest_note())
                             p { "Columns " code { "id,name,abuse_email,asns,netblocks,domains" } " and optionally "
-                                code { "language" } ", with a header line; lists separated by spaces. Known ids are updated, "
+                                code { "language" } " and " code { "also_notify" } " (addresses separated by " code { ";" } "), with a header line; lists separated by spaces. Known ids are updated, "
                                 "new ones added. If any row is wrong, nothing is imported and every problem is listed. At most 10 MiB." }
                             form.upload method="post" action="/constituents/import" enctype="multipart/form-data" {
                                 input type="hidden" name="csrf" value=(p.csrf());
@@ -887,6 +917,7 @@ async fn detail_page(
                     dt { "Name" } dd #name { (s(c, "name")) }
                     dt { "Abuse contact" } dd #abuse-email { (s(c, "abuse_email")) }
                     dt { "Language" } dd { (s(c, "language")) }
+                    dt { "Also notify" } dd #also-notify { (list("also_notify").join(", ")) }
                     dt { "ASNs" } dd { (list("asns").join(", ")) }
                     dt { "Domains" } dd { (list("domains").join(", ")) }
                 }

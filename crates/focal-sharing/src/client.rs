@@ -11,12 +11,13 @@
 //! Store calls are synchronous; this runs them inline, which suits the command line's
 //! single-task runtime. A server-side scheduler should wrap a sync in `spawn_blocking`.
 
-use crate::import::{inbound_items, store_objects};
-use crate::policy::{Shareable, release};
+use crate::import::store_objects;
+use crate::policy::{Policy, Released, Shareable};
 use crate::settings::{NodeSettings, policy_for};
 use focal_store::sharing::{Peer, SharingStore};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
@@ -61,7 +62,11 @@ pub struct SyncReport {
     pub peer: String,
     pub pulled: u64,
     pub already_present: u64,
+    /// Objects the peer stored from this sync's pushes.
     pub pushed: u64,
+    /// Objects pushed that the peer already held (a Focal peer says so per object; the push
+    /// cursor cannot know what the peer received from others).
+    pub push_already_present: u64,
     pub withheld: u64,
     /// Events made from the indicators pulled.
     pub events_stored: u64,
@@ -216,7 +221,14 @@ pub async fn pull<S: SharingStore + focal_store::Store>(
                 crate::import::AcceptError::Store(e) => ClientError::Store(e),
             })?;
         let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let items = inbound_items(objects, true);
+        let items = crate::import::inbound_items_in(store, &peer.local_collection, objects, true)?;
+        let (items, own) = crate::import::without_own_pseudonyms(
+            store,
+            &peer.local_collection,
+            &settings.key,
+            items,
+        )?;
+        report.already_present += own.len() as u64;
         let outcome = store_objects(store, &peer.local_collection, &items, Some(&peer.name))?;
         report.pulled += outcome.added.len() as u64;
         report.already_present += outcome.already_present.len() as u64;
@@ -255,8 +267,84 @@ pub async fn pull<S: SharingStore + focal_store::Store>(
     }
 }
 
+/// The policy a peer is pushed under: its own, narrowed by its local collection's limit.
+pub fn push_policy(store: &dyn SharingStore, peer: &Peer) -> Result<Policy, ClientError> {
+    let collection = store.collection(&peer.local_collection)?;
+    Ok(policy_for(store, &peer.name)?.narrowed(
+        collection
+            .and_then(|c| c.max_tlp)
+            .and_then(|t| t.parse().ok()),
+    ))
+}
+
+/// One push round: the local objects added after `cursor` (at most [`PAGE`]), minus those that
+/// came from the peer, through its policy, closed under references with what it holds already
+/// (pushed before `cursor` and visible under its policy, or received from it). Returns what is
+/// released, the last `date_added` read and how many versions were read; `None` when nothing was added after `cursor`.
+///
+/// [`push`] sends these rounds; [`preview`] counts them from the start without sending, so
+/// what the web UI shows a peer would receive is this very selection.
+pub fn push_round(
+    store: &dyn SharingStore,
+    settings: &NodeSettings,
+    peer: &Peer,
+    policy: &Policy,
+    cursor: i64,
+) -> Result<Option<(Released, i64, usize)>, ClientError> {
+    let stored = store.objects_after(&peer.local_collection, cursor, PAGE)?;
+    let Some(last) = stored.last().map(|s| s.date_added) else {
+        return Ok(None);
+    };
+    let mut items = Vec::new();
+    for s in &stored {
+        if s.origin.as_deref() == Some(peer.name.as_str())
+            || store.provenance(&s.id, s.version_us)?.contains(&peer.name)
+        {
+            continue;
+        }
+        let Ok(object) = serde_json::from_str::<Value>(&s.body) else {
+            continue;
+        };
+        let meta =
+            serde_json::from_str(&s.meta).unwrap_or_else(|_| crate::import::inbound_meta(&object));
+        items.push(Shareable { object, meta });
+    }
+    // What the peer holds already: pushed in an earlier round (before the cursor, and
+    // visible under its policy), or received from it.
+    let mut refs: Vec<String> = items
+        .iter()
+        .flat_map(|i| crate::vocab::references(&i.object))
+        .map(|r| r.id.to_string())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    let mut holds: std::collections::HashMap<String, focal_model::Tlp> =
+        std::collections::HashMap::new();
+    for r in refs {
+        let q = focal_store::sharing::ObjectQuery {
+            ids: vec![r.clone()],
+            versions: focal_store::sharing::VersionMatch::All,
+            limit: 1000,
+            ..Default::default()
+        };
+        for o in store.objects(&peer.local_collection, &q)?.objects {
+            let Ok(m) = serde_json::from_str::<crate::policy::ShareMeta>(&o.meta) else {
+                continue;
+            };
+            let sent = o.date_added <= cursor && crate::policy::gate(policy, &m).is_none();
+            if sent || o.origin.as_deref() == Some(peer.name.as_str()) {
+                holds.insert(r.clone(), m.tlp);
+                break;
+            }
+        }
+    }
+    let released =
+        crate::policy::release_closed(policy, &settings.key, items, &|r| holds.get(r).copied());
+    Ok(Some((released, last, stored.len())))
+}
+
 /// Pushes local objects added since the push cursor, through the peer's policy, never sending
-/// back what came from that peer.
+/// back what came from that peer (see [`push_round`]).
 pub async fn push(
     store: &dyn SharingStore,
     settings: &NodeSettings,
@@ -264,32 +352,13 @@ pub async fn push(
     report: &mut SyncReport,
 ) -> Result<(), ClientError> {
     let remote = Remote::new(peer)?;
-    let collection = store.collection(&peer.local_collection)?;
-    let policy = policy_for(store, &peer.name)?.narrowed(
-        collection
-            .and_then(|c| c.max_tlp)
-            .and_then(|t| t.parse().ok()),
-    );
+    let policy = push_policy(store, peer)?;
     loop {
-        let stored = store.objects_after(&peer.local_collection, peer.push_cursor, PAGE)?;
-        let Some(last) = stored.last().map(|s| s.date_added) else {
+        let Some((released, last, _)) =
+            push_round(store, settings, peer, &policy, peer.push_cursor)?
+        else {
             return Ok(());
         };
-        let mut items = Vec::new();
-        for s in &stored {
-            if s.origin.as_deref() == Some(peer.name.as_str())
-                || store.provenance(&s.id, s.version_us)?.contains(&peer.name)
-            {
-                continue;
-            }
-            let Ok(object) = serde_json::from_str::<Value>(&s.body) else {
-                continue;
-            };
-            let meta = serde_json::from_str(&s.meta)
-                .unwrap_or_else(|_| crate::import::inbound_meta(&object));
-            items.push(Shareable { object, meta });
-        }
-        let released = release(&policy, &settings.key, items);
         report.withheld += released.withheld.len() as u64;
         if !released.objects.is_empty() {
             let status = remote.add_objects(&released.objects).await?;
@@ -301,15 +370,105 @@ pub async fn push(
                 .get("success_count")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
+            // A Focal peer lists what it held already as a success with this message; counted
+            // apart, so `pushed` is what moved (and a second sync that moves nothing says 0).
+            let held = status
+                .get("successes")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter(|s| {
+                            s.get("message").and_then(Value::as_str) == Some("already present")
+                        })
+                        .count() as u64
+                })
+                .unwrap_or(0)
+                .min(successes);
             if failures > 0 {
                 tracing::warn!(peer = %peer.name, failures, "the peer refused some pushed objects (already present, usually)");
             }
-            report.pushed += successes;
-            peer.pushed += successes;
+            report.pushed += successes - held;
+            report.push_already_present += held;
+            peer.pushed += successes - held;
         }
         peer.push_cursor = last;
         store.put_peer(peer)?;
     }
+}
+
+/// What a peer would receive from this node under its present policy: every push round from
+/// the start of its local collection (as for a peer added today), counted, without sending
+/// anything or moving a cursor.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Preview {
+    pub peer: String,
+    /// The policy applied (the peer's, narrowed by the collection's limit).
+    pub policy: Policy,
+    /// Object versions that would be sent.
+    pub released: u64,
+    /// Object versions kept back, by reason.
+    pub withheld: BTreeMap<String, u64>,
+    /// Released versions by STIX type.
+    pub by_type: BTreeMap<String, u64>,
+    /// Released versions by TLP (`CLEAR`..; `no marking` for objects without a TLP marking, such as
+    /// the marking definitions themselves).
+    pub by_tlp: BTreeMap<String, u64>,
+    /// The first released objects, as they would be sent.
+    pub first: Vec<Value>,
+    /// Stored versions read.
+    pub scanned: u64,
+    /// False when the preview stopped at its limit of versions read: the counts are then of
+    /// the first `scanned` versions only.
+    pub complete: bool,
+}
+
+/// Counts what [`push`] would send to `peer` from the start, reading at most `max_scan` stored
+/// versions, and keeps the first `first_n` released objects.
+pub fn preview(
+    store: &dyn SharingStore,
+    settings: &NodeSettings,
+    peer: &Peer,
+    first_n: usize,
+    max_scan: u64,
+) -> Result<Preview, ClientError> {
+    let policy = push_policy(store, peer)?;
+    let mut out = Preview {
+        peer: peer.name.clone(),
+        policy: policy.clone(),
+        complete: true,
+        ..Preview::default()
+    };
+    let mut cursor = 0;
+    while let Some((released, last, read)) = push_round(store, settings, peer, &policy, cursor)? {
+        out.scanned += read as u64;
+        for o in released.objects {
+            out.released += 1;
+            let type_ = o["type"].as_str().unwrap_or("?").to_string();
+            *out.by_type.entry(type_).or_default() += 1;
+            let tlp = crate::stix::object_tlp(&o).map_or("no marking", |t| t.as_str());
+            *out.by_tlp.entry(tlp.to_string()).or_default() += 1;
+            if out.first.len() < first_n {
+                out.first.push(o);
+            }
+        }
+        for w in released.withheld {
+            // A dangling-reference reason names the object; counted under one line.
+            let reason = if w.reason.starts_with("refers (") {
+                "refers to an object the recipient is not sent".to_string()
+            } else {
+                w.reason
+            };
+            *out.withheld.entry(reason).or_default() += 1;
+        }
+        cursor = last;
+        if out.scanned >= max_scan {
+            out.complete = store
+                .objects_after(&peer.local_collection, cursor, 1)?
+                .is_empty();
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// Pull (if enabled), then push (if enabled); the outcome is saved on the peer.

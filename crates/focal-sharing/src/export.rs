@@ -141,6 +141,7 @@ pub fn event_objects(e: &Event, node: &Identity) -> Vec<Shareable> {
             .collect(),
         // Events made from peers' indicators keep the limits of foreign data.
         foreign: e.feed_name.starts_with("peer:"),
+        uninterpreted_markings: Vec::new(),
     };
     let common = |type_: &'static str| {
         let mut c = Common::new(type_, stix::derived_id(type_, &key), observed, Some(tlp));
@@ -193,13 +194,22 @@ pub fn event_objects(e: &Event, node: &Identity) -> Vec<Shareable> {
         };
         objects.push(stix::to_value(&sighting));
         if let Some(name) = malware_name {
-            // One object per family on this node, whichever event names it.
+            // One malware object per family and node (only its creator may version it),
+            // whichever event names it, created when the node's identity was made (real, and
+            // the same on every export) and versioned with it: a new catalogue TLP makes a new
+            // version of the identity, and so of every family, which peers then replace.
+            let created = node
+                .common
+                .created
+                .parse()
+                .unwrap_or_else(|_| Timestamp::now());
             let mut m = Common::new(
                 "malware",
-                stix::derived_id("malware", &name),
-                Timestamp::UNIX_EPOCH,
-                Some(Tlp::Clear),
+                stix::derived_id("malware", &format!("{}\x1f{name}", node.common.id)),
+                created,
+                Some(node.catalogue_tlp()),
             );
+            m.modified = node.common.modified.clone();
             m.created_by_ref = Some(node.common.id.clone());
             let malware = Malware {
                 common: m,
@@ -219,12 +229,17 @@ pub fn event_objects(e: &Event, node: &Identity) -> Vec<Shareable> {
     objects
         .into_iter()
         .map(|object| {
-            let mut m = meta.clone();
-            // The family object names no victim: it is as shareable as the least restricted
-            // event naming it (never more than the event that is being shared with it).
-            if object["type"] == "malware" {
-                m.sensitive.clear();
-            }
+            // A malware family is a public catalogue entry (its name, no victim, marked in its
+            // body): the node's catalogue TLP (CLEAR unless configured), whichever events name
+            // it, so every relationship a reader may see to it has its target.
+            let m = if object["type"] == "malware" {
+                ShareMeta {
+                    tlp: node.catalogue_tlp(),
+                    ..ShareMeta::clear()
+                }
+            } else {
+                meta.clone()
+            };
             Shareable { object, meta: m }
         })
         .collect()
@@ -308,6 +323,7 @@ pub fn report_objects(
             .collect(),
         // Built from a peer's events, it is bound by the rules for what peers sent.
         foreign: items.iter().any(|i| i.meta.foreign),
+        uninterpreted_markings: Vec::new(),
     };
     items.push(Shareable {
         object: stix::to_value(&report),
@@ -316,11 +332,15 @@ pub fn report_objects(
     items
 }
 
-/// The node's identity and the TLP marking definitions, as shareables (all TLP:CLEAR).
+/// The node's identity (at its catalogue TLP, CLEAR unless configured) and the TLP marking
+/// definitions (TLP:CLEAR), as shareables.
 pub fn node_objects(node: &Identity) -> Vec<Shareable> {
     let mut v = vec![Shareable {
         object: stix::to_value(node),
-        meta: ShareMeta::clear(),
+        meta: ShareMeta {
+            tlp: node.catalogue_tlp(),
+            ..ShareMeta::clear()
+        },
     }];
     for t in Tlp::ALL {
         v.push(Shareable {

@@ -13,26 +13,45 @@ use focal_store::sharing::{AddOutcome, Collection, NewObject, SharingStore, pars
 use serde_json::Value;
 use std::str::FromStr;
 
-/// The collection every node has: what it shares by default and where pulls land by default.
-pub const DEFAULT_COLLECTION: &str = "2a6e53e9-5c0e-4f0f-9d5b-6f3c1f0b7a11";
+/// The alias of the collection every node has: what it shares by default and where pulls land
+/// by default. Its id is random, made with the node (`store.collection` takes ids or aliases).
+pub const DEFAULT_COLLECTION: &str = "shared";
 
-/// Creates the default collection if it is missing.
+/// Creates the default collection if it is missing, with a random id of its own.
 pub fn ensure_default_collection(store: &dyn SharingStore) -> focal_store::Result<()> {
     if store.collection(DEFAULT_COLLECTION)?.is_none() {
         store.put_collection(&Collection {
-            id: DEFAULT_COLLECTION.into(),
+            id: stix::random_uuid().to_string(),
             title: "Focal shared indicators".into(),
             description: Some("Indicators and sightings this node shares with its peers".into()),
-            alias: Some("shared".into()),
+            alias: Some(DEFAULT_COLLECTION.into()),
             max_tlp: None,
+            api_root: focal_store::sharing::DEFAULT_API_ROOT.into(),
         })?;
     }
     Ok(())
 }
 
-/// The policy metadata of an object received from elsewhere: its TLP from its markings (TLP:AMBER,
-/// Focal's default, when it has none) and an RSIT type if its labels name one.
+/// The id of the default collection (made if missing).
+pub fn default_collection_id(store: &dyn SharingStore) -> focal_store::Result<String> {
+    ensure_default_collection(store)?;
+    Ok(store
+        .collection(DEFAULT_COLLECTION)?
+        .map(|c| c.id)
+        .unwrap_or_else(|| DEFAULT_COLLECTION.to_string()))
+}
+
+/// The policy metadata of an object received from elsewhere, with only the official TLP
+/// marking ids understood (any other marking makes it TLP:RED): see [`inbound_meta_with`].
 pub fn inbound_meta(o: &Value) -> ShareMeta {
+    inbound_meta_with(o, &|_| stix::MarkingSense::Unknown)
+}
+
+/// The policy metadata of an object received from elsewhere: its TLP from its markings, each
+/// interpreted by `sense` (TLP:AMBER, Focal's default, when none names a level; TLP:RED when
+/// one cannot be interpreted, so an unknown marking never lets an object travel further than
+/// its sender meant), and an RSIT type if its labels name one.
+pub fn inbound_meta_with(o: &Value, sense: &dyn Fn(&str) -> stix::MarkingSense) -> ShareMeta {
     let classification_type = o
         .get("labels")
         .and_then(Value::as_array)
@@ -41,12 +60,14 @@ pub fn inbound_meta(o: &Value) -> ShareMeta {
         .filter_map(Value::as_str)
         .find_map(|l| ClassificationType::from_str(l).ok())
         .map(|t| t.as_str().to_string());
+    let (tlp, uninterpreted_markings) = stix::interpreted_tlp(o, sense);
     ShareMeta {
-        tlp: stix::object_tlp(o).unwrap_or(UNMARKED_TLP),
+        tlp: tlp.unwrap_or(UNMARKED_TLP),
         classification_type,
         constituent: None,
         sensitive: Vec::new(),
         foreign: false,
+        uninterpreted_markings,
     }
 }
 
@@ -64,6 +85,7 @@ pub fn new_object(item: &Shareable) -> NewObject {
         tlp: item.meta.tlp.as_str().to_string(),
         meta: serde_json::to_string(&item.meta).unwrap_or_else(|_| "{}".into()),
         body: o.to_string(),
+        conversion: None,
     }
 }
 
@@ -75,17 +97,165 @@ pub fn store_objects(
     items: &[Shareable],
     origin: Option<&str>,
 ) -> focal_store::Result<AddOutcome> {
-    let rows: Vec<NewObject> = items.iter().map(new_object).collect();
+    store_converted(store, collection, items, &[], origin)
+}
+
+/// As [`store_objects`], with the record of each object's conversion from STIX 2.0
+/// (`conversions[i]` for `items[i]`; missing or `None`: not converted), kept with the object.
+pub fn store_converted(
+    store: &dyn SharingStore,
+    collection: &str,
+    items: &[Shareable],
+    conversions: &[Option<crate::elevate::Conversion>],
+    origin: Option<&str>,
+) -> focal_store::Result<AddOutcome> {
+    let rows: Vec<NewObject> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| NewObject {
+            conversion: conversions
+                .get(i)
+                .and_then(Option::as_ref)
+                .and_then(|c| serde_json::to_string(c).ok()),
+            ..new_object(item)
+        })
+        .collect();
     store.add_objects(collection, &rows, origin)
 }
 
-/// Inbound objects (already validated) with the metadata they carry. `foreign`: they come from
-/// another organisation (a peer), which limits how far TLP:AMBER may travel on.
+/// Inbound objects (already validated) with the metadata they carry, markings interpreted from
+/// the marking-definitions in the same request. `foreign`: they come from another organisation
+/// (a peer), which limits how far TLP:AMBER may travel on.
 pub fn inbound_items(objects: Vec<Value>, foreign: bool) -> Vec<Shareable> {
+    let book = marking_book(&objects, std::collections::HashMap::new());
+    items_with_book(objects, foreign, &book)
+}
+
+/// Takes out of `items` the `domain-name` observables that are this node's own pseudonyms
+/// coming back (a peer relaying what this node released to it pseudonymised): they stand for
+/// addresses the node holds in clear, so they are its own objects and, like its indicators
+/// coming back, are not stored (stored, they would be relayed on as foreign objects and each
+/// round would carry them further; found by the five-node star in
+/// crates/focal/tests/federation_five.rs). Returns what to store and the ids taken out.
+/// Only a request holding a pseudonym pays for it: one read of the node's own observables.
+pub fn without_own_pseudonyms(
+    store: &dyn SharingStore,
+    collection: &str,
+    key: &crate::policy::PseudonymKey,
+    items: Vec<Shareable>,
+) -> focal_store::Result<(Vec<Shareable>, Vec<String>)> {
+    let pseudonym = |i: &Shareable| -> Option<String> {
+        (i.object["type"] == "domain-name")
+            .then(|| i.object["value"].as_str())
+            .flatten()
+            .filter(|v| v.ends_with(".pseudonym.invalid"))
+            .map(str::to_string)
+    };
+    if !items.iter().any(|i| pseudonym(i).is_some()) {
+        return Ok((items, Vec::new()));
+    }
+    let mut own = std::collections::HashSet::new();
+    let mut q = focal_store::sharing::ObjectQuery {
+        types: ["ipv4-addr", "ipv6-addr", "domain-name", "url"]
+            .map(str::to_string)
+            .to_vec(),
+        versions: focal_store::sharing::VersionMatch::All,
+        limit: 10_000,
+        ..Default::default()
+    };
+    loop {
+        let page = store.objects(collection, &q)?;
+        for o in page.objects.iter().filter(|o| o.origin.is_none()) {
+            if let Ok(v) = serde_json::from_str::<Value>(&o.body)
+                && let Some(value) = v.get("value").and_then(Value::as_str)
+            {
+                own.insert(key.pseudonym(value));
+            }
+        }
+        match page.objects.last() {
+            Some(last) if page.more => q.after_added = Some(last.date_added),
+            _ => break,
+        }
+    }
+    let mut taken = Vec::new();
+    let kept = items
+        .into_iter()
+        .filter(|i| match pseudonym(i) {
+            Some(p) if own.contains(&p) => {
+                taken.push(i.object["id"].as_str().unwrap_or("").to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    Ok((kept, taken))
+}
+
+/// As [`inbound_items`], also interpreting marking-definitions this collection already holds
+/// (a peer may have sent the definition on an earlier page).
+pub fn inbound_items_in(
+    store: &dyn SharingStore,
+    collection: &str,
+    objects: Vec<Value>,
+    foreign: bool,
+) -> focal_store::Result<Vec<Shareable>> {
+    let in_request: std::collections::HashSet<&str> = objects
+        .iter()
+        .filter(|o| o["type"] == "marking-definition")
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    let mut wanted: Vec<String> = objects
+        .iter()
+        .flat_map(stix::marking_refs)
+        .filter(|r| stix::tlp_of_marking(r).is_none() && !in_request.contains(r))
+        .map(str::to_string)
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut held = std::collections::HashMap::new();
+    if !wanted.is_empty() {
+        let page = store.objects(
+            collection,
+            &focal_store::sharing::ObjectQuery {
+                ids: wanted.clone(),
+                types: vec!["marking-definition".into()],
+                limit: wanted.len(),
+                ..Default::default()
+            },
+        )?;
+        for s in page.objects {
+            if let Ok(def) = serde_json::from_str::<Value>(&s.body) {
+                held.insert(s.id, stix::interpret_marking(&def));
+            }
+        }
+    }
+    let book = marking_book(&objects, held);
+    Ok(items_with_book(objects, foreign, &book))
+}
+
+/// The interpretation of every marking-definition in `objects`, added to `held`.
+fn marking_book(
+    objects: &[Value],
+    mut held: std::collections::HashMap<String, stix::MarkingSense>,
+) -> std::collections::HashMap<String, stix::MarkingSense> {
+    for o in objects.iter().filter(|o| o["type"] == "marking-definition") {
+        if let Some(id) = o["id"].as_str() {
+            held.insert(id.to_string(), stix::interpret_marking(o));
+        }
+    }
+    held
+}
+
+fn items_with_book(
+    objects: Vec<Value>,
+    foreign: bool,
+    book: &std::collections::HashMap<String, stix::MarkingSense>,
+) -> Vec<Shareable> {
+    let sense = |r: &str| book.get(r).copied().unwrap_or(stix::MarkingSense::Unknown);
     objects
         .into_iter()
         .map(|o| {
-            let mut meta = inbound_meta(&o);
+            let mut meta = inbound_meta_with(&o, &sense);
             meta.foreign = foreign;
             Shareable { meta, object: o }
         })
@@ -104,8 +274,10 @@ pub fn publish_events(
     for e in events {
         items.extend(event_objects(e, node));
     }
+    // Once per content: an observable from events of different TLPs is one copy per TLP (its
+    // marking is part of its body), so a reader cleared for the lower one has it.
     let mut seen = std::collections::HashSet::new();
-    items.retain(|i| seen.insert(i.object["id"].to_string()));
+    items.retain(|i| seen.insert(i.object.to_string()));
     store_objects(store, collection, &items, None)
 }
 
@@ -138,17 +310,22 @@ fn simple_comparisons(pattern: &str) -> Vec<(String, String)> {
 /// Events for the indicators among `objects`: one per indicator whose pattern is a simple
 /// address, network, domain or URL comparison. The feed is `peer:<name>`, the time
 /// `valid_from`, the type from the labels (else `undetermined`), the TLP from the markings.
-pub fn events_from_objects(objects: &[Value], peer: &str, observed: jiff::Timestamp) -> Vec<Event> {
+pub fn events_from_objects(
+    items: &[Shareable],
+    peer: &str,
+    observed: jiff::Timestamp,
+) -> Vec<Event> {
     let mut out = Vec::new();
     let feed: std::sync::Arc<str> = format!("peer:{peer}").into();
-    for o in objects.iter().filter(|o| o["type"] == "indicator") {
+    for item in items.iter().filter(|i| i.object["type"] == "indicator") {
+        let o = &item.object;
         let Some(pattern) = o.get("pattern").and_then(Value::as_str) else {
             continue;
         };
         if o.get("pattern_type").and_then(Value::as_str) != Some("stix") {
             continue;
         }
-        let meta = inbound_meta(o);
+        let meta = &item.meta;
         let type_ = meta
             .classification_type
             .as_deref()
@@ -255,39 +432,63 @@ pub fn store_events(
     Ok(progress.events_stored)
 }
 
-/// The references an SRO cannot do without. They must point at an object in the same request
-/// or one this node already holds: a relationship or sighting of nothing is refused.
-const REQUIRED_REFS: [&str; 3] = ["source_ref", "target_ref", "sighting_of_ref"];
-
 /// Every inbound path's gate: [`crate::validate::parse_objects`] (shape and limits), then the
-/// references of relationships and sightings resolved against the request and the store.
+/// references an object cannot do without ([`crate::vocab::required_refs`]: a relationship's
+/// ends, a sighting's subject, a language-content's object) resolved against the request and
+/// the store: a relationship or sighting of nothing is refused.
 pub fn accept(
     store: &dyn SharingStore,
     collection: &str,
     bytes: &[u8],
     limits: &crate::validate::Limits,
 ) -> Result<Vec<Value>, AcceptError> {
-    let objects = crate::validate::parse_objects(bytes, limits)?;
+    Ok(accept_inbound(
+        store,
+        collection,
+        bytes,
+        limits,
+        crate::validate::Accept::TAXII,
+    )?
+    .into_iter()
+    .map(|i| i.object)
+    .collect())
+}
+
+/// [`accept`] for what `accept` allows beyond a 2.1 bundle or envelope (a bare object, STIX
+/// 2.0 stepped to 2.1), each object with its conversion record.
+pub fn accept_inbound(
+    store: &dyn SharingStore,
+    collection: &str,
+    bytes: &[u8],
+    limits: &crate::validate::Limits,
+    accept: crate::validate::Accept,
+) -> Result<Vec<crate::validate::Inbound>, AcceptError> {
+    let inbound = crate::validate::parse_inbound(bytes, limits, accept)?;
+    let objects: Vec<&Value> = inbound.iter().map(|i| &i.object).collect();
     let in_request: std::collections::HashSet<&str> =
         objects.iter().filter_map(|o| o["id"].as_str()).collect();
     let mut wanted: Vec<(usize, &str, String)> = Vec::new();
-    for (index, o) in objects.iter().enumerate() {
-        for key in REQUIRED_REFS {
+    for (position, o) in objects.iter().enumerate() {
+        let type_ = o.get("type").and_then(Value::as_str).unwrap_or_default();
+        for key in crate::vocab::required_refs(type_) {
             if let Some(r) = o.get(key).and_then(Value::as_str)
                 && !in_request.contains(r)
             {
-                wanted.push((index, key, r.to_string()));
+                wanted.push((position, key, r.to_string()));
             }
         }
     }
     if !wanted.is_empty() {
         let ids: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
         let known = store.known_ids(collection, &ids)?;
-        if let Some((index, key, r)) = wanted.into_iter().find(|w| !known.contains(&w.2)) {
+        if let Some((position, key, r)) = wanted.into_iter().find(|w| !known.contains(&w.2)) {
             return Err(AcceptError::Inbound(
                 crate::validate::InboundError::Object {
-                    index,
-                    id: objects[index]["id"].as_str().unwrap_or("no id").to_string(),
+                    index: inbound[position].index,
+                    id: objects[position]["id"]
+                        .as_str()
+                        .unwrap_or("no id")
+                        .to_string(),
                     field: key.to_string(),
                     reason: format!(
                         "refers to {r}, which is neither in this request nor in this collection"
@@ -296,7 +497,68 @@ pub fn accept(
             ));
         }
     }
-    Ok(objects)
+    Ok(inbound)
+}
+
+/// Refuses versions that name this node (`node_id`) as their creator but that this node never
+/// made. Only an object's creator versions it (STIX 2.1 §3.6); a peer with write rights posted a
+/// newer copy of this node's AMBER indicator, marked GREEN with another pattern, and readers
+/// cleared for AMBER were served the forgery as this node's own. Versions this node holds are
+/// let through (a ring of peers relays a node's objects back to it, and they are then already
+/// present). For requests from outside this node; its own staff version its objects.
+pub fn refuse_forged_own(
+    store: &dyn SharingStore,
+    collection: &str,
+    node_id: &str,
+    objects: &[Value],
+) -> Result<(), AcceptError> {
+    let claimed: Vec<(usize, &Value)> = objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.get("created_by_ref").and_then(Value::as_str) == Some(node_id))
+        .collect();
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = claimed
+        .iter()
+        .filter_map(|(_, o)| o.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let held: std::collections::HashSet<(String, i64)> = store
+        .objects(
+            collection,
+            &focal_store::sharing::ObjectQuery {
+                ids,
+                versions: focal_store::sharing::VersionMatch::All,
+                limit: i64::MAX as usize / 2,
+                ..Default::default()
+            },
+        )?
+        .objects
+        .into_iter()
+        .map(|o| (o.id, o.version_us))
+        .collect();
+    for (index, o) in claimed {
+        let text = |k: &str| o.get(k).and_then(Value::as_str);
+        let id = text("id").unwrap_or_default();
+        let version = text("modified")
+            .or_else(|| text("created"))
+            .and_then(parse_timestamp_us);
+        if !version.is_some_and(|v| held.contains(&(id.to_string(), v))) {
+            return Err(AcceptError::Inbound(
+                crate::validate::InboundError::Object {
+                    index,
+                    id: id.to_string(),
+                    field: "created_by_ref".into(),
+                    reason:
+                        "names this node as its creator, but this node never made this version: \
+                         only an object's creator versions it"
+                            .into(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -317,7 +579,7 @@ pub fn event_candidates(
     items: &[Shareable],
     outcome: &AddOutcome,
     origin: Option<&str>,
-) -> focal_store::Result<Vec<Value>> {
+) -> focal_store::Result<Vec<Shareable>> {
     let mut wanted: std::collections::HashSet<(String, String)> = outcome
         .added
         .iter()
@@ -345,7 +607,7 @@ pub fn event_candidates(
                 None => wanted.iter().any(|w| w.0 == id),
             }
         })
-        .map(|i| i.object.clone())
+        .cloned()
         .collect())
 }
 
@@ -358,7 +620,14 @@ pub fn derive_events<S: SharingStore + focal_store::Store>(
     origin: Option<&str>,
     source: &str,
 ) -> focal_store::Result<u64> {
-    let candidates = event_candidates(store, items, outcome, origin)?;
+    let mut candidates = event_candidates(store, items, outcome, origin)?;
+    // This node's own indicators coming back (its export imported, a peer relaying them) were
+    // made from events it already has: they make no new ones.
+    let own = crate::settings::node_identity_id(store)
+        .map_err(|e| focal_store::StoreError::Invalid(e.to_string()))?;
+    if let Some(own) = own {
+        candidates.retain(|i| i.object.get("created_by_ref").and_then(Value::as_str) != Some(&own));
+    }
     let now = jiff::Timestamp::now();
     let events = events_from_objects(&candidates, origin.unwrap_or("file"), now);
     let sha = crate::users::token_hash(&format!("{source}@{now}"));

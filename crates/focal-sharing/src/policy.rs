@@ -15,6 +15,7 @@
 //! - A last check withholds any object whose JSON still contains a redacted value.
 
 use crate::stix::{self, sco_id};
+use aho_corasick::{AhoCorasick, MatchKind};
 use focal_model::Tlp;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,10 @@ pub struct ShareMeta {
     /// Received from another organisation (a peer), not made here.
     #[serde(default)]
     pub foreign: bool,
+    /// Markings on the object that Focal could not interpret: the object is then TLP:RED for
+    /// sharing (kept and shown to staff, never relayed), and counted in `/metrics`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uninterpreted_markings: Vec<String>,
 }
 
 impl ShareMeta {
@@ -107,6 +112,7 @@ impl ShareMeta {
             constituent: None,
             sensitive: Vec::new(),
             foreign: false,
+            uninterpreted_markings: Vec::new(),
         }
     }
 }
@@ -198,12 +204,170 @@ pub fn gate(policy: &Policy, meta: &ShareMeta) -> Option<String> {
     None
 }
 
+/// The TLP part of [`gate`] as stored values, for the store to select only what this recipient
+/// may see (so pages are full); [`gate`] still runs on every object read.
+pub fn visibility(policy: &Policy) -> focal_store::sharing::Visibility {
+    let colours = |foreign: bool| {
+        Tlp::ALL
+            .into_iter()
+            .filter(|t| {
+                let meta = ShareMeta {
+                    tlp: *t,
+                    foreign,
+                    // The constituent rule for AMBER+STRICT is matched on the stored value.
+                    constituent: policy.constituent.clone(),
+                    ..ShareMeta::clear()
+                };
+                gate(
+                    &Policy {
+                        types: None,
+                        ..policy.clone()
+                    },
+                    &meta,
+                )
+                .is_none()
+            })
+            .map(|t| t.as_str().to_string())
+            .collect()
+    };
+    focal_store::sharing::Visibility {
+        local_tlps: colours(false),
+        foreign_tlps: colours(true),
+        strict_constituent: policy.constituent.clone(),
+    }
+}
+
 const VALUE_SCOS: [&str; 4] = ["ipv4-addr", "ipv6-addr", "domain-name", "url"];
 /// References without which an object means nothing.
 const REQUIRED_REFS: [&str; 4] = ["source_ref", "target_ref", "sighting_of_ref", "object_refs"];
 
-/// The choke point: which of `items` may go to the recipient of `policy`, redacted as it says.
+/// The choke point: which of `items` may go to the recipient of `policy`, redacted as it says,
+/// closed under references: everything released refers only to objects released with it (or
+/// to the TLP marking definitions every STIX tool knows). See [`release_closed`].
 pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Released {
+    release_closed(policy, key, items, &|_| None)
+}
+
+/// Whether a report is Focal's own summary over events: its `object_refs` are narrowed to what
+/// a recipient may see and it is re-marked, rather than withheld whole.
+fn narrowable(object: &Value, meta: &ShareMeta) -> bool {
+    object["type"] == "report" && !meta.foreign && meta.uninterpreted_markings.is_empty()
+}
+
+/// [`release`] where the recipient already holds, or has been sent before, some objects:
+/// `held(id)` is the TLP of such an object (`None`: not held). Every released object's
+/// references are released with it or held; an object that would dangle is withheld (a
+/// relationship, sighting or observed-data whose endpoint is withheld goes with it), except
+/// Focal's own reports, whose `object_refs` are narrowed to what remains and which are then
+/// marked with the highest TLP among it.
+pub fn release_closed(
+    policy: &Policy,
+    key: &PseudonymKey,
+    mut items: Vec<Shareable>,
+    held: &dyn Fn(&str) -> Option<Tlp>,
+) -> Released {
+    // Only what the recipient may hold counts (its clearance may have been lowered since).
+    let held = |r: &str| held(r).filter(|t| *t != Tlp::Red && *t <= policy.max_tlp);
+    // Focal's reports are gated by what they will hold, not by the most restrictive event they
+    // were built over (an incident with one RED event still gets a report at GREEN).
+    let mut report_meta: HashMap<String, ShareMeta> = HashMap::new();
+    for item in items.iter_mut() {
+        if narrowable(&item.object, &item.meta) && item.meta.tlp != Tlp::AmberStrict {
+            report_meta.insert(object_id(&item.object), item.meta.clone());
+            item.meta.tlp = Tlp::Clear;
+        }
+    }
+    // The TLP of everything that passes the gate, for re-marking reports.
+    let mut tlp_of: HashMap<String, Tlp> = HashMap::new();
+    for item in &items {
+        if gate(policy, &item.meta).is_none() {
+            let id = object_id(&item.object);
+            let t = tlp_of.entry(id).or_insert(item.meta.tlp);
+            *t = (*t).min(item.meta.tlp);
+        }
+    }
+    let mut out = release_open(policy, key, items);
+    // The same SCO may come as several copies (one per TLP of the events that produced it):
+    // the recipient gets one, the least restricted (released first wins among equals).
+    let mut best: HashMap<String, (usize, Tlp)> = HashMap::new();
+    for (i, o) in out.objects.iter().enumerate() {
+        let t = stix::object_tlp(o).unwrap_or(Tlp::Red);
+        let e = best.entry(object_id(o)).or_insert((i, t));
+        if t < e.1 {
+            *e = (i, t);
+        }
+    }
+    let keep: HashSet<usize> = best.values().map(|v| v.0).collect();
+    let mut i = 0;
+    out.objects.retain(|_| {
+        i += 1;
+        keep.contains(&(i - 1))
+    });
+    // Close under references, until nothing changes.
+    loop {
+        let present: HashSet<String> = out.objects.iter().map(object_id).collect();
+        let ok =
+            |r: &str| stix::tlp_of_marking(r).is_some() || present.contains(r) || held(r).is_some();
+        let mut changed = false;
+        let mut next = Vec::with_capacity(out.objects.len());
+        for mut o in std::mem::take(&mut out.objects) {
+            let id = object_id(&o);
+            let missing: Vec<(String, String)> = crate::vocab::references(&o)
+                .into_iter()
+                .filter(|r| !ok(r.id))
+                .map(|r| (r.property.clone(), r.id.to_string()))
+                .collect();
+            if missing.is_empty() {
+                next.push(o);
+                continue;
+            }
+            changed = true;
+            if report_meta.contains_key(&id)
+                && missing.iter().all(|m| m.0 == "object_refs")
+                && let Some(list) = o.get_mut("object_refs").and_then(Value::as_array_mut)
+            {
+                list.retain(|r| r.as_str().is_some_and(&ok));
+                if !list.is_empty() {
+                    next.push(o);
+                    continue;
+                }
+            }
+            out.withheld.push(Withheld {
+                id,
+                reason: format!(
+                    "refers ({}) to {}, which the recipient is not sent",
+                    missing[0].0, missing[0].1
+                ),
+            });
+        }
+        out.objects = next;
+        if !changed {
+            break;
+        }
+    }
+    // Reports: marked with the highest TLP among what they still hold.
+    for o in out.objects.iter_mut() {
+        let id = object_id(o);
+        let Some(meta) = report_meta.get(&id) else {
+            continue;
+        };
+        let tlp = o["object_refs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|r| tlp_of.get(r).copied().or_else(|| held(r)))
+            .max()
+            .unwrap_or(Tlp::Clear);
+        // Never above what the report itself was built at.
+        let tlp = tlp.min(meta.tlp);
+        o["object_marking_refs"] = serde_json::json!([stix::tlp_marking_id(tlp)]);
+    }
+    out
+}
+
+/// The gate and redaction, without closure under references.
+fn release_open(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Released {
     let mut out = Released::default();
     // Every value to hide in this release, and the SCO ids derived from it, whichever page or
     // item they are on: ids of observables are hashes of their values.
@@ -254,9 +418,22 @@ pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Re
             }
         }
     }
+    let redactor = match Redactor::new(&hidden, &old_ids, key) {
+        Ok(r) => r,
+        Err(e) => {
+            // Fail closed: without the automaton nothing can be shown to be free of the values.
+            for o in kept {
+                out.withheld.push(Withheld {
+                    id: object_id(&o),
+                    reason: format!("the redaction could not be prepared: {e}"),
+                });
+            }
+            return out;
+        }
+    };
     let mut objects: Vec<Value> = Vec::with_capacity(kept.len());
     for object in kept {
-        match redact_object(object, &hidden, key) {
+        match redactor.redact(object) {
             Ok(o) => objects.push(o),
             Err(id) => {
                 out.withheld.push(Withheld {
@@ -291,27 +468,8 @@ pub fn release(policy: &Policy, key: &PseudonymKey, items: Vec<Shareable>) -> Re
     }
     // The last line of defence: no redacted value (as is, escaped for a pattern, or escaped
     // for JSON) or value-derived id in any released text.
-    let needles: Vec<String> = hidden
-        .keys()
-        .flat_map(|v| {
-            let json = serde_json::to_string(v).unwrap_or_default();
-            let json = json.trim_matches('"').to_string();
-            let pattern = stix::quote(v);
-            let pattern_json = serde_json::to_string(&pattern).unwrap_or_default();
-            [
-                v.clone(),
-                json,
-                pattern,
-                pattern_json.trim_matches('"').to_string(),
-            ]
-        })
-        .filter(|n| !n.is_empty())
-        .collect();
     for o in objects {
-        let text = o.to_string();
-        if needles.iter().any(|v| text.contains(v.as_str()))
-            || old_ids.iter().any(|i| text.contains(i.as_str()))
-        {
+        if redactor.leaks(&o.to_string()) {
             out.withheld.push(Withheld {
                 id: object_id(&o),
                 reason: "still contained a redacted value after redaction".into(),
@@ -330,49 +488,167 @@ fn object_id(o: &Value) -> String {
         .to_string()
 }
 
-/// Redacts one object; `Err(id)` if it must be dropped.
-fn redact_object(
-    mut o: Value,
-    hidden: &HashMap<String, Redaction>,
-    key: &PseudonymKey,
-) -> Result<Value, String> {
-    let id = object_id(&o);
-    let type_ = o
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    // An observable whose value is hidden: dropped, or replaced by its pseudonym.
-    if VALUE_SCOS.contains(&type_.as_str())
-        && let Some(v) = o.get("value").and_then(Value::as_str)
-        && let Some(action) = hidden.get(v)
-    {
-        return match action {
-            Redaction::Drop => Err(id),
-            Redaction::Pseudonymise => {
-                let p = key.pseudonym(v);
-                let mut n = stix::Observable::Domain(p).object(Tlp::Clear);
-                n["object_marking_refs"] = o
-                    .get("object_marking_refs")
-                    .cloned()
-                    .unwrap_or(Value::Array(vec![]));
-                Ok(n)
+/// The forms a hidden value takes in released JSON (as is, escaped for JSON, quoted for a
+/// pattern, and that escaped for JSON), for the final check.
+fn leak_forms(v: &str) -> [String; 4] {
+    let json = serde_json::to_string(v).unwrap_or_default();
+    let pattern = stix::quote(v);
+    let pattern_json = serde_json::to_string(&pattern).unwrap_or_default();
+    [
+        v.to_string(),
+        json.trim_matches('"').to_string(),
+        pattern,
+        pattern_json.trim_matches('"').to_string(),
+    ]
+}
+
+/// The quoted pattern literals that stand for a hidden value (`'v'`, and `'v'` escaped as a
+/// pattern writes it).
+fn literal_forms(v: &str) -> [String; 2] {
+    [format!("'{v}'"), format!("'{}'", stix::quote(v))]
+}
+
+/// Finds and rewrites the hidden values of one release in time linear in the size of what is
+/// released: each object is read once by an automaton over every form of every hidden value
+/// (Aho–Corasick), where a scan of every object for every value never finished on 16,901
+/// events (issue 12, item 7). `tests::redactor_matches_the_scan_per_value` holds it to the
+/// straightforward scan.
+struct Redactor<'a> {
+    hidden: &'a HashMap<String, Redaction>,
+    key: &'a PseudonymKey,
+    /// The quoted pattern literals of the hidden values, and for each, the values it stands for.
+    literals: Option<AhoCorasick>,
+    literal_values: Vec<Vec<&'a str>>,
+    /// Every form of a hidden value or value-derived id that must not appear in released text.
+    leaks: Option<AhoCorasick>,
+}
+
+impl<'a> Redactor<'a> {
+    fn new(
+        hidden: &'a HashMap<String, Redaction>,
+        old_ids: &HashSet<String>,
+        key: &'a PseudonymKey,
+    ) -> Result<Redactor<'a>, aho_corasick::BuildError> {
+        let mut literal_index: HashMap<String, usize> = HashMap::new();
+        let mut literal_values: Vec<Vec<&'a str>> = Vec::new();
+        let mut leak_needles: HashSet<String> = HashSet::new();
+        for v in hidden.keys() {
+            for l in literal_forms(v) {
+                let i = *literal_index.entry(l).or_insert_with(|| {
+                    literal_values.push(Vec::new());
+                    literal_values.len() - 1
+                });
+                if !literal_values[i].contains(&v.as_str()) {
+                    literal_values[i].push(v.as_str());
+                }
             }
+            leak_needles.extend(leak_forms(v).into_iter().filter(|n| !n.is_empty()));
+        }
+        leak_needles.extend(old_ids.iter().filter(|i| !i.is_empty()).cloned());
+        let mut literal_patterns = vec![String::new(); literal_values.len()];
+        for (l, i) in literal_index {
+            literal_patterns[i] = l;
+        }
+        // Standard semantics: overlapping search reports every literal wherever it stands.
+        let build = |patterns: Vec<String>| -> Result<Option<AhoCorasick>, _> {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(patterns)
+                .map(Some)
         };
+        Ok(Redactor {
+            hidden,
+            key,
+            literals: build(literal_patterns)?,
+            literal_values,
+            leaks: build(leak_needles.into_iter().collect())?,
+        })
     }
-    // A value counts where it stands whole: a string equal to it, or a quoted pattern literal.
-    // (A longer value that merely contains it, 198.51.100.17 for 198.51.100.1, is not
-    // rewritten; the final check then withholds the object rather than let it out mangled.)
-    let present: Vec<(&String, &Redaction)> =
-        hidden.iter().filter(|(v, _)| mentions(&o, v)).collect();
-    if present.is_empty() {
-        return Ok(o);
+
+    /// Whether `text` holds any hidden value or value-derived id, in any form.
+    fn leaks(&self, text: &str) -> bool {
+        self.leaks.as_ref().is_some_and(|ac| ac.is_match(text))
     }
-    if present.iter().any(|(_, a)| **a == Redaction::Drop) {
-        return Err(id);
+
+    /// The hidden values `v` mentions: a string equal to one, or holding one as a quoted
+    /// pattern literal.
+    fn mentioned(&self, v: &Value, found: &mut BTreeSet<&'a str>) {
+        match v {
+            Value::String(s) => {
+                if let Some((k, _)) = self.hidden.get_key_value(s.as_str()) {
+                    found.insert(k.as_str());
+                }
+                if let Some(ac) = &self.literals {
+                    for m in ac.find_overlapping_iter(s.as_str()) {
+                        found.extend(self.literal_values[m.pattern().as_usize()].iter().copied());
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| self.mentioned(i, found)),
+            Value::Object(map) => map.values().for_each(|i| self.mentioned(i, found)),
+            _ => {}
+        }
     }
+
+    /// Redacts one object; `Err(id)` if it must be dropped.
+    fn redact(&self, mut o: Value) -> Result<Value, String> {
+        let id = object_id(&o);
+        let type_ = o
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        // An observable whose value is hidden: dropped, or replaced by its pseudonym.
+        if VALUE_SCOS.contains(&type_.as_str())
+            && let Some(v) = o.get("value").and_then(Value::as_str)
+            && let Some(action) = self.hidden.get(v)
+        {
+            return match action {
+                Redaction::Drop => Err(id),
+                Redaction::Pseudonymise => {
+                    let p = self.key.pseudonym(v);
+                    let mut n = stix::Observable::Domain(p).object(Tlp::Clear);
+                    n["object_marking_refs"] = o
+                        .get("object_marking_refs")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![]));
+                    Ok(n)
+                }
+            };
+        }
+        // A value counts where it stands whole: a string equal to it, or a quoted pattern
+        // literal. (A longer value that merely contains it, 198.51.100.17 for 198.51.100.1, is
+        // not rewritten; the final check then withholds the object rather than let it out
+        // mangled.)
+        let mut present = BTreeSet::new();
+        self.mentioned(&o, &mut present);
+        if present.is_empty() {
+            return Ok(o);
+        }
+        if present
+            .iter()
+            .any(|v| self.hidden.get(*v) == Some(&Redaction::Drop))
+        {
+            return Err(id);
+        }
+        let (rewrites, whole) = pseudonym_rewrites(&present, self.key);
+        rewrite_strings(&mut o, &rewrites, &whole);
+        Ok(o)
+    }
+}
+
+/// The replacements that pseudonymise `present` values: in patterns (where a value stands
+/// escaped, and an address becomes a domain name) and as whole strings.
+fn pseudonym_rewrites<'v>(
+    present: &BTreeSet<&'v str>,
+    key: &PseudonymKey,
+) -> (Vec<(String, String)>, HashMap<&'v str, String>) {
     let mut rewrites: Vec<(String, String)> = Vec::new();
-    for (v, _) in &present {
+    let mut whole: HashMap<&str, String> = HashMap::new();
+    for v in present {
         let p = key.pseudonym(v);
         // In patterns the value stands escaped (a URL may hold ' or \).
         let q = stix::quote(v);
@@ -383,27 +659,9 @@ fn redact_object(
             ));
         }
         rewrites.push((format!("'{q}'"), format!("'{p}'")));
+        whole.insert(v, p);
     }
-    let whole: HashMap<&str, String> = present
-        .iter()
-        .map(|(v, _)| (v.as_str(), key.pseudonym(v)))
-        .collect();
-    rewrite_strings(&mut o, &rewrites, &whole);
-    Ok(o)
-}
-
-/// Whether any string in `v` is `needle` or contains it as a quoted pattern literal.
-fn mentions(v: &Value, needle: &str) -> bool {
-    match v {
-        Value::String(s) => {
-            s == needle
-                || s.contains(&format!("'{needle}'"))
-                || s.contains(&format!("'{}'", stix::quote(needle)))
-        }
-        Value::Array(items) => items.iter().any(|i| mentions(i, needle)),
-        Value::Object(map) => map.values().any(|i| mentions(i, needle)),
-        _ => false,
-    }
+    (rewrites, whole)
 }
 
 fn rewrite_strings(v: &mut Value, rewrites: &[(String, String)], whole: &HashMap<&str, String>) {
@@ -482,6 +740,146 @@ mod tests {
         ShareMeta {
             tlp,
             ..ShareMeta::clear()
+        }
+    }
+
+    /// The straightforward redaction that [`Redactor`] replaces: every object scanned for every
+    /// hidden value. Kept as the oracle the automaton must agree with.
+    fn scan_mentions(v: &Value, needle: &str) -> bool {
+        match v {
+            Value::String(s) => {
+                s == needle
+                    || s.contains(&format!("'{needle}'"))
+                    || s.contains(&format!("'{}'", stix::quote(needle)))
+            }
+            Value::Array(items) => items.iter().any(|i| scan_mentions(i, needle)),
+            Value::Object(map) => map.values().any(|i| scan_mentions(i, needle)),
+            _ => false,
+        }
+    }
+
+    fn scan_redact(
+        mut o: Value,
+        hidden: &HashMap<String, Redaction>,
+        key: &PseudonymKey,
+    ) -> Result<Value, String> {
+        let id = object_id(&o);
+        let type_ = o["type"].as_str().unwrap_or("").to_string();
+        if VALUE_SCOS.contains(&type_.as_str())
+            && let Some(v) = o.get("value").and_then(Value::as_str)
+            && let Some(action) = hidden.get(v)
+        {
+            return match action {
+                Redaction::Drop => Err(id),
+                Redaction::Pseudonymise => {
+                    let mut n = stix::Observable::Domain(key.pseudonym(v)).object(Tlp::Clear);
+                    n["object_marking_refs"] = o
+                        .get("object_marking_refs")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![]));
+                    Ok(n)
+                }
+            };
+        }
+        let present: BTreeSet<&str> = hidden
+            .keys()
+            .filter(|v| scan_mentions(&o, v))
+            .map(String::as_str)
+            .collect();
+        if present.is_empty() {
+            return Ok(o);
+        }
+        if present.iter().any(|v| hidden[*v] == Redaction::Drop) {
+            return Err(id);
+        }
+        let (rewrites, whole) = pseudonym_rewrites(&present, key);
+        rewrite_strings(&mut o, &rewrites, &whole);
+        Ok(o)
+    }
+
+    fn scan_leaks(text: &str, hidden: &HashMap<String, Redaction>, old: &HashSet<String>) -> bool {
+        hidden
+            .keys()
+            .flat_map(|v| leak_forms(v))
+            .filter(|n| !n.is_empty())
+            .any(|n| text.contains(n.as_str()))
+            || old.iter().any(|i| text.contains(i.as_str()))
+    }
+
+    /// A string as pieces: tokens hidden values are made of, pattern fragments, and (by index)
+    /// hidden values themselves, so that values, quoted literals, escapes and overlaps between
+    /// values occur often.
+    type Pieces = Vec<Result<String, usize>>;
+
+    fn text() -> impl proptest::strategy::Strategy<Value = Pieces> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                "(ipv4-addr:value = |url:value = |'|a|1|\\.|\\\\| OR |\\[|\\])".prop_map(Ok),
+                (0usize..7).prop_map(Err),
+            ],
+            0..10,
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn redactor_matches_the_scan_per_value(
+            values in proptest::collection::vec(("[a1.'\\\\]{0,4}", proptest::bool::ANY), 1..7),
+            objects in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["indicator", "ipv4-addr", "url", "note"]),
+                    proptest::option::of(0usize..7),
+                    text(),
+                    proptest::collection::vec(text(), 0..4),
+                    proptest::option::of(0usize..7),
+                ),
+                1..12,
+            ),
+        ) {
+            let key = PseudonymKey::new(b"k".to_vec());
+            let mut hidden: HashMap<String, Redaction> = HashMap::new();
+            for (v, drop) in &values {
+                let a = if *drop { Redaction::Drop } else { Redaction::Pseudonymise };
+                let e = hidden.entry(v.clone()).or_insert(a);
+                if a == Redaction::Drop {
+                    *e = Redaction::Drop;
+                }
+            }
+            let old_ids: HashSet<String> = hidden
+                .keys()
+                .flat_map(|v| VALUE_SCOS.map(|t| sco_id(t, &serde_json::json!({ "value": v }))))
+                .collect();
+            let redactor = Redactor::new(&hidden, &old_ids, &key).unwrap();
+            let pick = |i: usize| values[i % values.len()].0.clone();
+            let join = |p: Pieces| -> String {
+                p.into_iter().map(|x| x.unwrap_or_else(pick)).collect()
+            };
+            for (n, (type_, value, pattern, labels, id_of)) in objects.into_iter().enumerate() {
+                let pattern = join(pattern);
+                let labels: Vec<String> = labels.into_iter().map(join).collect();
+                let mut o = serde_json::json!({
+                    "type": type_, "id": format!("{type_}--{n}"),
+                    "value": value.map(pick).unwrap_or_else(|| pattern.clone()),
+                    "pattern": pattern, "labels": labels,
+                    "nested": {"x": [value.map(pick)]},
+                });
+                if let Some(i) = id_of {
+                    o["sighting_of_ref"] = sco_id("url", &serde_json::json!({ "value": pick(i) })).into();
+                }
+                let fast = redactor.redact(o.clone());
+                let slow = scan_redact(o.clone(), &hidden, &key);
+                proptest::prop_assert_eq!(&fast, &slow, "{}", o);
+                for t in [o.to_string()].into_iter().chain(fast.ok().map(|v| v.to_string())) {
+                    proptest::prop_assert_eq!(
+                        redactor.leaks(&t),
+                        scan_leaks(&t, &hidden, &old_ids),
+                        "{}",
+                        t
+                    );
+                }
+            }
         }
     }
 

@@ -86,6 +86,153 @@ pub fn object_tlp(object: &Value) -> Option<Tlp> {
         .max()
 }
 
+/// What a marking-definition means for sharing, as far as Focal can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkingSense {
+    /// A TLP level: an official TLP 2.0 or 1.0 id, the TLP 2.0 extension, `definition_type:
+    /// "tlp"` (STIX 2.0 style, or OpenCTI's `"TLP"` with `{"TLP": "TLP:RED"}`), or a statement
+    /// that names a TLP level (`"TLP:RED"`).
+    Tlp(Tlp),
+    /// A statement that names no TLP (a copyright or terms-of-use notice): relayed with the
+    /// object, no limit on who may receive it.
+    Statement,
+    /// Anything else (an unknown definition type or extension, PAP, a reference to a definition
+    /// this node does not have): the object is treated as TLP:RED for sharing.
+    Unknown,
+}
+
+/// The most restrictive `TLP:<LEVEL>` named in free text (`"TLP:RED"`, `"tlp:amber+strict"`).
+pub fn tlp_named_in(text: &str) -> Option<Tlp> {
+    let upper = text.to_ascii_uppercase();
+    let mut found = None;
+    for (i, _) in upper.match_indices("TLP:") {
+        let rest = upper[i + 4..].trim_start();
+        // Longest spellings first, so AMBER+STRICT is not read as AMBER.
+        let level = [
+            "AMBER+STRICT",
+            "AMBER-STRICT",
+            "AMBER_STRICT",
+            "CLEAR",
+            "WHITE",
+            "GREEN",
+            "AMBER",
+            "YELLOW",
+            "RED",
+        ]
+        .into_iter()
+        .find(|l| rest.starts_with(l))
+        .and_then(|l| l.parse::<Tlp>().ok());
+        found = found.max(level);
+    }
+    found
+}
+
+/// Interprets a marking-definition object. Only what is recognised lowers the bar: anything
+/// else is [`MarkingSense::Unknown`], which callers treat as TLP:RED (fail closed).
+pub fn interpret_marking(definition: &Value) -> MarkingSense {
+    if let Some(t) = definition
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(tlp_of_marking)
+    {
+        return MarkingSense::Tlp(t);
+    }
+    if let Some(ext) = definition.get("extensions").and_then(Value::as_object) {
+        // The TLP 2.0 extension under any id (some tools mint their own definition ids).
+        if let Some(level) = ext
+            .get(TLP2_EXTENSION)
+            .and_then(|e| e.get("tlp_2_0"))
+            .and_then(Value::as_str)
+        {
+            return level
+                .parse()
+                .map(MarkingSense::Tlp)
+                .unwrap_or(MarkingSense::Unknown);
+        }
+        if !ext.is_empty() {
+            return MarkingSense::Unknown;
+        }
+    }
+    let kind = definition
+        .get("definition_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body = definition.get("definition");
+    // A key looked up case-insensitively (`tlp`, OpenCTI's `TLP`).
+    let field = |name: &str| {
+        body.and_then(Value::as_object).and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str())
+        })
+    };
+    match kind.as_str() {
+        "tlp" => field("tlp")
+            .and_then(|t| t.parse().ok())
+            .map(MarkingSense::Tlp)
+            .unwrap_or(MarkingSense::Unknown),
+        "statement" => {
+            let statement = field("statement").unwrap_or_default();
+            let name = definition
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match tlp_named_in(statement).max(tlp_named_in(name)) {
+                Some(t) => MarkingSense::Tlp(t),
+                None => MarkingSense::Statement,
+            }
+        }
+        _ => MarkingSense::Unknown,
+    }
+}
+
+/// Every marking-definition id an object refers to (object-level and granular).
+pub fn marking_refs(object: &Value) -> Vec<&str> {
+    let object_level = object
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let granular = object
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref"));
+    object_level
+        .chain(granular)
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// An object's TLP from all its markings, each interpreted by `sense`: the most restrictive
+/// level named, TLP:RED if any marking cannot be interpreted. Returns the TLP (`None` if no
+/// marking names one) and the ids of the markings that could not be interpreted.
+pub fn interpreted_tlp(
+    object: &Value,
+    sense: &dyn Fn(&str) -> MarkingSense,
+) -> (Option<Tlp>, Vec<String>) {
+    let mut tlp = None;
+    let mut unknown = Vec::new();
+    for r in marking_refs(object) {
+        match tlp_of_marking(r)
+            .map(MarkingSense::Tlp)
+            .unwrap_or_else(|| sense(r))
+        {
+            MarkingSense::Tlp(t) => tlp = tlp.max(Some(t)),
+            MarkingSense::Statement => {}
+            MarkingSense::Unknown => {
+                tlp = Some(Tlp::Red);
+                if !unknown.iter().any(|u| u == r) {
+                    unknown.push(r.to_string());
+                }
+            }
+        }
+    }
+    (tlp, unknown)
+}
+
 /// A TLP 2.0 marking-definition object exactly as OASIS publishes it.
 pub fn tlp_marking_definition(tlp: Tlp) -> Value {
     let level = match tlp {
@@ -286,11 +433,57 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The node's identity: its id depends on the name only, so it is stable across exports.
-    pub fn node(name: &str) -> Identity {
-        let at = Timestamp::UNIX_EPOCH;
+    /// A node's identity as kept in its settings: its own random id, made at `init`, with the
+    /// real time it was made (`created`) and last renamed (`modified`).
+    pub fn stored(
+        id: String,
+        name: &str,
+        contact: Option<String>,
+        created: Timestamp,
+        modified: Timestamp,
+        catalogue_tlp: Tlp,
+    ) -> Identity {
+        // Marked in its body (TLP:CLEAR unless the node says otherwise), not only in its local
+        // metadata: a recipient reads an unmarked object as AMBER and never passes it on, so the
+        // origin's identity stopped at the first hop and everything referring to it
+        // (`created_by_ref`, `where_sighted_refs`) was withheld further on (found by the
+        // five-node ring in crates/focal/tests/federation_five.rs).
+        let mut common = Common::new("identity", id, created, Some(catalogue_tlp));
+        common.modified = timestamp(modified);
         Identity {
-            common: Common::new("identity", derived_id("identity", name), at, None),
+            common,
+            name: name.to_string(),
+            identity_class: "organization",
+            contact_information: contact,
+        }
+    }
+
+    /// The TLP of the node's public catalogue objects (its identity and the malware families it
+    /// names): the one its identity is marked with.
+    pub fn catalogue_tlp(&self) -> Tlp {
+        Tlp::ALL
+            .into_iter()
+            .find(|t| {
+                self.common
+                    .object_marking_refs
+                    .iter()
+                    .any(|m| m == tlp_marking_id(*t))
+            })
+            .unwrap_or(Tlp::Clear)
+    }
+
+    /// An identity derived from a name alone (for tests and tools that need a stable one; a
+    /// node uses the one in its settings, [`crate::settings::load`]).
+    pub fn node(name: &str) -> Identity {
+        // A fixed, real date (never 1970), so such an identity is the same on every export.
+        let at = Timestamp::from_second(1_767_225_600).unwrap_or(Timestamp::UNIX_EPOCH);
+        Identity {
+            common: Common::new(
+                "identity",
+                derived_id("identity", name),
+                at,
+                Some(Tlp::Clear),
+            ),
             name: name.to_string(),
             identity_class: "organization",
             contact_information: None,
@@ -453,6 +646,65 @@ mod tests {
         assert_eq!(timestamp(ts), "2026-11-23T10:00:00.000Z");
         let ts: Timestamp = "2026-11-23T10:00:00.123456Z".parse().unwrap();
         assert_eq!(timestamp(ts), "2026-11-23T10:00:00.123Z");
+    }
+
+    #[test]
+    fn markings_are_interpreted_or_fail_closed() {
+        let def = |v: Value| interpret_marking(&v);
+        use MarkingSense::{Statement, Unknown};
+        use focal_model::Tlp as T;
+        assert_eq!(
+            def(serde_json::json!({"definition_type": "tlp", "definition": {"tlp": "red"}})),
+            MarkingSense::Tlp(T::Red)
+        );
+        // STIX 2.0's TLP 1.0 words, OpenCTI's upper-case type and key.
+        assert_eq!(
+            def(serde_json::json!({"definition_type": "tlp", "definition": {"tlp": "white"}})),
+            MarkingSense::Tlp(T::Clear)
+        );
+        assert_eq!(
+            def(
+                serde_json::json!({"definition_type": "TLP", "definition": {"TLP": "TLP:AMBER+STRICT"}})
+            ),
+            MarkingSense::Tlp(T::AmberStrict)
+        );
+        assert_eq!(
+            def(
+                serde_json::json!({"definition_type": "statement", "definition": {"statement": "tlp:red, do not forward"}})
+            ),
+            MarkingSense::Tlp(T::Red)
+        );
+        assert_eq!(
+            def(
+                serde_json::json!({"definition_type": "statement", "definition": {"statement": "Copyright 2026 Example"}})
+            ),
+            Statement
+        );
+        assert_eq!(
+            def(
+                serde_json::json!({"extensions": {TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"}}})
+            ),
+            MarkingSense::Tlp(T::Green)
+        );
+        assert_eq!(
+            def(serde_json::json!({"definition_type": "PAP", "definition": {"PAP": "PAP:CLEAR"}})),
+            Unknown
+        );
+        assert_eq!(
+            def(serde_json::json!({"definition_type": "tlp", "definition": {"tlp": "purple"}})),
+            Unknown
+        );
+        assert_eq!(
+            def(
+                serde_json::json!({"extensions": {"extension-definition--00000000-0000-4000-8000-000000000000": {}}})
+            ),
+            Unknown
+        );
+        // An object with a marking nobody can read is RED, whatever else it carries.
+        let o = serde_json::json!({"object_marking_refs": [tlp_marking_id(T::Clear), "marking-definition--x"]});
+        let (tlp, unknown) = interpreted_tlp(&o, &|_| Unknown);
+        assert_eq!(tlp, Some(T::Red));
+        assert_eq!(unknown, vec!["marking-definition--x".to_string()]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Sizes are bounded before parsing (body bytes, nesting depth), then per object (count,
 //! pattern length). Objects are kept as JSON exactly as received; only their shape is checked.
 
+use crate::vocab::{self, Category, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -66,54 +67,6 @@ impl InboundError {
     }
 }
 
-const SDO: [&str; 19] = [
-    "attack-pattern",
-    "campaign",
-    "course-of-action",
-    "grouping",
-    "identity",
-    "incident",
-    "indicator",
-    "infrastructure",
-    "intrusion-set",
-    "location",
-    "malware",
-    "malware-analysis",
-    "note",
-    "observed-data",
-    "opinion",
-    "report",
-    "threat-actor",
-    "tool",
-    "vulnerability",
-];
-const SRO: [&str; 2] = ["relationship", "sighting"];
-const SCO: [&str; 18] = [
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
-const META: [&str; 3] = [
-    "marking-definition",
-    "language-content",
-    "extension-definition",
-];
-
 const TIMESTAMPS: [&str; 12] = [
     "created",
     "modified",
@@ -158,8 +111,54 @@ pub fn check_depth(bytes: &[u8], limit: usize) -> Result<(), InboundError> {
     Ok(())
 }
 
+/// What an inbound path takes beyond a STIX 2.1 bundle or a TAXII envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accept {
+    /// A single STIX object on its own (not wrapped in a bundle).
+    pub bare_object: bool,
+    /// STIX 2.0 (a bundle with `spec_version: "2.0"`, or a bare object without `spec_version`),
+    /// stepped to 2.1 ([`crate::elevate`]).
+    pub stix20: bool,
+}
+
+impl Accept {
+    /// TAXII 2.1 carries envelopes of STIX 2.1 objects (Focal also takes a 2.1 bundle).
+    pub const TAXII: Accept = Accept {
+        bare_object: false,
+        stix20: false,
+    };
+    /// A file given to `focal share import`: anything a peer or an archive may hold.
+    pub const FILE: Accept = Accept {
+        bare_object: true,
+        stix20: true,
+    };
+}
+
+/// An accepted object, and what was done to it if it arrived as STIX 2.0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The object's index in the request as sent (a 2.0 observed-data's SCOs share its index).
+    pub index: usize,
+    pub object: Value,
+    pub conversion: Option<crate::elevate::Conversion>,
+}
+
 /// Parses a STIX bundle or a TAXII envelope (`{"objects": [...]}`) and checks every object.
 pub fn parse_objects(bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, InboundError> {
+    Ok(parse_inbound(bytes, limits, Accept::TAXII)?
+        .into_iter()
+        .map(|i| i.object)
+        .collect())
+}
+
+/// Parses what an inbound path accepts (a bundle, an envelope, and per `accept` a bare object
+/// or STIX 2.0), steps 2.0 objects to 2.1, and checks every object as STIX 2.1. Errors name the
+/// index of the object as it was sent.
+pub fn parse_inbound(
+    bytes: &[u8],
+    limits: &Limits,
+    accept: Accept,
+) -> Result<Vec<Inbound>, InboundError> {
     if bytes.len() > limits.max_body_bytes {
         return Err(InboundError::TooLarge {
             size: bytes.len(),
@@ -171,26 +170,46 @@ pub fn parse_objects(bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Inboun
         serde_json::from_slice(bytes).map_err(|e| InboundError::Json(e.to_string()))?;
     let Value::Object(mut top) = value else {
         return Err(InboundError::Envelope(
-            "expected a JSON object (a bundle or an envelope)".into(),
+            "expected a JSON object (a bundle, an envelope or a STIX object)".into(),
         ));
     };
-    match top.get("type").and_then(Value::as_str) {
-        None => {}
+    let (mut stix20_bundle, mut bare) = (false, false);
+    let objects = match top.get("type").and_then(Value::as_str) {
+        None => match top.remove("objects") {
+            Some(Value::Array(items)) => items,
+            None => Vec::new(),
+            Some(_) => return Err(InboundError::Envelope("objects: expected an array".into())),
+        },
         Some("bundle") => {
             let id = top.get("id").and_then(Value::as_str).unwrap_or("");
             check_id(id, "bundle")
                 .map_err(|r| InboundError::Envelope(format!("bundle id: {r}")))?;
+            if top.get("spec_version").and_then(Value::as_str) == Some("2.0") {
+                if !accept.stix20 {
+                    return Err(InboundError::Envelope(
+                        "a STIX 2.0 bundle: TAXII 2.1 carries STIX 2.1 (`focal share import` converts 2.0)"
+                            .into(),
+                    ));
+                }
+                stix20_bundle = true;
+            }
+            match top.remove("objects") {
+                Some(Value::Array(items)) => items,
+                None => Vec::new(),
+                Some(_) => {
+                    return Err(InboundError::Envelope("objects: expected an array".into()));
+                }
+            }
+        }
+        Some(_) if accept.bare_object => {
+            bare = true;
+            vec![Value::Object(top)]
         }
         Some(other) => {
             return Err(InboundError::Envelope(format!(
                 "expected a bundle or an envelope, got an object of type {other:?}"
             )));
         }
-    }
-    let objects = match top.remove("objects") {
-        Some(Value::Array(items)) => items,
-        None => Vec::new(),
-        Some(_) => return Err(InboundError::Envelope("objects: expected an array".into())),
     };
     if objects.len() > limits.max_objects {
         return Err(InboundError::TooManyObjects {
@@ -198,10 +217,84 @@ pub fn parse_objects(bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Inboun
             limit: limits.max_objects,
         });
     }
-    for (index, o) in objects.iter().enumerate() {
-        check_object(index, o, limits)?;
+    let mut out = Vec::with_capacity(objects.len());
+    for (index, o) in objects.into_iter().enumerate() {
+        let stix20 = stix20_bundle || (accept.stix20 && bare && looks_like_stix20(&o));
+        if !stix20 {
+            check_object(index, &o, limits)?;
+            out.push(Inbound {
+                index,
+                object: o,
+                conversion: None,
+            });
+            continue;
+        }
+        let id = o.get("id").and_then(Value::as_str).unwrap_or("no id");
+        let stepped = crate::elevate::step(&o).map_err(|e| InboundError::Object {
+            index,
+            id: id.to_string(),
+            field: e.field,
+            reason: format!("STIX 2.0 → 2.1: {}", e.reason),
+        })?;
+        for (object, conversion) in stepped {
+            check_object(index, &object, limits)?;
+            out.push(Inbound {
+                index,
+                object,
+                conversion: Some(conversion),
+            });
+        }
     }
-    Ok(objects)
+    if out.len() > limits.max_objects {
+        return Err(InboundError::TooManyObjects {
+            count: out.len(),
+            limit: limits.max_objects,
+        });
+    }
+    check_duplicates(&out)?;
+    Ok(out)
+}
+
+/// Refuses a request that carries one object version twice (the same `id` and `modified`, or
+/// the same `id` for objects without versions): only one of them could be stored, yet both
+/// would be reported as successes. Several versions of one object (different `modified`) are a
+/// history and stay allowed. The error names the index of the second one.
+fn check_duplicates(objects: &[Inbound]) -> Result<(), InboundError> {
+    let mut seen: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::with_capacity(objects.len());
+    for i in objects {
+        let id = i.object.get("id").and_then(Value::as_str).unwrap_or("");
+        let version = i
+            .object
+            .get("modified")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(first) = seen.insert((id, version), i.index) {
+            // A STIX 2.0 object stepped to several 2.1 objects shares its index; they have
+            // different ids, so `first == i.index` means the same sent object twice over.
+            return Err(InboundError::Object {
+                index: i.index,
+                id: id.to_string(),
+                field: "id".into(),
+                reason: if version.is_empty() {
+                    format!("object {first} has the same id; send each object once")
+                } else {
+                    format!(
+                        "object {first} has the same id and modified; send each object version once"
+                    )
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A STIX 2.0 object on its own: no `spec_version` (every 2.1 object but an SCO has one, and
+/// 2.0 SCOs only exist inside an observed-data).
+fn looks_like_stix20(o: &Value) -> bool {
+    let type_ = o.get("type").and_then(Value::as_str).unwrap_or_default();
+    o.get("spec_version").is_none()
+        && vocab::rule(type_).is_some_and(|r| r.category != Category::Sco)
 }
 
 fn check_id(id: &str, type_: &str) -> Result<(), String> {
@@ -246,44 +339,6 @@ fn check_timestamp(s: &str) -> Result<(), String> {
     }
 }
 
-/// A STIX pattern's outer shape: balanced brackets outside string literals, and closed quotes.
-/// (The full grammar is the job of the consumer; this refuses what cannot be a pattern.)
-fn check_pattern(p: &str) -> Result<(), String> {
-    let (mut depth, mut in_string, mut escaped) = (0i64, false, false);
-    for c in p.chars() {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '\'') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '\'' => in_string = true,
-            '[' | '(' => depth += 1,
-            ']' | ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err("unbalanced brackets".into());
-                }
-            }
-            _ => {}
-        }
-    }
-    if in_string {
-        return Err("unterminated string literal".into());
-    }
-    if depth != 0 {
-        return Err("unbalanced brackets".into());
-    }
-    if !p.trim_start().starts_with(['[', '(']) {
-        return Err("a STIX pattern starts with an observation expression '['".into());
-    }
-    Ok(())
-}
-
 fn is_custom_object(o: &serde_json::Map<String, Value>, type_: &str) -> bool {
     if type_.starts_with("x-") {
         return true;
@@ -302,6 +357,48 @@ fn is_custom_object(o: &serde_json::Map<String, Value>, type_: &str) -> bool {
 }
 
 /// Checks one object's shape. Errors name the object's index, id and property.
+/// SCOs whose id is derived from `value` alone (STIX 2.1 §2.9 and each type's "ID Contributing
+/// Properties").
+const VALUE_ID_TYPES: [&str; 6] = [
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "email-addr",
+    "mac-addr",
+];
+
+/// A deterministic (UUIDv5) id of an address, name or URL must be the one its value gives. The
+/// id is the object's identity: with another value under it, a peer could put its own address
+/// in the place of one it cannot even read (an attacker pass did). A random (v4) id, which the
+/// spec allows, names nothing and is not checked.
+fn check_value_id(
+    id: &str,
+    type_: &str,
+    map: &serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    if !VALUE_ID_TYPES.contains(&type_) {
+        return Ok(());
+    }
+    let (Some(uuid), Some(value)) = (
+        id.split_once("--")
+            .and_then(|(_, u)| Uuid::parse_str(u).ok()),
+        map.get("value").and_then(Value::as_str),
+    ) else {
+        return Ok(());
+    };
+    if uuid.get_version_num() != 5 {
+        return Ok(());
+    }
+    let expected = crate::stix::sco_id(type_, &serde_json::json!({ "value": value }));
+    if expected != id {
+        return Err(format!(
+            "a deterministic id that is not the one of its value {value:?} (STIX 2.1 §2.9 gives {expected})"
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), InboundError> {
     let id = o
         .get("id")
@@ -336,11 +433,10 @@ pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), Inbo
             format!("{type_:?} is not a valid STIX type name"),
         ));
     }
-    let known_sdo = SDO.contains(&type_) || SRO.contains(&type_);
-    let known_sco = SCO.contains(&type_);
-    let known_meta = META.contains(&type_);
-    let custom = !(known_sdo || known_sco || known_meta) && is_custom_object(map, type_);
-    if !(known_sdo || known_sco || known_meta || custom) {
+    let rule = vocab::rule(type_);
+    let category = rule.map(|r| r.category);
+    let custom = rule.is_none() && is_custom_object(map, type_);
+    if rule.is_none() && !custom {
         return Err(fail(
             "type",
             format!(
@@ -349,9 +445,10 @@ pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), Inbo
         ));
     }
     check_id(&id, type_).map_err(|r| fail("id", r))?;
+    check_value_id(&id, type_, map).map_err(|r| fail("id", r))?;
     match map.get("spec_version") {
         Some(Value::String(v)) if v == "2.1" => {}
-        None if known_sco => {}
+        None if category == Some(Category::Sco) => {}
         None => {
             return Err(fail(
                 "spec_version",
@@ -366,17 +463,26 @@ pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), Inbo
             check_timestamp(s).map_err(|r| fail(key, r))?;
         }
     }
-    let needs_created = known_sdo
-        || type_ == "marking-definition"
-        || type_ == "language-content"
-        || type_ == "extension-definition";
+    let sdo_or_sro = matches!(category, Some(Category::Sdo | Category::Sro));
+    let needs_created = sdo_or_sro || category == Some(Category::Meta);
     if needs_created && !map.contains_key("created") {
         return Err(fail("created", "missing".into()));
     }
-    if (known_sdo || type_ == "language-content" || type_ == "extension-definition")
+    if (sdo_or_sro || matches!(type_, "language-content" | "extension-definition"))
         && !map.contains_key("modified")
     {
         return Err(fail("modified", "missing".into()));
+    }
+    // STIX 2.1 §3.2: created and modified are precise to the millisecond at least.
+    for key in ["created", "modified"] {
+        if let Some(s) = map.get(key).and_then(Value::as_str)
+            && !has_milliseconds(s)
+        {
+            return Err(fail(
+                key,
+                format!("{s:?} must be precise to the millisecond (like 2026-11-23T10:00:00.000Z)"),
+            ));
+        }
     }
     if let (Some(c), Some(m)) = (
         map.get("created").and_then(Value::as_str),
@@ -386,98 +492,126 @@ pub fn check_object(index: usize, o: &Value, limits: &Limits) -> Result<(), Inbo
     {
         return Err(fail("modified", "earlier than created".into()));
     }
+    // A version dated ahead stays the last one until that date: a peer could pin its copy over
+    // every later version (an attacker pass dated one 2099). A day allows for clocks set wrong.
+    if let Some(m) = map.get("modified").and_then(Value::as_str)
+        && let Ok(m) = m.parse::<jiff::Timestamp>()
+        && let Ok(latest) = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(24))
+        && m > latest
+    {
+        return Err(fail(
+            "modified",
+            "more than a day in the future: a version cannot be newer than now".into(),
+        ));
+    }
     for (k, v) in map {
         if k.ends_with("_ref") {
-            let r = v.as_str().ok_or_else(|| fail(k, "not a string".into()))?;
-            check_ref(r).map_err(|e| fail(k, e))?;
+            v.as_str().ok_or_else(|| fail(k, "not a string".into()))?;
         } else if k.ends_with("_refs") {
             let list = v.as_array().ok_or_else(|| fail(k, "not an array".into()))?;
             for (i, r) in list.iter().enumerate() {
-                let r = r
-                    .as_str()
+                r.as_str()
                     .ok_or_else(|| fail(&format!("{k}[{i}]"), "not a string".into()))?;
-                check_ref(r).map_err(|e| fail(&format!("{k}[{i}]"), e))?;
             }
         }
     }
-    let require = |field: &str| -> Result<&Value, InboundError> {
-        map.get(field).ok_or_else(|| fail(field, "missing".into()))
-    };
-    let require_str = |field: &str| -> Result<&str, InboundError> {
-        require(field)?
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| fail(field, "expected a non-empty string".into()))
-    };
-    let require_refs = |field: &str| -> Result<(), InboundError> {
-        match require(field)?.as_array() {
-            Some(l) if !l.is_empty() => Ok(()),
-            _ => Err(fail(
-                field,
-                "expected a non-empty list of references".into(),
-            )),
+    // Every reference, at any depth, is an identifier, of a type its property may point at.
+    for r in vocab::references(o) {
+        check_ref(r.id).map_err(|e| fail(&r.path, e))?;
+        let target = r.id.split_once("--").map_or("", |(t, _)| t);
+        if let Some(allowed) = vocab::ref_targets(type_, &r.property)
+            && !allowed.contains(&target)
+        {
+            return Err(fail(
+                &r.path,
+                format!(
+                    "refers to a {target}, but {} may only refer to {}",
+                    r.property,
+                    allowed.join(" or ")
+                ),
+            ));
         }
+    }
+    let Some(rule) = rule else {
+        return Ok(());
     };
-    match type_ {
-        "indicator" => {
-            let p = require_str("pattern")?;
-            if p.len() > limits.max_pattern_bytes {
+    for (field, kind) in rule.required {
+        let v = map
+            .get(*field)
+            .ok_or_else(|| fail(field, "missing".into()))?;
+        let problem = match kind {
+            Kind::Text | Kind::Timestamp | Kind::Ref => v
+                .as_str()
+                .is_none_or(str::is_empty)
+                .then(|| "expected a non-empty string".to_string()),
+            Kind::Bool => (!v.is_boolean()).then(|| "expected true or false".into()),
+            Kind::Integer(lo, hi) => (!v.as_i64().is_some_and(|n| (*lo..=*hi).contains(&n)))
+                .then(|| format!("expected an integer from {lo} to {hi}")),
+            Kind::List => v
+                .as_array()
+                .is_none_or(|l| l.is_empty())
+                .then(|| "expected a non-empty list".into()),
+            Kind::Refs => v
+                .as_array()
+                .is_none_or(|l| l.is_empty())
+                .then(|| "expected a non-empty list of references".into()),
+            Kind::Object => (!v.is_object()).then(|| "expected a JSON object".into()),
+        };
+        if let Some(reason) = problem {
+            return Err(fail(field, reason));
+        }
+    }
+    if !rule.one_of.is_empty()
+        && !rule
+            .one_of
+            .iter()
+            .any(|group| group.iter().all(|p| map.contains_key(*p)))
+    {
+        let groups: Vec<String> = rule.one_of.iter().map(|g| g.join(" and ")).collect();
+        return Err(fail(
+            rule.one_of[0][0],
+            format!("a {type_} needs at least one of: {}", groups.join(", ")),
+        ));
+    }
+    if type_ == "malware" && map.get("is_family") == Some(&Value::Bool(true)) {
+        match map.get("name").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() => {}
+            _ => {
                 return Err(fail(
-                    "pattern",
-                    format!(
-                        "{} bytes, over the limit of {}",
-                        p.len(),
-                        limits.max_pattern_bytes
-                    ),
+                    "name",
+                    "a malware family (is_family true) must have a name".into(),
                 ));
             }
-            if require_str("pattern_type")? == "stix" {
-                check_pattern(p).map_err(|r| fail("pattern", r))?;
-            }
-            require_str("valid_from")?;
         }
-        "relationship" => {
-            require_str("relationship_type")?;
-            require_str("source_ref")?;
-            require_str("target_ref")?;
+    }
+    if type_ == "indicator"
+        && let Some(p) = map.get("pattern").and_then(Value::as_str)
+    {
+        if p.len() > limits.max_pattern_bytes {
+            return Err(fail(
+                "pattern",
+                format!(
+                    "{} bytes, over the limit of {}",
+                    p.len(),
+                    limits.max_pattern_bytes
+                ),
+            ));
         }
-        "sighting" => {
-            require_str("sighting_of_ref")?;
+        if map.get("pattern_type").and_then(Value::as_str) == Some("stix") {
+            crate::pattern::parse(p)
+                .map_err(|e| fail("pattern", format!("not a STIX 2.1 pattern: {e}")))?;
         }
-        "report" => {
-            require_str("name")?;
-            require_str("published")?;
-            require_refs("object_refs")?;
-        }
-        "observed-data" => {
-            require_str("first_observed")?;
-            require_str("last_observed")?;
-            require("number_observed")?
-                .as_u64()
-                .filter(|n| (1..=999_999_999).contains(n))
-                .ok_or_else(|| {
-                    fail(
-                        "number_observed",
-                        "expected an integer from 1 to 999999999".into(),
-                    )
-                })?;
-            require_refs("object_refs")?;
-        }
-        "identity" | "malware" | "threat-actor" | "campaign" | "intrusion-set" | "tool"
-        | "attack-pattern" | "vulnerability" => {
-            if type_ != "malware" || map.get("is_family") == Some(&Value::Bool(true)) {
-                require_str("name")?;
-            }
-            if type_ == "malware" && !require("is_family")?.is_boolean() {
-                return Err(fail("is_family", "expected true or false".into()));
-            }
-        }
-        "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr" | "mac-addr" => {
-            require_str("value")?;
-        }
-        _ => {}
     }
     Ok(())
+}
+
+/// `…:ss.fffZ`: at least three digits of fractional seconds.
+fn has_milliseconds(s: &str) -> bool {
+    s.rsplit_once('.').is_some_and(|(_, frac)| {
+        frac.len() >= 4
+            && frac.ends_with('Z')
+            && frac[..frac.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]
@@ -516,6 +650,7 @@ mod tests {
             ),
             ("created", json!("23/11/2026"), "created"),
             ("modified", json!("2020-01-01T00:00:00Z"), "modified"),
+            ("modified", json!("2099-01-01T00:00:00.000Z"), "modified"),
             ("pattern", json!("[ipv4-addr:value = '1.2.3.4'"), "pattern"),
             ("created_by_ref", json!("nothing"), "created_by_ref"),
             ("spec_version", json!("2.0"), "spec_version"),
@@ -534,10 +669,201 @@ mod tests {
                 other => panic!("{key}: {other}"),
             }
         }
+        // An address under the deterministic id of another: refused; under its own, or under a
+        // random id, taken.
+        let address = |value: &str, id: &str| json!({"type": "ipv4-addr", "spec_version": "2.1", "id": id, "value": value});
+        let own = crate::stix::sco_id("ipv4-addr", &json!({"value": "198.51.100.7"}));
+        match refused(vec![indicator(), address("6.6.6.6", &own)]) {
+            InboundError::Object {
+                index,
+                field,
+                reason,
+                ..
+            } => {
+                assert_eq!((index, field.as_str()), (1, "id"));
+                assert!(reason.contains("6.6.6.6"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        let random = "ipv4-addr--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+        for object in [address("198.51.100.7", &own), address("6.6.6.6", random)] {
+            assert!(parse_objects(&envelope(vec![object]), &Limits::default()).is_ok());
+        }
         let mut custom = indicator();
         custom["type"] = json!("x-acme-thing");
         custom["id"] = json!("x-acme-thing--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f");
         assert!(parse_objects(&envelope(vec![custom]), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn a_pattern_outside_the_grammar_is_refused_with_index_and_position() {
+        // Issue 12: this was accepted with 202, stored and relayed.
+        let mut bad = indicator();
+        bad["pattern"] = json!("[ipv4-addr:value = ]");
+        match refused(vec![indicator(), bad]) {
+            InboundError::Object {
+                index,
+                field,
+                reason,
+                ..
+            } => {
+                assert_eq!((index, field.as_str()), (1, "pattern"));
+                assert!(reason.contains("at character 19"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        // Other pattern languages are not STIX's to judge.
+        let mut snort = indicator();
+        snort["pattern_type"] = json!("snort");
+        snort["pattern"] = json!("alert tcp any any -> any 80 (msg:\"x\";)");
+        assert!(parse_objects(&envelope(vec![snort]), &Limits::default()).is_ok());
+    }
+
+    fn sdo(type_: &str, extra: Value) -> Value {
+        let mut o = json!({"type": type_, "spec_version": "2.1", "id": format!("{type_}--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
+               "created": "2026-11-23T10:00:00.000Z", "modified": "2026-11-23T10:00:00.000Z"});
+        for (k, v) in extra.as_object().unwrap() {
+            o[k] = v.clone();
+        }
+        o
+    }
+
+    #[test]
+    fn every_type_has_its_required_properties_and_reference_targets_checked() {
+        let identity = "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd30";
+        let good = [
+            sdo("location", json!({"country": "NL"})),
+            // A second location needs an id of its own: one version twice in a request is
+            // refused as a duplicate.
+            sdo(
+                "location",
+                json!({"id": "location--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd40", "latitude": 52.1, "longitude": 4.3}),
+            ),
+            sdo(
+                "grouping",
+                json!({"context": "suspicious-activity", "object_refs": [identity]}),
+            ),
+            sdo(
+                "note",
+                json!({"content": "seen", "object_refs": [identity]}),
+            ),
+            sdo(
+                "opinion",
+                json!({"opinion": "agree", "object_refs": [identity]}),
+            ),
+            sdo(
+                "malware-analysis",
+                json!({"product": "cuckoo", "result": "malicious"}),
+            ),
+            sdo("infrastructure", json!({"name": "c2"})),
+            sdo("incident", json!({"name": "outage"})),
+            sdo(
+                "sighting",
+                json!({"sighting_of_ref": identity, "where_sighted_refs": [identity]}),
+            ),
+        ];
+        assert!(parse_objects(&envelope(good.to_vec()), &Limits::default()).is_ok());
+        let bad: Vec<(Value, &str, &str)> = vec![
+            (
+                sdo("location", json!({"latitude": 52.1})),
+                "region",
+                "at least one of",
+            ),
+            (
+                sdo("grouping", json!({"context": "x", "object_refs": []})),
+                "object_refs",
+                "non-empty",
+            ),
+            (
+                sdo("note", json!({"object_refs": [identity]})),
+                "content",
+                "missing",
+            ),
+            (
+                sdo("malware-analysis", json!({"product": "cuckoo"})),
+                "result",
+                "at least one of",
+            ),
+            (sdo("intrusion-set", json!({})), "name", "missing"),
+            (
+                sdo(
+                    "sighting",
+                    json!({"sighting_of_ref": identity, "where_sighted_refs": ["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}),
+                ),
+                "where_sighted_refs[0]",
+                "may only refer to identity or location",
+            ),
+            (
+                sdo(
+                    "campaign",
+                    json!({"name": "x", "created_by_ref": "tool--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}),
+                ),
+                "created_by_ref",
+                "may only refer to identity",
+            ),
+            (
+                sdo(
+                    "campaign",
+                    json!({"name": "x", "granular_markings": [{"marking_ref": "nothing", "selectors": ["name"]}]}),
+                ),
+                "granular_markings[0].marking_ref",
+                "not an identifier",
+            ),
+            (
+                sdo(
+                    "tool",
+                    json!({"name": "x", "created": "2026-11-23T10:00:00Z"}),
+                ),
+                "created",
+                "millisecond",
+            ),
+        ];
+        for (o, field, reason) in bad {
+            match refused(vec![o.clone()]) {
+                InboundError::Object {
+                    field: f,
+                    reason: r,
+                    ..
+                } => {
+                    assert_eq!(f, field, "{o}");
+                    assert!(r.contains(reason), "{o}: {r}");
+                }
+                other => panic!("{o}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn files_may_hold_a_bare_object_or_stix_2_0_taxii_may_not() {
+        let bare = serde_json::to_vec(&indicator()).unwrap();
+        assert!(matches!(
+            parse_objects(&bare, &Limits::default()),
+            Err(InboundError::Envelope(_))
+        ));
+        let got = parse_inbound(&bare, &Limits::default(), Accept::FILE).unwrap();
+        assert_eq!((got.len(), got[0].conversion.is_none()), (1, true));
+        let mut old = indicator();
+        old.as_object_mut().unwrap().remove("spec_version");
+        old.as_object_mut().unwrap().remove("pattern_type");
+        old["labels"] = json!(["malicious-activity"]);
+        let bundle = serde_json::to_vec(
+            &json!({"type": "bundle", "id": "bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "spec_version": "2.0", "objects": [old.clone()]}),
+        )
+        .unwrap();
+        assert!(matches!(
+            parse_objects(&bundle, &Limits::default()),
+            Err(InboundError::Envelope(ref m)) if m.contains("2.0")
+        ));
+        for bytes in [bundle, serde_json::to_vec(&old).unwrap()] {
+            let got = parse_inbound(&bytes, &Limits::default(), Accept::FILE).unwrap();
+            assert_eq!(got[0].object["spec_version"], "2.1");
+            assert_eq!(
+                got[0].object["indicator_types"],
+                json!(["malicious-activity"])
+            );
+            assert_eq!(got[0].conversion.as_ref().unwrap().original, old);
+        }
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! A pull killed after its objects were stored but before their events were: replaying the page
 //! makes the missing events, once; objects the node had from elsewhere do not become events.
 
-use focal_sharing::import::{
-    DEFAULT_COLLECTION, derive_events, ensure_default_collection, inbound_items, store_objects,
-};
+use focal_sharing::import::{default_collection_id, derive_events, inbound_items, store_objects};
 use focal_store::{EventFilter, SqliteStore, Store};
 use serde_json::json;
 
@@ -29,17 +27,18 @@ fn event_count(store: &SqliteStore) -> usize {
 fn replayed_pages_make_missing_events_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
-    ensure_default_collection(&store).unwrap();
+    let shared = default_collection_id(&store).unwrap();
+    let shared = shared.as_str();
     // Our own indicator, stored locally, later echoed back by the peer.
     let own = inbound_items(vec![indicator(1)], false);
-    store_objects(&store, DEFAULT_COLLECTION, &own, None).unwrap();
+    store_objects(&store, shared, &own, None).unwrap();
     // The first attempt stores the peer's page, then "dies" before deriving events.
     let page = inbound_items(vec![indicator(1), indicator(2), indicator(3)], true);
-    let first = store_objects(&store, DEFAULT_COLLECTION, &page, Some("peer-a")).unwrap();
+    let first = store_objects(&store, shared, &page, Some("peer-a")).unwrap();
     assert_eq!(first.added.len(), 2);
     assert_eq!(event_count(&store), 0);
     // The replay finds everything present, and still makes the two events that were missing.
-    let replay = store_objects(&store, DEFAULT_COLLECTION, &page, Some("peer-a")).unwrap();
+    let replay = store_objects(&store, shared, &page, Some("peer-a")).unwrap();
     assert!(replay.added.is_empty());
     assert_eq!(
         derive_events(&store, &page, &replay, Some("peer-a"), "test").unwrap(),

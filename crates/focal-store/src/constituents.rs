@@ -13,6 +13,8 @@ pub(crate) struct StoredColumns {
     pub netblocks: String,
     pub domains: String,
     pub language: Option<String>,
+    /// JSON list of addresses.
+    pub also_notify: String,
 }
 
 impl StoredColumns {
@@ -27,6 +29,8 @@ impl StoredColumns {
             asns: serde_json::from_str(&self.asns).map_err(|_| bad("ASNs"))?,
             netblocks: serde_json::from_str(&self.netblocks).map_err(|_| bad("netblocks"))?,
             domains: serde_json::from_str(&self.domains).map_err(|_| bad("domains"))?,
+            also_notify: serde_json::from_str(&self.also_notify)
+                .map_err(|_| bad("also_notify addresses"))?,
             name: self.name,
             abuse_email: self.abuse_email,
             language: self.language,
@@ -35,12 +39,13 @@ impl StoredColumns {
 }
 
 /// The lists of a constituent as the JSON text both schemas store.
-pub(crate) fn list_columns(c: &Constituent) -> (String, String, String) {
+pub(crate) fn list_columns(c: &Constituent) -> (String, String, String, String) {
     let text = |v: serde_json::Result<String>| v.unwrap_or_else(|_| "[]".into());
     (
         text(serde_json::to_string(&c.asns)),
         text(serde_json::to_string(&c.netblocks)),
         text(serde_json::to_string(&c.domains)),
+        text(serde_json::to_string(&c.also_notify)),
     )
 }
 

@@ -129,6 +129,8 @@ pub enum IncidentChange {
     Transition {
         from: String,
         to: String,
+        /// Why (a constituent disputing its incident must say); kept in the timeline.
+        reason: Option<String>,
     },
     Assign {
         assignee: Option<String>,
@@ -138,7 +140,12 @@ pub enum IncidentChange {
         due_at: Timestamp,
         overridden: bool,
     },
+    /// An internal note: staff only, never shown to the constituent.
     Comment {
+        text: String,
+    },
+    /// A message between the CSIRT and the constituent, which both see.
+    Reply {
         text: String,
     },
 }
@@ -167,7 +174,8 @@ pub trait IncidentStore {
     fn change_incident(&self, id: i64, change: &IncidentChange, actor: &str) -> Result<Incident>;
 }
 
-/// One audit log entry. `hash` is SHA-256 over the entry's fields and `prev_hash`.
+/// One audit log entry. `hash` is the entry's MAC over its fields and `prev_hash` (see
+/// `crate::audit_chain`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -194,8 +202,15 @@ pub struct AuditFilter {
 pub struct AuditVerification {
     pub entries: u64,
     pub ok: bool,
-    /// The hash of the last entry: record it elsewhere to detect removal of entries at the end.
+    /// The MAC of the last entry: record it elsewhere (`focal audit anchor`) to detect removal
+    /// of entries at the end.
     pub head: Option<String>,
+    /// The id of the last entry.
+    pub head_id: Option<i64>,
+    /// The first entry sealed with the audit key (older ones are plain SHA-256), if keyed.
+    pub keyed_from: Option<i64>,
+    /// The audit key's fingerprint, if keyed.
+    pub key: Option<String>,
     /// The first entry that does not verify, and why.
     pub first_bad_id: Option<i64>,
     pub problem: Option<String>,
@@ -214,7 +229,21 @@ pub trait AuditLog {
     fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
     /// The latest entry with this action and subject, if any.
     fn audit_latest(&self, action: &str, subject: &str) -> Result<Option<AuditEntry>>;
-    fn audit_verify(&self) -> Result<AuditVerification>;
+    /// Recomputes the chain; given an anchor, also checks that its entry is still there with
+    /// the MAC recorded (so entries removed from the end since show).
+    fn audit_verify_anchored(
+        &self,
+        anchor: Option<&crate::audit_chain::Anchor>,
+    ) -> Result<AuditVerification>;
+    fn audit_verify(&self) -> Result<AuditVerification> {
+        self.audit_verify_anchored(None)
+    }
+    /// The id and MAC of the newest entry.
+    fn audit_head(&self) -> Result<Option<(i64, String)>>;
+    /// Seals new entries with this key from now on (and verifies with it). Stores start
+    /// [`crate::audit_chain::Keying::Unkeyed`].
+    fn set_audit_keying(&self, keying: crate::audit_chain::Keying);
+    fn audit_keying(&self) -> crate::audit_chain::Keying;
 }
 
 /// How to claim new events into outbox messages.

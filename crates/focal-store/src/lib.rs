@@ -18,7 +18,9 @@
 //! The trait is synchronous on purpose: ingestion runs on dedicated threads and a database
 //! write is blocking work either way. Async callers (the web server) use `spawn_blocking`.
 
+pub mod assess;
 pub mod audit_chain;
+mod awareness;
 mod constituents;
 mod encode;
 pub mod filter;
@@ -71,6 +73,9 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// The audit chain is keyed and this process cannot use the key.
+    #[error("{0}")]
+    AuditKey(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -108,6 +113,27 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Every storage trait of `focal-awareness`, as one object.
+pub trait AwarenessStore:
+    focal_awareness::store::AdvisoryStore
+    + focal_awareness::store::AdvisoryOutbox
+    + focal_awareness::store::LibraryStore
+    + focal_awareness::store::ClearStatsSource
+    + Send
+    + Sync
+{
+}
+
+impl<T> AwarenessStore for T where
+    T: focal_awareness::store::AdvisoryStore
+        + focal_awareness::store::AdvisoryOutbox
+        + focal_awareness::store::LibraryStore
+        + focal_awareness::store::ClearStatsSource
+        + Send
+        + Sync
+{
 }
 
 /// Streams one run's events and quarantined records into the store.
@@ -177,6 +203,11 @@ pub trait Store: Send + Sync {
     }
     /// The audit log, on every backend.
     fn audit(&self) -> &dyn incidents::AuditLog;
+    /// Self-assessment, the risk register and vulnerability management, on every backend.
+    fn assessment(&self) -> Box<dyn focal_assessment::store::Storage + '_>;
+    /// Advisories, their mail, the policy library and public statistics' figures, on every
+    /// backend (the traits are `focal-awareness`'s).
+    fn awareness(&self) -> &dyn AwarenessStore;
     /// The concrete backend, for features that exist on one backend only so far (incidents,
     /// notifications, the audit log and sharing are SQLite-only until they are ported).
     fn as_any(&self) -> &dyn std::any::Any;

@@ -40,7 +40,53 @@ impl Location {
             };
             Location::Postgres { url, schema }
         } else {
-            Location::Sqlite(PathBuf::from(text))
+            Location::Sqlite(sqlite_path(text))
+        }
+    }
+}
+
+/// The file a SQLite location names. SQLite itself opens URI filenames (`file:/path?mode=rw`,
+/// `file:///path`, `file:relative`), so one is taken as the plain path it names, its options
+/// dropped: otherwise a URI slipped past every check made on the path (an attacker pass had
+/// `init --database file:OTHER/focal.db` add an admin to another folder's live database).
+fn sqlite_path(text: &str) -> PathBuf {
+    match text.strip_prefix("file:") {
+        Some(rest) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+            let rest = rest.strip_prefix("//localhost").unwrap_or(rest);
+            // `file:///abs` and `file://localhost/abs` are `/abs`; `file:rel` stays relative.
+            let rest = match rest.strip_prefix("//") {
+                Some(abs) => abs,
+                None => rest,
+            };
+            PathBuf::from(rest)
+        }
+        None => PathBuf::from(text),
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_uris_name_their_plain_file() {
+        for (text, path) in [
+            ("/srv/focal/focal.db", "/srv/focal/focal.db"),
+            ("file:/srv/focal/focal.db", "/srv/focal/focal.db"),
+            ("file:///srv/focal/focal.db", "/srv/focal/focal.db"),
+            ("file://localhost/srv/focal/focal.db", "/srv/focal/focal.db"),
+            (
+                "file:/srv/focal/focal.db?mode=rw&cache=shared",
+                "/srv/focal/focal.db",
+            ),
+            ("file:demo/focal.db", "demo/focal.db"),
+        ] {
+            assert_eq!(
+                Location::parse(text),
+                Location::Sqlite(PathBuf::from(path)),
+                "{text}"
+            );
         }
     }
 }

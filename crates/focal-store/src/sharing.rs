@@ -1,6 +1,6 @@
 //! Storage for sharing: TAXII collections of STIX objects, provenance, peers, sharing policies,
-//! TAXII status resources, and the user store (accounts, hashed API tokens, per-collection
-//! rights).
+//! TAXII status resources, and the accounts' rights on collections (the accounts themselves are
+//! `focal_identity`'s).
 //!
 //! A separate trait from [`crate::Store`] so backends can grow it independently. STIX objects
 //! are stored as JSON text with the few properties TAXII filters on in columns; this crate does
@@ -18,6 +18,20 @@ pub struct Collection {
     pub alias: Option<String>,
     /// The highest TLP label (`CLEAR`..`RED`) this collection releases, if it has its own limit.
     pub max_tlp: Option<String>,
+    /// The TAXII API root (trust community) it belongs to: [`DEFAULT_API_ROOT`] unless set.
+    pub api_root: String,
+}
+
+/// The API root every node has (`/taxii2/root/`).
+pub const DEFAULT_API_ROOT: &str = "root";
+
+/// A TAXII API root: one trust community, with its own collections (and, through them, rights).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiRoot {
+    /// The URL segment (`/taxii2/<name>/`).
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
 }
 
 /// An object version to add to a collection.
@@ -36,6 +50,8 @@ pub struct NewObject {
     /// JSON the sharing policy reads back.
     pub meta: String,
     pub body: String,
+    /// If the object arrived as STIX 2.0: the record of its conversion (JSON), kept beside it.
+    pub conversion: Option<String>,
 }
 
 /// An object version as stored.
@@ -89,6 +105,21 @@ pub struct ObjectQuery {
     /// Continue after this `date_added` (the pagination cursor: the last one of the previous page).
     pub after_added: Option<i64>,
     pub limit: usize,
+    /// Only versions this reader may see, decided in SQL from what is stored with each (its
+    /// TLP column and the sharing layer's `meta`), so a filtered reader's pages are full.
+    pub visible: Option<Visibility>,
+}
+
+/// Which stored versions a reader may see, as the sharing policy's gate decides it (the sharing
+/// layer fills this in; the store only matches stored values).
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    /// TLP colours (`CLEAR`..) of versions made on this node the reader may receive.
+    pub local_tlps: Vec<String>,
+    /// TLP colours of versions received from another organisation (`meta.foreign`).
+    pub foreign_tlps: Vec<String>,
+    /// `AMBER+STRICT` versions only where `meta.constituent` is this.
+    pub strict_constituent: Option<String>,
 }
 
 /// One page of objects, and whether more match.
@@ -98,28 +129,9 @@ pub struct ObjectPage {
     pub more: bool,
 }
 
-/// The roles of the user store. A peer is another node's account on this one.
-pub const ROLES: [&str; 5] = ["admin", "analyst", "auditor", "constituent", "peer"];
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-    pub organisation: Option<String>,
-    #[serde(skip)]
-    pub password_hash: Option<String>,
-    pub disabled: bool,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub name: String,
-    pub role: String,
-    pub organisation: Option<String>,
-    pub password_hash: Option<String>,
-}
+/// Accounts live in `focal_identity` (roles, users, sessions, tokens); the sharing store keeps
+/// only their rights on collections.
+pub use focal_identity::User;
 
 /// A user's rights on one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -159,7 +171,14 @@ pub trait SharingStore: Send + Sync {
     fn setting(&self, key: &str) -> Result<Option<String>>;
     fn set_setting(&self, key: &str, value: &str) -> Result<()>;
 
-    /// Creates the collection, or updates its title, description, alias and limit.
+    /// Creates or updates an API root.
+    fn put_api_root(&self, root: &ApiRoot) -> Result<()>;
+    /// Every API root, the default one first.
+    fn api_roots(&self) -> Result<Vec<ApiRoot>>;
+    fn api_root(&self, name: &str) -> Result<Option<ApiRoot>>;
+
+    /// Creates the collection, or updates its title, description, alias, limit and API root
+    /// (which must exist).
     fn put_collection(&self, collection: &Collection) -> Result<()>;
     fn collections(&self) -> Result<Vec<Collection>>;
     fn collection(&self, id: &str) -> Result<Option<Collection>>;
@@ -189,6 +208,9 @@ pub trait SharingStore: Send + Sync {
         after_added: i64,
         limit: usize,
     ) -> Result<Vec<StoredObject>>;
+    /// How many stored object versions carry a marking the sharing layer could not interpret
+    /// (their `meta` lists `uninterpreted_markings`): shown in `/metrics`.
+    fn count_uninterpreted_markings(&self) -> Result<u64>;
     /// Which of these object ids any collection holds (any version).
     /// Which of `ids` are stored in `collection`. Scoped to one collection so that a poster
     /// cannot probe for objects in collections it has no business with.
@@ -199,6 +221,8 @@ pub trait SharingStore: Send + Sync {
     ) -> Result<std::collections::HashSet<String>>;
     /// The peers an object version came from.
     fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>>;
+    /// The conversion record of a stored object version that arrived as STIX 2.0.
+    fn conversion(&self, collection: &str, id: &str, version_us: i64) -> Result<Option<String>>;
 
     fn put_peer(&self, peer: &Peer) -> Result<()>;
     fn peers(&self) -> Result<Vec<Peer>>;
@@ -206,17 +230,22 @@ pub trait SharingStore: Send + Sync {
 
     fn set_policy(&self, principal: &str, policy_json: &str) -> Result<()>;
     fn policy(&self, principal: &str) -> Result<Option<String>>;
+    /// Every stored policy as (principal, policy JSON), by principal.
+    fn policies(&self) -> Result<Vec<(String, String)>>;
+    /// Object versions of a collection that came from elsewhere (a peer's push or pull, an
+    /// import with a peer, a TAXII POST: `origin` is set), newest first, added before
+    /// `before_added` (a `date_added`; `None`: from the newest), at most `limit`.
+    fn received_objects(
+        &self,
+        collection: &str,
+        before_added: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredObject>>;
 
     fn put_status(&self, id: &str, owner: &str, body: &str) -> Result<()>;
     /// A status resource, if it exists and belongs to `owner`.
     fn status(&self, id: &str, owner: &str) -> Result<Option<String>>;
 
-    fn add_user(&self, user: &NewUser) -> Result<User>;
-    fn users(&self) -> Result<Vec<User>>;
-    fn user(&self, name: &str) -> Result<Option<User>>;
-    fn add_token(&self, user_id: i64, token_hash: &str, label: Option<&str>) -> Result<()>;
-    /// The enabled user a token (by its hash) belongs to, if the token is valid now.
-    fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
     fn set_rights(&self, user_id: i64, collection: &str, rights: Rights) -> Result<()>;
     fn rights(&self, user_id: i64, collection: &str) -> Result<Option<Rights>>;
 }

@@ -1,5 +1,5 @@
-//! Storage for the web application: login sessions, login throttling, scoped API tokens, and
-//! the paged, organisation-scoped reads behind the REST API and the UI.
+//! Storage for the web application: the paged, organisation-scoped reads behind the REST API and
+//! the UI. (Sessions, tokens and throttling are identity's: `focal_identity::IdentityStore`.)
 //!
 //! A separate trait from [`crate::Store`] so backends can grow it independently. Every read that
 //! a constituent can make takes a [`Scope`]: the organisation condition is part of the SQL, so
@@ -8,7 +8,6 @@
 //! table.
 
 use crate::incidents::{Incident, IncidentFilter};
-use crate::sharing::User;
 use crate::{EventFilter, QuarantineRecord, Result, RunRecord};
 use focal_model::Event;
 use serde::Serialize;
@@ -31,38 +30,6 @@ impl Scope {
     }
 }
 
-/// A live session and who it belongs to.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub user: User,
-    pub csrf: String,
-    /// Unix microseconds.
-    pub expires_at: i64,
-}
-
-/// Failed logins recorded under one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Failures {
-    pub failures: u32,
-    /// Unix microseconds of the last failure.
-    pub last_at: i64,
-}
-
-/// An API token as listed (never its value).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub user: String,
-    pub label: Option<String>,
-    pub scope: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
-}
-
-/// The scopes a token can have.
-pub const TOKEN_SCOPES: [&str; 2] = ["read", "write"];
-
 /// A constituent with what the UI shows about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConstituentRow {
@@ -73,6 +40,8 @@ pub struct ConstituentRow {
     pub netblocks: Vec<String>,
     pub domains: Vec<String>,
     pub language: Option<String>,
+    /// Further recipients of notifications (Cc).
+    pub also_notify: Vec<String>,
 }
 
 /// (label, count) pairs, largest first.
@@ -125,37 +94,6 @@ pub struct QueueDepths {
 }
 
 pub trait WebStore {
-    fn create_session(
-        &self,
-        id_hash: &str,
-        user_id: i64,
-        csrf: &str,
-        now_us: i64,
-        expires_us: i64,
-    ) -> Result<()>;
-    /// The session if it exists, has not expired at `now_us`, and its user is enabled.
-    fn session(&self, id_hash: &str, now_us: i64) -> Result<Option<Session>>;
-    fn delete_session(&self, id_hash: &str) -> Result<()>;
-
-    fn login_failures(&self, key: &str) -> Result<Failures>;
-    fn record_login_failure(&self, key: &str, now_us: i64) -> Result<Failures>;
-    fn clear_login_failures(&self, key: &str) -> Result<()>;
-
-    /// Stores a token (by hash) with a scope; returns its id.
-    fn add_scoped_token(
-        &self,
-        user_id: i64,
-        token_hash: &str,
-        label: Option<&str>,
-        scope: &str,
-    ) -> Result<i64>;
-    /// Tokens of one user, or of everyone.
-    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>>;
-    /// Revokes a token; false if there is no such token or it was already revoked.
-    fn revoke_token(&self, id: i64) -> Result<bool>;
-    /// The enabled user and scope of a valid (unrevoked, unexpired) token.
-    fn token_user(&self, token_hash: &str) -> Result<Option<(User, String)>>;
-
     /// A page of events as (seq, event), in seq order, after `filter.after_seq`, at most
     /// `filter.limit` (required).
     fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>>;

@@ -6,6 +6,10 @@ use focal_model::{ClassificationType, Constituent, Event, Tlp};
 use focal_store::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[path = "backends/awareness.rs"]
+mod awareness;
+use awareness::*;
+
 /// A store for one test, and whatever keeps its data alive (a temporary folder, a schema).
 struct Backend {
     store: Box<dyn Store>,
@@ -58,7 +62,114 @@ fn postgres() -> Backend {
     }
 }
 
+/// One audit row as stored: id, at, actor, action, subject, before, after, prev_hash, hash.
+type AuditRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
 impl Backend {
+    /// Every audit row, in id order, read by hand.
+    fn audit_rows(&self) -> Vec<AuditRow> {
+        let sql = "SELECT id, at, actor, action, subject, before, after, prev_hash, hash FROM audit_log ORDER BY id";
+        match &self._guard {
+            Guard::Dir(dir) => {
+                let c = rusqlite::Connection::open(dir.path().join("focal.db")).unwrap();
+                let mut stmt = c.prepare(sql).unwrap();
+                stmt.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+            }
+            Guard::Schema(schema) => {
+                let mut c = postgres::Client::connect(focal_testkit::POSTGRES_URL, postgres::NoTls)
+                    .unwrap();
+                c.batch_execute(&format!("SET search_path = \"{schema}\""))
+                    .unwrap();
+                c.query(sql, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.get(0),
+                            r.get(1),
+                            r.get(2),
+                            r.get(3),
+                            r.get(4),
+                            r.get(5),
+                            r.get(6),
+                            r.get(7),
+                            r.get(8),
+                        )
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// What a forger who can write the database but has no key can do: change the actor of
+    /// entry `id`, then recompute every seal from there on, as the unkeyed chain did (SHA-256
+    /// of the entry's JSON array), so that every link matches again.
+    fn rewrite_audit_without_key(&self, id: i64, actor: &str) {
+        use sha2::Digest;
+        let mut rows = self.audit_rows();
+        let mut prev = rows
+            .iter()
+            .find(|r| r.0 == id - 1)
+            .map(|r| r.8.clone())
+            .unwrap_or_else(|| "0".repeat(64));
+        for r in rows.iter_mut().filter(|r| r.0 >= id) {
+            if r.0 == id {
+                r.2 = actor.to_string();
+            }
+            r.7 = prev.clone();
+            let canonical = serde_json::json!([r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7]).to_string();
+            r.8 = hex::encode(sha2::Sha256::digest(canonical.as_bytes()));
+            prev = r.8.clone();
+        }
+        let update = "UPDATE audit_log SET actor = $1, prev_hash = $2, hash = $3 WHERE id = $4";
+        match &self._guard {
+            Guard::Dir(dir) => {
+                let c = rusqlite::Connection::open(dir.path().join("focal.db")).unwrap();
+                for r in rows.iter().filter(|r| r.0 >= id) {
+                    c.execute(
+                        &update.replace('$', "?"),
+                        rusqlite::params![r.2, r.7, r.8, r.0],
+                    )
+                    .unwrap();
+                }
+            }
+            Guard::Schema(schema) => {
+                let mut c = postgres::Client::connect(focal_testkit::POSTGRES_URL, postgres::NoTls)
+                    .unwrap();
+                c.batch_execute(&format!("SET search_path = \"{schema}\""))
+                    .unwrap();
+                for r in rows.iter().filter(|r| r.0 >= id) {
+                    c.execute(update, &[&r.2, &r.7, &r.8, &r.0]).unwrap();
+                }
+            }
+        }
+    }
+
     /// Runs SQL on the backend's database directly, as someone editing it by hand would.
     fn exec_by_hand(&self, sql: &str) {
         match &self._guard {
@@ -95,7 +206,12 @@ on_every_backend!(
     statistics_count_what_is_stored,
     reopening_keeps_the_schema_version,
     the_audit_log_chains_entries_and_detects_edits_and_removals,
+    a_keyed_audit_chain_cannot_be_rewritten_without_its_key_nor_cut_short_past_an_anchor,
     feed_pulls_are_recorded_with_their_runs_and_validators,
+    advisories_are_saved_compare_and_set_with_insert_only_revisions,
+    advisory_mail_is_queued_once_and_moves_through_its_states,
+    the_library_is_imported_whole_and_searched_with_facets,
+    public_figures_come_from_clear_events_only,
 );
 
 fn observed() -> jiff::Timestamp {
@@ -205,6 +321,11 @@ fn constituents_are_imported_and_updated(b: &Backend) {
         ],
         domains: vec!["example.org".into()],
         language: (id == "a").then(|| "de".to_string()),
+        also_notify: if id == "a" {
+            vec!["soc@a.example".into(), "noc@a.example".into()]
+        } else {
+            Vec::new()
+        },
     };
     let first = b
         .store
@@ -221,6 +342,12 @@ fn constituents_are_imported_and_updated(b: &Backend) {
         listed,
         vec![org("a", "abuse@a.example"), org("b", "soc@b.example")]
     );
+    // A change of the further recipients alone is a change, stored on either backend.
+    let mut changed = org("a", "abuse@a.example");
+    changed.also_notify = vec!["cert@a.example".into()];
+    let third = b.store.import_constituents(&[changed.clone()]).unwrap();
+    assert_eq!((third.added, third.updated, third.unchanged), (0, 1, 0));
+    assert_eq!(b.store.constituents().unwrap()[0], changed);
 }
 
 fn constituent_saves_are_audited_in_the_same_transaction(b: &Backend) {
@@ -232,6 +359,7 @@ fn constituent_saves_are_audited_in_the_same_transaction(b: &Backend) {
         netblocks: vec!["192.0.2.0/24".parse().unwrap()],
         domains: vec![],
         language: None,
+        also_notify: Vec::new(),
     };
     let how = |actor: &'static str, mode: SaveMode, source: Option<&'static str>| ConstituentSave {
         actor,
@@ -910,4 +1038,684 @@ fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
     let removed = log.audit_verify().unwrap();
     assert!(!removed.ok);
     assert_eq!(removed.first_bad_id, Some(4), "{removed:?}");
+}
+
+/// The chain sealed with a key kept outside the database (HMAC-SHA-256): entries written before
+/// the store was keyed keep verifying as they were (SHA-256); from `keyed_from` on, an edit, or
+/// a rewrite that recomputes the chain without the key, fails; removing the newest entries shows
+/// against an anchor taken before.
+fn a_keyed_audit_chain_cannot_be_rewritten_without_its_key_nor_cut_short_past_an_anchor(
+    b: &Backend,
+) {
+    use focal_store::audit_chain::{Anchor, AuditKey, Keying};
+    let log = b.store.audit();
+    let append = |n: i64| {
+        log.audit_append(
+            "alice",
+            "test.change",
+            &format!("thing:{n}"),
+            None,
+            Some(&serde_json::json!({ "n": n })),
+        )
+        .unwrap()
+    };
+    // Two entries from before the store was keyed (an existing data folder).
+    append(1);
+    append(2);
+    let key = AuditKey::new([9u8; 32], 3);
+    log.set_audit_keying(Keying::Keyed(key.clone()));
+    for n in 3..=5 {
+        append(n);
+    }
+    let v = log.audit_verify().unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!((v.entries, v.keyed_from), (5, Some(3)));
+    assert_eq!(v.key.as_deref(), Some(key.fingerprint().as_str()));
+    // The keyed entries are not plain SHA-256: without the key they do not verify.
+    log.set_audit_keying(Keying::Unkeyed);
+    assert_eq!(log.audit_verify().unwrap().first_bad_id, Some(3));
+    // Nor with another key.
+    log.set_audit_keying(Keying::Keyed(AuditKey::new([8u8; 32], 3)));
+    assert_eq!(log.audit_verify().unwrap().first_bad_id, Some(3));
+    log.set_audit_keying(Keying::Keyed(key.clone()));
+
+    // An anchor of the head, then more entries: still verifies against it.
+    let (entry, mac) = log.audit_head().unwrap().unwrap();
+    assert_eq!(entry, 5);
+    let anchor = Anchor {
+        entry,
+        mac,
+        at: "2026-11-24T12:00:00Z".into(),
+        key: Some(key.fingerprint()),
+    };
+    append(6);
+    assert!(log.audit_verify_anchored(Some(&anchor)).unwrap().ok);
+
+    // (a) An edited row fails.
+    b.exec_by_hand("UPDATE audit_log SET actor = 'mallory' WHERE id = 4");
+    assert_eq!(log.audit_verify().unwrap().first_bad_id, Some(4));
+    b.exec_by_hand("UPDATE audit_log SET actor = 'alice' WHERE id = 4");
+    assert!(log.audit_verify().unwrap().ok);
+
+    // (b) A rewrite that recomputes the chain without the key fails, whether it starts at a
+    // keyed entry or at one from before the key (whose successors are keyed).
+    let untouched = b.audit_rows();
+    b.rewrite_audit_without_key(4, "mallory");
+    let rewritten = log.audit_verify().unwrap();
+    assert!(!rewritten.ok);
+    assert_eq!(rewritten.first_bad_id, Some(4), "{rewritten:?}");
+    assert!(
+        rewritten.problem.as_deref().unwrap().contains("audit key"),
+        "{rewritten:?}"
+    );
+    b.rewrite_audit_without_key(1, "mallory");
+    assert_eq!(log.audit_verify().unwrap().first_bad_id, Some(3));
+    // Put back as it was (the seals recomputed here are SHA-256 again for entries 1 and 2).
+    for r in &untouched {
+        b.exec_by_hand(&format!(
+            "UPDATE audit_log SET actor = '{}', prev_hash = '{}', hash = '{}' WHERE id = {}",
+            r.2, r.7, r.8, r.0
+        ));
+    }
+    assert!(log.audit_verify_anchored(Some(&anchor)).unwrap().ok);
+
+    // (c) Removing the newest entries leaves a chain that verifies on its own, but not against
+    // an anchor taken before the removal.
+    b.exec_by_hand("DELETE FROM audit_log WHERE id >= 5");
+    assert!(log.audit_verify().unwrap().ok, "a shorter chain links up");
+    let cut = log.audit_verify_anchored(Some(&anchor)).unwrap();
+    assert!(!cut.ok);
+    assert_eq!(cut.first_bad_id, Some(5), "{cut:?}");
+    assert!(
+        cut.problem.as_deref().unwrap().contains("removed"),
+        "{cut:?}"
+    );
+    // An anchor whose entry was replaced (same id, another MAC) fails too.
+    append(5);
+    let replaced = log.audit_verify_anchored(Some(&anchor)).unwrap();
+    assert_eq!(replaced.first_bad_id, Some(5), "{replaced:?}");
+
+    // A process without the right key may neither append nor verify.
+    log.set_audit_keying(Keying::Unavailable("no key here".into()));
+    assert!(matches!(
+        log.audit_append("x", "test.change", "thing:9", None, None),
+        Err(StoreError::AuditKey(_))
+    ));
+    assert!(matches!(log.audit_verify(), Err(StoreError::AuditKey(_))));
+}
+
+/// Self-assessment, the risk register and vulnerability management (`focal_assessment::store`).
+mod assessment_domain {
+    use super::*;
+    use focal_assessment::assessment::*;
+    use focal_assessment::matching::*;
+    use focal_assessment::risk::*;
+    use focal_assessment::store::StoreError as DomainError;
+    use focal_assessment::store::*;
+
+    fn framework() -> focal_assessment::Framework {
+        focal_assessment::framework::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.id == "un-ares-57-239")
+            .unwrap()
+    }
+
+    fn new_assessment(subject: &str) -> NewAssessment {
+        NewAssessment {
+            framework_id: "un-ares-57-239".into(),
+            framework_version: "2002-12-20".into(),
+            subject: Subject {
+                kind: SubjectKind::Organisation,
+                name: subject.into(),
+                constituent: Some("org-1".into()),
+            },
+            based_on: None,
+            answers: vec![],
+        }
+    }
+
+    fn answer(item: &str, level: &str) -> Answer {
+        Answer {
+            item: item.into(),
+            level: Some(level.into()),
+            evidence: format!("evidence for {item}"),
+            links: vec!["https://example.org/policy".into()],
+            owner: Some("ciso".into()),
+            ..Answer::default()
+        }
+    }
+
+    pub fn assessments_are_answered_completed_and_then_frozen(b: &Backend) {
+        let s = b.store.assessment();
+        let h = s
+            .create_assessment(&new_assessment("Ministry"), "alice")
+            .unwrap();
+        assert_eq!(h.status, Status::Draft);
+        s.save_answer(h.id, &answer("a", "yes"), "alice").unwrap();
+        s.save_answer(h.id, &answer("b", "partial"), "alice")
+            .unwrap();
+        // Replacing an answer keeps one row per item.
+        s.save_answer(h.id, &answer("b", "yes"), "bob").unwrap();
+        let file = s
+            .add_evidence_file(h.id, "a", "policy.pdf", b"%PDF-1.4 test", "alice")
+            .unwrap();
+        let (meta, content) = s.evidence_file(file.id).unwrap();
+        assert_eq!(content, b"%PDF-1.4 test");
+        assert_eq!(meta.size, 13);
+        let a = s.assessment(h.id).unwrap();
+        assert_eq!(a.answers.len(), 2);
+        assert_eq!(a.answer("b").unwrap().level.as_deref(), Some("yes"));
+        assert_eq!(a.files.len(), 1);
+
+        let due: jiff::civil::Date = "2027-01-31".parse().unwrap();
+        let done = s
+            .complete_assessment(h.id, due, &serde_json::json!({"overall": 22.2}), "alice")
+            .unwrap();
+        assert_eq!(done.status, Status::Completed);
+        assert_eq!(done.due, Some(due));
+        assert_eq!(done.completed_by.as_deref(), Some("alice"));
+        // A completed assessment never changes again.
+        assert!(matches!(
+            s.save_answer(h.id, &answer("c", "yes"), "alice"),
+            Err(DomainError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.add_evidence_file(h.id, "c", "x.txt", b"x", "alice"),
+            Err(DomainError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.complete_assessment(h.id, due, &serde_json::json!({}), "alice"),
+            Err(DomainError::Conflict(_))
+        ));
+        assert_eq!(s.assessment(h.id).unwrap().answers.len(), 2);
+
+        // One reminder per assessment and due date, however often it is queued.
+        assert!(
+            s.queue_reminder(h.id, due, "a@example.org", "<r1@x>", "alice")
+                .unwrap()
+        );
+        assert!(
+            !s.queue_reminder(h.id, due, "b@example.org", "<r2@x>", "alice")
+                .unwrap()
+        );
+        let pending = s.reminders(Some("pending")).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (
+                pending[0].assessment,
+                pending[0].due,
+                pending[0].recipient.as_str()
+            ),
+            (h.id, due, "a@example.org")
+        );
+        s.mark_reminder(pending[0].id, Err(("421 try later", false)), "alice")
+            .unwrap();
+        let still = s.reminders(Some("pending")).unwrap();
+        assert_eq!((still.len(), still[0].attempts), (1, 1));
+        s.mark_reminder(pending[0].id, Ok("250 ok"), "alice")
+            .unwrap();
+        assert!(s.reminders(Some("pending")).unwrap().is_empty());
+        let sent = s.reminders(Some("sent")).unwrap();
+        assert_eq!((sent.len(), sent[0].attempts), (1, 2));
+        assert!(sent[0].sent_at.is_some());
+        assert!(matches!(
+            s.queue_reminder(h.id + 100, due, "a@example.org", "<r3@x>", "alice"),
+            Err(DomainError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.assessment(h.id + 100),
+            Err(DomainError::NotFound { .. })
+        ));
+
+        // The next one starts from a copy.
+        let (copied, dropped) = carry_over(&framework(), &s.assessment(h.id).unwrap());
+        assert!(dropped.is_empty());
+        let mut next = new_assessment("Ministry");
+        next.based_on = Some(h.id);
+        next.answers = copied;
+        let h2 = s.create_assessment(&next, "alice").unwrap();
+        assert_eq!(h2.based_on, Some(h.id));
+        assert_eq!(s.assessment(h2.id).unwrap().answers.len(), 2);
+        s.create_assessment(&new_assessment("Other"), "alice")
+            .unwrap();
+        let listed = s
+            .assessments(&AssessmentFilter {
+                subject: Some("Ministry".into()),
+                ..AssessmentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|h| h.id).collect::<Vec<_>>(),
+            [h.id, h2.id]
+        );
+        let completed = s
+            .assessments(&AssessmentFilter {
+                status: Some(Status::Completed),
+                ..AssessmentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(completed.len(), 1);
+
+        // Every change is in the audit log, and the chain holds.
+        let entries = b
+            .store
+            .audit()
+            .audit_entries(&incidents::AuditFilter {
+                subject: Some(format!("assessment:{}", h.id)),
+                ..incidents::AuditFilter::default()
+            })
+            .unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "assessment.create",
+                "assessment.answer",
+                "assessment.answer",
+                "assessment.answer",
+                "assessment.evidence_file",
+                "assessment.complete",
+                // The reminder: queued once, sent once (the retry is not an audited change).
+                "assessment.reminder_queued",
+                "assessment.reminder_sent"
+            ]
+        );
+        assert_eq!(entries[3].actor, "bob");
+        assert!(b.store.audit().audit_verify().unwrap().ok);
+    }
+
+    pub fn user_frameworks_are_added_once(b: &Backend) {
+        let s = b.store.assessment();
+        let mut f = framework();
+        f.id = "my-own".into();
+        assert!(s.add_framework(&f, "text", "alice").unwrap());
+        assert!(!s.add_framework(&f, "text", "alice").unwrap());
+        f.title = "Changed".into();
+        assert!(matches!(
+            s.add_framework(&f, "text", "alice"),
+            Err(DomainError::Conflict(_))
+        ));
+        let stored = s.stored_frameworks().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].framework.id, "my-own");
+        assert_ne!(stored[0].framework.title, "Changed");
+    }
+
+    fn asset(id: &str, org: &str, software: &str) -> Asset {
+        Asset::from_text(&AssetText {
+            id,
+            name: &format!("{id} server"),
+            organisation: org,
+            owner: "ops",
+            criticality: "high",
+            software,
+            ..AssetText::default()
+        })
+        .unwrap()
+    }
+
+    pub fn assets_risks_and_the_register(b: &Backend) {
+        let s = b.store.assessment();
+        let counts = s
+            .save_assets(
+                &[
+                    asset(
+                        "web-1",
+                        "Org A",
+                        "pkg:npm/elliptic@6.5.3 pkg:npm/left-pad@1.0.0",
+                    ),
+                    asset("web-2", "Org B", "pkg:npm/elliptic@6.5.4"),
+                    asset(
+                        "db-1",
+                        "Org A",
+                        "cpe:2.3:a:postgresql:postgresql:16.1:*:*:*:*:*:*:*",
+                    ),
+                ],
+                "alice",
+            )
+            .unwrap();
+        assert_eq!((counts.added, counts.updated, counts.unchanged), (3, 0, 0));
+        let again = s
+            .save_assets(
+                &[
+                    asset(
+                        "web-1",
+                        "Org A",
+                        "pkg:npm/elliptic@6.5.3 pkg:npm/left-pad@1.0.0",
+                    ),
+                    asset("web-2", "Org B", "pkg:npm/elliptic@6.5.5"),
+                ],
+                "alice",
+            )
+            .unwrap();
+        assert_eq!((again.added, again.updated, again.unchanged), (0, 1, 1));
+        let mut found = s.installed_for_keys(&["pkg:npm/elliptic".into()]).unwrap();
+        found.sort_by(|a, b| a.asset.cmp(&b.asset));
+        assert_eq!(
+            found
+                .iter()
+                .map(|i| (i.asset.as_str(), i.software.version.as_deref().unwrap()))
+                .collect::<Vec<_>>(),
+            [("web-1", "6.5.3"), ("web-2", "6.5.5")]
+        );
+        let mut all = 0;
+        s.all_installed(&mut |_| {
+            all += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(all, 4);
+        assert_eq!(
+            s.assets(&AssetFilter {
+                organisation: Some("Org A".into()),
+                ..AssetFilter::default()
+            })
+            .unwrap()
+            .len(),
+            2
+        );
+        s.remove_asset("db-1", "alice").unwrap();
+        assert!(matches!(s.asset("db-1"), Err(DomainError::NotFound { .. })));
+        assert!(
+            s.installed_for_keys(&["cpe:a:postgresql:postgresql".into()])
+                .unwrap()
+                .is_empty()
+        );
+
+        let threat = s
+            .add_entry(
+                &RegisterEntry {
+                    id: 0,
+                    kind: EntryKind::Threat,
+                    name: "Ransomware".into(),
+                    description: String::new(),
+                    asset: None,
+                    reference: None,
+                },
+                "alice",
+            )
+            .unwrap();
+        let draft = RiskDraft {
+            title: "Web server compromised".into(),
+            description: String::new(),
+            asset: Some("web-1".into()),
+            threat: Some(threat.id),
+            vulnerability: None,
+            likelihood: 4,
+            impact: 4,
+            acceptable: 6,
+            treatment: Treatment::Mitigate,
+            owner: Some("ciso".into()),
+            review_due: Some("2026-06-30".parse().unwrap()),
+            controls: vec![Control {
+                framework: "nist-csf-2.0".into(),
+                item: "PR.PS".into(),
+            }],
+        };
+        let risk = s.create_risk(&draft, "alice").unwrap();
+        assert_eq!(risk.draft.rating().level, 16);
+        assert!(risk.draft.rating().exceeds_appetite);
+        let mut lower = draft.clone();
+        lower.likelihood = 1;
+        lower.review_due = Some("2027-06-30".parse().unwrap());
+        let updated = s.update_risk(risk.id, &lower, "bob").unwrap();
+        assert_eq!(updated.draft.rating().level, 4);
+        assert!(matches!(
+            s.update_risk(risk.id + 50, &lower, "bob"),
+            Err(DomainError::NotFound { .. })
+        ));
+        let mut bad = draft.clone();
+        bad.impact = 9;
+        assert!(matches!(
+            s.create_risk(&bad, "bob"),
+            Err(DomainError::Invalid(_))
+        ));
+        let due = s
+            .risks(&RiskFilter {
+                review_due_by: Some("2026-12-31".parse().unwrap()),
+                ..RiskFilter::default()
+            })
+            .unwrap();
+        assert!(due.is_empty());
+        assert_eq!(s.risks(&RiskFilter::default()).unwrap().len(), 1);
+        assert_eq!(s.entries(Some(EntryKind::Threat)).unwrap().len(), 1);
+        assert!(
+            s.entries(Some(EntryKind::Vulnerability))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    fn osv(name: &str) -> (Vec<u8>, focal_assessment::advisory::Advisory) {
+        let bytes = std::fs::read(format!(
+            "{}/../focal-assessment/tests/data/osv/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let a = focal_assessment::advisory::parse(name, &bytes)
+            .unwrap()
+            .remove(0);
+        (bytes, a)
+    }
+
+    fn run_match(s: &dyn Storage, scope: MatchScope) -> SyncOutcome {
+        let mut index = SoftwareIndex::new();
+        s.all_installed(&mut |i| {
+            index.insert(i);
+            Ok(())
+        })
+        .unwrap();
+        let mut records = Vec::new();
+        s.all_records(&mut |r| {
+            records.push(r);
+            Ok(())
+        })
+        .unwrap();
+        let found: Vec<FindingDraft> = match_all(&index, &records)
+            .into_iter()
+            .filter(|d| match &scope {
+                MatchScope::Advisory(a) => d.advisory == *a,
+                MatchScope::Asset(x) => d.asset == *x,
+                MatchScope::All => true,
+            })
+            .collect();
+        s.sync_findings(&scope, &found, "matcher").unwrap()
+    }
+
+    pub fn advisories_become_findings_tracked_to_closure(b: &Backend) {
+        let s = b.store.assessment();
+        s.save_assets(
+            &[
+                asset("web-1", "Org A", "pkg:npm/elliptic@6.5.3"),
+                asset("web-2", "Org B", "pkg:npm/elliptic@6.5.4"),
+            ],
+            "alice",
+        )
+        .unwrap();
+        let (_, ghsa) = osv("GHSA-r9p9-mrjm-926w.json");
+        let (id, outcome) = s.import_advisory(&ghsa, "alice").unwrap();
+        assert_eq!(outcome, ImportOutcome::Added);
+        assert_eq!(
+            s.import_advisory(&ghsa, "alice").unwrap(),
+            (id, ImportOutcome::Unchanged)
+        );
+        let mut revised = ghsa.clone();
+        revised.sha256 = "0".repeat(64);
+        revised.revision = "2021-04-01T00:00:00Z".into();
+        assert_eq!(
+            s.import_advisory(&revised, "alice").unwrap(),
+            (id, ImportOutcome::Replaced)
+        );
+        assert_eq!(s.advisory(id).unwrap().records.len(), 1);
+        assert_eq!(
+            s.advisories(10).unwrap()[0].advisory_ref,
+            "GHSA-r9p9-mrjm-926w"
+        );
+        assert_eq!(
+            s.records_for_keys(&["pkg:npm/elliptic".into()])
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            s.records_for_keys(&["pkg:npm/other".into()])
+                .unwrap()
+                .is_empty()
+        );
+
+        let first = run_match(&*s, MatchScope::All);
+        assert_eq!((first.opened, first.still_open, first.resolved), (1, 0, 0));
+        let findings = s.findings(&FindingFilter::default()).unwrap();
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.draft.asset.as_str(), f.draft.vuln_id.as_str()),
+            ("web-1", "CVE-2020-28498")
+        );
+        assert_eq!(f.status, FindingStatus::Open);
+        // The same run again changes nothing.
+        let again = run_match(&*s, MatchScope::All);
+        assert_eq!((again.opened, again.still_open, again.resolved), (0, 1, 0));
+
+        // A person works on it; illegal moves are refused.
+        let risk = s
+            .create_risk(
+                &RiskDraft {
+                    title: "Key disclosure".into(),
+                    description: String::new(),
+                    asset: Some("web-1".into()),
+                    threat: None,
+                    vulnerability: None,
+                    likelihood: 3,
+                    impact: 4,
+                    acceptable: 6,
+                    treatment: Treatment::Mitigate,
+                    owner: None,
+                    review_due: None,
+                    controls: vec![],
+                },
+                "alice",
+            )
+            .unwrap();
+        let f = s
+            .update_finding(
+                f.id,
+                &FindingChange {
+                    status: Some(FindingStatus::InProgress),
+                    add_risk: Some(risk.id),
+                    add_incident: Some(42),
+                    ..FindingChange::default()
+                },
+                "alice",
+            )
+            .unwrap();
+        assert_eq!(f.risks, [risk.id]);
+        assert_eq!(f.incidents, [42]);
+        assert!(matches!(
+            s.update_finding(
+                f.id,
+                &FindingChange {
+                    add_risk: Some(risk.id + 9),
+                    ..FindingChange::default()
+                },
+                "alice"
+            ),
+            Err(DomainError::NotFound { .. })
+        ));
+
+        // The asset is upgraded: the finding no longer matches and is resolved.
+        s.save_assets(
+            &[asset("web-1", "Org A", "pkg:npm/elliptic@6.5.4")],
+            "alice",
+        )
+        .unwrap();
+        let fixed = run_match(&*s, MatchScope::Asset("web-1".into()));
+        assert_eq!(fixed.resolved, 1);
+        let f = s.finding(f.id).unwrap();
+        assert_eq!(f.status, FindingStatus::Resolved);
+        assert!(f.closed_at.is_some());
+        assert!(matches!(
+            s.update_finding(
+                f.id,
+                &FindingChange {
+                    status: Some(FindingStatus::InProgress),
+                    ..FindingChange::default()
+                },
+                "alice"
+            ),
+            Err(DomainError::Conflict(_))
+        ));
+        // Rolled back to the vulnerable version: reopened, with its history.
+        s.save_assets(
+            &[asset("web-1", "Org A", "pkg:npm/elliptic@6.5.0")],
+            "alice",
+        )
+        .unwrap();
+        let back = run_match(&*s, MatchScope::Advisory(id));
+        assert_eq!((back.reopened, back.opened), (1, 0));
+        let f = s.finding(f.id).unwrap();
+        assert_eq!(f.status, FindingStatus::Open);
+        assert_eq!(f.draft.version.as_deref(), Some("6.5.0"));
+        assert_eq!(f.risks, [risk.id]);
+        // Accepted findings are a person's decision: the matcher leaves them alone.
+        s.update_finding(
+            f.id,
+            &FindingChange {
+                status: Some(FindingStatus::Accepted),
+                resolution: Some("isolated network".into()),
+                ..FindingChange::default()
+            },
+            "alice",
+        )
+        .unwrap();
+        s.save_assets(
+            &[asset("web-1", "Org A", "pkg:npm/elliptic@7.0.0")],
+            "alice",
+        )
+        .unwrap();
+        let after = run_match(&*s, MatchScope::All);
+        assert_eq!(after.resolved, 0);
+        assert_eq!(s.finding(f.id).unwrap().status, FindingStatus::Accepted);
+        let open = s
+            .findings(&FindingFilter {
+                status: vec![FindingStatus::Open, FindingStatus::InProgress],
+                ..FindingFilter::default()
+            })
+            .unwrap();
+        assert!(open.is_empty());
+        let actions: Vec<String> = b
+            .store
+            .audit()
+            .audit_entries(&incidents::AuditFilter {
+                subject: Some(format!("finding:{}", f.id)),
+                ..incidents::AuditFilter::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "finding.open",
+                "finding.update",
+                "finding.resolve",
+                "finding.reopen",
+                "finding.update"
+            ]
+        );
+        assert!(b.store.audit().audit_verify().unwrap().ok);
+    }
+}
+use assessment_domain::*;
+
+mod assessment_on_every_backend {
+    use super::*;
+    on_every_backend!(
+        assessments_are_answered_completed_and_then_frozen,
+        user_frameworks_are_added_once,
+        assets_risks_and_the_register,
+        advisories_become_findings_tracked_to_closure,
+    );
 }

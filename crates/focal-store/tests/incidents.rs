@@ -71,6 +71,7 @@ fn a_transition_is_compare_and_set_on_the_state() {
     let stale = IncidentChange::Transition {
         from: "acknowledged".into(),
         to: "notified".into(),
+        reason: None,
     };
     let err = store
         .change_incident(1, &stale, "t")
@@ -89,6 +90,7 @@ fn a_transition_is_compare_and_set_on_the_state() {
     let ok = IncidentChange::Transition {
         from: "new".into(),
         to: "false_positive".into(),
+        reason: None,
     };
     let after = store.change_incident(1, &ok, "t").unwrap();
     assert_eq!(after.state, "false_positive");

@@ -147,3 +147,25 @@ impl Drop for SchemaGuard {
             .status();
     }
 }
+
+/// The folder of Node.js tools (the BSI CSAF validator library), made by `scripts/npmtools.sh`
+/// on first use (once per test process; the script is idempotent).
+pub fn npmtools() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("FOCAL_NPMTOOLS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target/npmtools"));
+        let status = Command::new("bash")
+            .arg(workspace_root().join("scripts/npmtools.sh"))
+            .env("FOCAL_NPMTOOLS", &dir)
+            .status()
+            .expect("running scripts/npmtools.sh");
+        assert!(
+            status.success(),
+            "scripts/npmtools.sh failed: the Node.js tools the tests need could not be installed"
+        );
+        dir
+    })
+    .clone()
+}

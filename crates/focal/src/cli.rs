@@ -50,8 +50,15 @@ pub enum Command {
     Quarantine(QuarantineArgs),
     /// List ingestion runs (one per file read).
     Runs(RunsArgs),
-    /// Counts: events, quarantined, unassigned and per constituent.
-    Stats,
+    /// Counts: events, quarantined, unassigned and per constituent; `stats public` for the
+    /// public, k-anonymous statistics.
+    Stats(StatsArgs),
+    /// Security advisories: write, review, publish, export (CSAF 2.0, HTML, Atom), mail.
+    #[command(subcommand)]
+    Advisories(crate::commands::advisories::AdvisoriesCommand),
+    /// The cyber-policy library: import, export, search, show.
+    #[command(subcommand)]
+    Library(crate::commands::library::LibraryCommand),
     /// Run the main job on bundled example data: a fresh data folder, feeds ingested, a summary.
     Demo(DemoArgs),
     /// Share over STIX 2.1: export bundles, import peers' bundles, publish events, policies.
@@ -80,6 +87,18 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Distributed ingest jobs: progress and per-chunk results.
     Jobs(JobsArgs),
+    /// Assessment frameworks as data: list, show, validate and add framework files.
+    #[command(subcommand)]
+    Frameworks(crate::commands::assess::FrameworksCommand),
+    /// Self-assessments of an organisation or a country: answer, score, compare, complete, export.
+    #[command(subcommand)]
+    Assess(crate::commands::assess::AssessCommand),
+    /// The risk register: assets and their software, threats, vulnerabilities, risks, exposure.
+    #[command(subcommand)]
+    Risks(crate::commands::risks::RisksCommand),
+    /// Vulnerability advisories (CSAF 2.0, OSV) matched to assets, and the findings.
+    #[command(subcommand)]
+    Vulns(crate::commands::risks::VulnsCommand),
 }
 
 /// Where the work queue is.
@@ -168,7 +187,8 @@ pub struct InitArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ConstituentsCommand {
-    /// Import or update organisations from `id,name,abuse_email,asns,netblocks,domains`.
+    /// Import or update organisations from `id,name,abuse_email,asns,netblocks,domains`
+    /// (optional columns: `language`; `also_notify`, further recipients separated by `;`).
     Import { file: PathBuf },
     /// List the constituency.
     List,
@@ -200,6 +220,10 @@ pub struct IngestArgs {
     /// Do not group the new events into incidents afterwards (`focal incidents group` does it later).
     #[arg(long)]
     pub no_group: bool,
+    /// Exit non-zero, naming definitions that might fit, when more than this percentage of a
+    /// file's records is quarantined (the events are stored all the same; 100 turns it off).
+    #[arg(long, default_value_t = 50.0, value_parser = percentage)]
+    pub max_quarantined: f64,
     /// Feed files to read.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -255,10 +279,34 @@ pub struct EventsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct StatsArgs {
+    #[command(subcommand)]
+    pub public: Option<StatsCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StatsCommand {
+    /// Aggregated TLP:CLEAR figures with every figure below k suppressed (what the public page
+    /// shows): events per type per week, infected hosts per country and ASN, median time to
+    /// resolution.
+    Public {
+        /// The smallest figure shown [default: awareness.public_k in focal.toml].
+        #[arg(long)]
+        k: Option<u64>,
+        /// From this date or time (by event time), inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this date or time, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
 pub struct QuarantineArgs {
     #[arg(long)]
     pub run: Option<i64>,
-    /// Only this kind (columns, encoding, field_too_long, timestamp, ip, port, taxonomy, missing, json, value).
+    /// Only this kind (columns, encoding, field_too_long, timestamp, ip, port, taxonomy, missing, json, value, control).
     #[arg(long)]
     pub kind: Option<String>,
     #[arg(long)]
@@ -287,4 +335,18 @@ pub struct DemoArgs {
     /// Where the demo server listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+}
+
+/// A percentage from 0 to 100.
+fn percentage(text: &str) -> Result<f64, String> {
+    let n: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{text:?} is not a percentage"))?;
+    if (0.0..=100.0).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{text:?}: a percentage from 0 to 100"))
+    }
 }

@@ -1,10 +1,13 @@
 //! The `focal` command line: thin glue over the library crates (see docs/ARCHITECTURE.md).
 
+mod audit_key;
 mod cli;
 mod commands;
 mod config;
+mod folder_lock;
 mod progress;
 mod pull;
+mod reminders;
 mod workers;
 
 use clap::Parser;

@@ -153,7 +153,7 @@ pub async fn pull(ctx: &Context, entry: &Registered, requested_by: &str) -> Resu
     };
     let mut summary = None;
     let fetched = tokio::select! {
-        r = download(&settings, &folder, validators.as_ref(), started) => r,
+        r = download(&ctx.dir, &settings, &folder, validators.as_ref(), started) => r,
         // Dropping the download removes its .part file.
         _ = stopped(ctx.stop.clone()) => Err("stopped: the server is shutting down".to_string()),
     };
@@ -264,6 +264,7 @@ enum Fetched {
 /// Downloads into the feed's folder. `Err` is a failure before any request (a missing
 /// environment variable, an unwritable folder), as text for the record.
 async fn download(
+    dir: &DataDir,
     settings: &Pull,
     folder: &Path,
     validators: Option<&PullRecord>,
@@ -280,8 +281,17 @@ async fn download(
             }
         }
     }
+    // Checked again now, with symlinks resolved: the file, or a link on its way, may have
+    // changed since the feed was added, and a definition may have been put in the registry by
+    // hand. The file is then read by the path just checked, not through the links.
+    let url = match dir.file_source(&settings.url) {
+        Ok(None) => settings.url.clone(),
+        Ok(Some(real)) => focal_fetch::file_url(&real)
+            .ok_or_else(|| format!("{}: no file URL for this path", real.display()))?,
+        Err(e) => return Err(format!("{e:#}")),
+    };
     let request = focal_fetch::Request {
-        url: settings.url.clone(),
+        url,
         headers,
         max_bytes: settings.max_bytes,
         timeout: Duration::from_secs(settings.timeout_secs),

@@ -340,10 +340,19 @@ fn notify_round(
         actor(),
         &focal_incidents::notify::SendOptions::default(),
     )?;
+    let reminders = crate::reminders::remind(store, &cfg, actor())?;
+    if reminders.queued + reminders.sent + reminders.failed > 0 {
+        tracing::info!(
+            queued = reminders.queued,
+            sent = reminders.sent,
+            failed = reminders.failed,
+            "Reassessment reminders."
+        );
+    }
     Ok(Some(report))
 }
 
-/// Pulls from and pushes to every peer, as `focal peers sync` does. Each round runs on a
+/// Pulls from and pushes to every peer that is not paused, as `focal peers sync` does. Each round runs on a
 /// blocking thread with its own small runtime, because the store is synchronous.
 async fn sync(
     store: Arc<SqliteStore>,
@@ -363,7 +372,8 @@ async fn sync(
                 .enable_all()
                 .build()?;
             let mut failed = 0;
-            for mut peer in focal_store::sharing::SharingStore::peers(store.as_ref())? {
+            // Paused peers (web UI, `focal peers pause`) wait until they are resumed.
+            for mut peer in focal_sharing::manage::active_peers(store.as_ref())? {
                 match rt.block_on(crate::commands::peers::sync_and_store(
                     &store, &settings, &mut peer,
                 )) {

@@ -613,6 +613,13 @@ fn demo_runs_the_main_job_on_bundled_data() {
             .collect();
         assert_eq!(states.len(), 7, "incidents in every state: {states:?}");
         assert_eq!(out["accounts"].as_array().unwrap().len(), 3);
+        // The policy library and one published TLP:CLEAR advisory (issue 17).
+        assert_eq!(out["library"]["added"], 3);
+        let advisory = out["advisory"].as_str().unwrap();
+        let shown = json(&data, &["advisories", "show", advisory]);
+        assert_eq!(shown["state"], "published");
+        let hits = json(&data, &["library", "search", "57/239"]);
+        assert_eq!(hits["hits"][0]["symbol"], "A/RES/57/239");
         let feeds: Vec<&str> = out["files"]
             .as_array()
             .unwrap()

@@ -376,3 +376,55 @@ fn distributed_commands_refuse_sqlite_with_a_clear_message() {
         "{err}"
     );
 }
+
+/// A gzipped file goes through the work queue like the plain one (the submitter reads it
+/// decompressed, the workers get records), and a definition that takes its time from the
+/// file's name is refused, since workers would not carry that time.
+#[test]
+fn a_gzipped_file_is_submitted_and_a_file_time_is_refused() {
+    use std::io::Write;
+    focal_testkit::require_nats();
+    let mut cluster = Cluster::new(focal_testkit::NATS_URL);
+    let packed = cluster._dir.path().join("feed.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(fixture("feed.csv")).unwrap())
+        .unwrap();
+    std::fs::write(&packed, gz.finish().unwrap()).unwrap();
+    let reference = repo().join("bench/reference-feed.toml");
+    let out = cluster.json(&[
+        "submit",
+        "--feed",
+        &reference.display().to_string(),
+        "--chunk-records",
+        "1000",
+        &packed.display().to_string(),
+    ]);
+    let job = out["files"][0]["submitted"]["job"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("submit printed no job: {out}"));
+    cluster.start_worker("w1");
+    cluster.wait_completed(job);
+    cluster.assert_expected_figures();
+
+    let timed = cluster._dir.path().join("timed.toml");
+    let definition = std::fs::read_to_string(&reference).unwrap().replace(
+        "[time]\n",
+        "[time]\nfile_name = '(?P<time>\\d{4}-\\d{2}-\\d{2})'\nfile_name_format = '%Y-%m-%d'\n",
+    );
+    assert!(
+        definition.contains("file_name ="),
+        "the reference feed has a [time] table"
+    );
+    std::fs::write(&timed, definition).unwrap();
+    let dated = cluster._dir.path().join("feed-2026-11-30.csv");
+    std::fs::copy(fixture("feed.csv"), &dated).unwrap();
+    let out = cluster.run(&[
+        "submit",
+        "--feed",
+        &timed.display().to_string(),
+        &dated.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("time.header or time.file_name"), "{stderr}");
+}

@@ -6,51 +6,8 @@ mod sharing;
 
 use sharing::*;
 
-const SHARED: &str = "2a6e53e9-5c0e-4f0f-9d5b-6f3c1f0b7a11";
-
 fn count(node: &Node, id: &str) -> usize {
     node.objects().iter().filter(|o| o["id"] == id).count()
-}
-
-/// `on` pulls from (and optionally pushes to) `remote`, logging in as `account`.
-fn link(on: &Node, name: &str, remote: &Server, account: &str, push: bool) {
-    let url = remote.api_root();
-    let mut args = vec![
-        "peers",
-        "add",
-        name,
-        "--url",
-        &url,
-        "--collection",
-        SHARED,
-        "--user",
-        account,
-        "--password",
-        "federation-pass",
-        "--pull",
-    ];
-    if push {
-        args.push("--push");
-    }
-    on.ok(&args);
-}
-
-fn accounts(node: &Node, names: &[&str]) {
-    for n in names {
-        node.ok(&[
-            "users",
-            "add",
-            n,
-            "--role",
-            "peer",
-            "--password",
-            "federation-pass",
-            "--read",
-            "shared",
-            "--write",
-            "shared",
-        ]);
-    }
 }
 
 #[test]

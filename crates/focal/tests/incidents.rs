@@ -259,9 +259,10 @@ fn the_audit_chain_verifies_and_detects_an_edited_entry() {
     let v = json(&data, &["audit", "verify"]);
     assert_eq!(v["ok"], true);
     let entries = v["entries"].as_u64().unwrap();
-    // config at init, 400 constituents imported, one per incident created, the transition.
+    // At init: the audit key's entry, the config and the first admin; then 400 constituents
+    // imported, one per incident created, the transition.
     let incidents_made = incidents(&data, &[]).len() as u64;
-    assert_eq!(entries, 1 + 400 + incidents_made + 1);
+    assert_eq!(entries, 3 + 400 + incidents_made + 1);
     let list = json(&data, &["audit", "list", "--subject", "incident:1"]);
     let last = list.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["actor"], "carol");

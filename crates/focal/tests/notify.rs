@@ -191,6 +191,108 @@ fn each_constituent_gets_one_digest_with_exactly_its_events() {
     assert_eq!(copies[0][0].body, copies[0][1].body);
 }
 
+/// The reference constituency with an `also_notify` column: org-00121 has two further
+/// recipients, org-00212 one.
+fn constituents_with_copies(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture("constituents.csv")).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        out.push_str(line);
+        out.push_str(match i {
+            0 => ",also_notify",
+            _ if line.starts_with("org-00121,") => ",soc@org121.example; noc@org121.example",
+            _ if line.starts_with("org-00212,") => ",cert@org212.example",
+            _ => ",",
+        });
+        out.push('\n');
+    }
+    let path = dir.join("constituents-cc.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn also_notify_addresses_get_the_digest_in_copy_checked_again_at_send_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_dir, data) = ingested_with(&constituents_with_copies(tmp.path()));
+    let listed = json(&data, &["constituents", "list"]);
+    let org121 = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "org-00121")
+        .unwrap();
+    assert_eq!(
+        org121["also_notify"],
+        serde_json::json!(["soc@org121.example", "noc@org121.example"])
+    );
+    // A value stored before the rules existed (written into the database directly) is not
+    // trusted: the message fails rather than go to another address than the one shown.
+    let db = rusqlite::Connection::open(data.join("focal.db")).unwrap();
+    db.execute(
+        "UPDATE constituents SET also_notify = ?1 WHERE id = 'org-00212'",
+        [r#"["Evil<evil@evil.example>"]"#],
+    )
+    .unwrap();
+    drop(db);
+    let server = SmtpServer::start(tmp.path());
+    let expected = expected();
+    let with_events = expected["constituents_with_events"].as_u64().unwrap() as usize;
+    // The run says that a message failed for good (and exits non-zero), having sent the rest.
+    let out = focal(&data, &["--json", "notify", "--smtp", &server.address()]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["report"]["failed"], 1, "{report}");
+    let failed: Vec<&Value> = report["report"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed[0]["constituent"], "org-00212");
+    let detail = failed[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("also_notify entry 1") && detail.contains("display name"),
+        "{detail}"
+    );
+    assert_eq!(
+        report["report"]["sent"].as_u64().unwrap() as usize,
+        with_events - 1
+    );
+
+    let addresses = abuse_addresses();
+    let messages = server.messages();
+    assert_eq!(messages.len(), with_events - 1);
+    let mut copied = 0;
+    for m in &messages {
+        let r = received(m);
+        assert_ne!(r.constituent, "org-00212");
+        assert!(!r.rcpt_to.contains("evil"), "{}", r.rcpt_to);
+        let envelope: BTreeSet<&str> = r.rcpt_to.split(", ").collect();
+        assert_eq!(m["to"], addresses[&r.constituent].as_str());
+        if r.constituent == "org-00121" {
+            // The SMTP envelope names all three; the copies are in Cc, not To.
+            let want: BTreeSet<&str> = [
+                addresses["org-00121"].as_str(),
+                "soc@org121.example",
+                "noc@org121.example",
+            ]
+            .into();
+            assert_eq!(envelope, want);
+            let cc = m["cc"].as_str().expect("a Cc header");
+            assert!(
+                cc.contains("soc@org121.example") && cc.contains("noc@org121.example"),
+                "{cc}"
+            );
+            copied += 1;
+        } else {
+            assert_eq!(envelope, [addresses[&r.constituent].as_str()].into());
+            assert!(m["cc"].is_null(), "{m}");
+        }
+    }
+    assert_eq!(copied, 1);
+}
+
 #[test]
 fn sigkill_mid_batch_then_restart_reports_each_event_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -392,4 +494,86 @@ fn the_rate_limit_holds_back_a_constituents_further_messages() {
     let again = json(&data, &["notify", "--smtp", &server.address()]);
     assert_eq!(again["report"]["sent"], 0);
     assert_eq!(server.count(), stored.len());
+}
+
+/// Reassessment reminders (issue 16) go through the same relay as the digests: an assessment whose
+/// reassessment is overdue gets exactly one reminder, to its constituent's abuse address, however
+/// often `focal notify` runs; one due in decades gets none.
+#[test]
+fn an_overdue_reassessment_is_reminded_once_through_the_relay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_dir, data) = ingested_with(&fixture("constituents.csv"));
+    let server = SmtpServer::start(tmp.path());
+    let addresses = abuse_addresses();
+    let org = "org-00121";
+    let completed = |subject: &str, due: &str| -> i64 {
+        let new = json(
+            &data,
+            &[
+                "assess",
+                "new",
+                "--framework",
+                "un-ares-57-239",
+                "--subject",
+                subject,
+                "--constituent",
+                org,
+                "--blank",
+            ],
+        );
+        let id = new["assessment"]["id"].as_i64().unwrap();
+        ok(
+            &data,
+            &["assess", "complete", &id.to_string(), "--due", due],
+        );
+        id
+    };
+    let late = completed("Reminded Org", "2020-01-31");
+    completed("Far Future Org", "2099-01-31");
+    let reminders = |server: &SmtpServer| -> Vec<Value> {
+        server
+            .messages()
+            .into_iter()
+            .filter(|m| m["subject"].as_str().unwrap().starts_with("Reassessment"))
+            .collect()
+    };
+
+    let first = json(&data, &["notify", "--smtp", &server.address()]);
+    assert_eq!(first["reminders"]["queued"], 1, "{first}");
+    assert_eq!(first["reminders"]["sent"], 1, "{first}");
+    let got = reminders(&server);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["rcpt_to"].as_str().unwrap(), addresses[org]);
+    assert_eq!(
+        m["subject"].as_str().unwrap(),
+        "Reassessment overdue: Reminded Org against un-ares-57-239"
+    );
+    let body = m["body"].as_str().unwrap();
+    assert!(
+        body.contains("2020-01-31") && body.contains(&format!("/assessments/{late}")),
+        "{body}"
+    );
+    assert!(
+        m["message_id"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("reassess.{late}.2020-01-31")),
+        "{m}"
+    );
+
+    // Again: the same due date is never reminded twice.
+    let again = json(&data, &["notify", "--smtp", &server.address()]);
+    assert_eq!(again["reminders"]["queued"], 0, "{again}");
+    assert_eq!(again["reminders"]["sent"], 0, "{again}");
+    assert_eq!(reminders(&server).len(), 1);
+    // Queued and sent are audited, each once.
+    for action in ["assessment.reminder_queued", "assessment.reminder_sent"] {
+        let entries = json(
+            &data,
+            &["audit", "list", "--action", action, "--limit", "0"],
+        );
+        assert_eq!(entries.as_array().unwrap().len(), 1, "{action}: {entries}");
+        assert_eq!(entries[0]["subject"], format!("assessment:{late}"));
+    }
 }

@@ -23,6 +23,8 @@ enum Need {
     Manage,
     ManageConstituents,
     Operate,
+    Accounts,
+    ManageSharing,
 }
 
 /// The role matrix as the issue states it, written independently of the server's.
@@ -40,6 +42,10 @@ fn may(role: &str, need: Need) -> bool {
         Need::ManageConstituents => ["admin", "analyst"].contains(&role),
         // Running the node's machinery (pulling a feed now).
         Need::Operate => ["admin", "analyst"].contains(&role),
+        // Other people's accounts: disabling, passwords, sessions.
+        Need::Accounts => role == "admin",
+        // Peers and sharing policies: admins change them (staff look, with StaffRead).
+        Need::ManageSharing => role == "admin",
     }
 }
 
@@ -54,6 +60,8 @@ enum Body {
     Upload(String),
     /// A CSV body (API).
     Csv(String),
+    /// A DELETE without a body (API).
+    Delete,
 }
 
 static UNIQUE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -151,6 +159,13 @@ fn send(base: &str, who: &Who, route: &Route, next_state: &str) -> Response {
             }
             r
         }
+        Body::Delete => {
+            let mut r = c.delete(&url);
+            if let Who::Session(s) = who {
+                r = r.header("x-csrf-token", &s.csrf);
+            }
+            r
+        }
     };
     match who {
         Who::Anonymous => {}
@@ -200,9 +215,57 @@ fn next_state(admin: &Session, id: i64) -> String {
 #[test]
 fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_their_own() {
     let site = Site::new();
+    // The helper session that reads incidents for the matrix belongs to an admin the matrix does
+    // not play: the matrix changes its players' passwords and ends their other sessions.
+    // `matrix_target` is the account the admins' account routes act on.
+    for (name, role) in [("matrix_admin", "admin"), ("matrix_target", "analyst")] {
+        focal(
+            &site.data,
+            &["users", "add", name, "--role", role, "--password", PASSWORD],
+        );
+    }
+    // A peer to look at and change, and objects received from it.
+    focal(
+        &site.data,
+        &[
+            "peers",
+            "add",
+            "cert-m",
+            "--url",
+            "http://127.0.0.1:9/taxii2/root/",
+            "--collection",
+            "c",
+            "--push",
+        ],
+    );
+    // A draft assessment of each organisation (the matrix answers A's), and the demo's risk.
+    let assessment_of = |org: &str| -> i64 {
+        let out = focal_json(
+            &site.data,
+            &[
+                "assess",
+                "new",
+                "--framework",
+                "un-ares-57-239",
+                "--subject",
+                &format!("Organisation {org}"),
+                "--constituent",
+                org,
+                "--blank",
+            ],
+        );
+        out["assessment"]["id"].as_i64().unwrap()
+    };
+    let (asm_a, asm_b) = (assessment_of(&site.org_a), assessment_of(&site.org_b));
+    let risk = focal_json(&site.data, &["risks", "list"])["risks"][0]["risk"]["id"]
+        .as_i64()
+        .expect("the demo has a risk");
+    let finding = focal_json(&site.data, &["vulns", "findings", "--all"])[0]["id"]
+        .as_i64()
+        .expect("the demo has a finding");
     let server = site.serve("127.0.0.1:0");
     let base = server.base.clone();
-    let admin = login(&base, "admin2");
+    let admin = login(&base, "matrix_admin");
 
     // An open incident of each organisation.
     let list = |org: &str| -> Vec<Value> {
@@ -232,6 +295,9 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/healthz".into(), Need::Public),
         get("/static/focal.css".into(), Need::Public),
         get("/api/v1/openapi.json".into(), Need::Public),
+        get("/public/advisories.atom".into(), Need::Public),
+        get("/public/stats".into(), Need::Public),
+        get("/public/stats.json".into(), Need::Public),
         get("/".into(), Need::Read),
         get("/events".into(), Need::Read),
         get(format!("/events?constituent={a}"), Need::Read),
@@ -244,6 +310,15 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/feeds/spamhaus-drop".into(), Need::StaffRead),
         get("/feeds/spamhaus-drop?before=1000".into(), Need::StaffRead),
         get("/audit".into(), Need::Audit),
+        get("/sharing".into(), Need::StaffRead),
+        get("/sharing/peers/cert-m".into(), Need::StaffRead),
+        get("/sharing/peers/cert-m/preview".into(), Need::StaffRead),
+        get("/sharing/received".into(), Need::StaffRead),
+        get("/api/v1/sharing/peers".into(), Need::StaffRead),
+        get(
+            "/api/v1/sharing/peers/cert-m/preview".into(),
+            Need::StaffRead,
+        ),
         get("/metrics".into(), Need::StaffRead),
         get("/api/v1/events?limit=500".into(), Need::Read),
         get("/api/v1/events/export?format=csv".into(), Need::Read),
@@ -260,6 +335,50 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/api/v1/feeds/spamhaus-drop".into(), Need::StaffRead),
         get("/api/v1/quarantine".into(), Need::StaffRead),
         get("/api/v1/audit".into(), Need::Audit),
+        get("/account".into(), Need::SignedIn),
+        get("/api/v1/account".into(), Need::SignedIn),
+        get("/users".into(), Need::Accounts),
+        get("/users/matrix_target".into(), Need::Accounts),
+        get("/api/v1/users".into(), Need::Accounts),
+        get("/api/v1/users/matrix_target".into(), Need::Accounts),
+        get("/api/v1/assessments".into(), Need::Read),
+        get(format!("/api/v1/assessments/{asm_a}"), Need::Read),
+        get(format!("/api/v1/assessments/{asm_a}/compare"), Need::Read),
+        get("/api/v1/risks".into(), Need::StaffRead),
+        get(format!("/api/v1/risks/{risk}"), Need::StaffRead),
+        get("/api/v1/findings".into(), Need::StaffRead),
+        get("/assessments".into(), Need::Read),
+        get(format!("/assessments/{asm_a}"), Need::Read),
+        get(
+            format!("/assessments/{asm_a}/report?format=html"),
+            Need::Read,
+        ),
+        get(
+            format!("/assessments/{asm_a}/report?format=json"),
+            Need::Read,
+        ),
+        get("/risks".into(), Need::StaffRead),
+        get(format!("/risks/{risk}"), Need::StaffRead),
+        get("/findings".into(), Need::StaffRead),
+        get("/findings?status=open".into(), Need::StaffRead),
+        // Awareness: the demo's advisory is published TLP:CLEAR, so every reader may see it;
+        // the library is for everyone signed in.
+        get("/advisories".into(), Need::Read),
+        get("/advisories/FOCAL-DEMO-0001".into(), Need::Read),
+        get("/library".into(), Need::Read),
+        get("/library?q=57%2F239&type=resolution".into(), Need::Read),
+        get("/library/un".into(), Need::Read),
+        get("/library/un/a-res-57-239".into(), Need::Read),
+        get("/api/v1/advisories".into(), Need::Read),
+        get("/api/v1/advisories/FOCAL-DEMO-0001".into(), Need::Read),
+        get("/api/v1/advisories/FOCAL-DEMO-0001/csaf".into(), Need::Read),
+        get("/api/v1/library/search?q=57%2F239".into(), Need::Read),
+        get("/api/v1/library/entities".into(), Need::Read),
+        get("/api/v1/library/entities/un".into(), Need::Read),
+        get(
+            "/api/v1/library/entities/un/items/a-res-57-239".into(),
+            Need::Read,
+        ),
     ];
     let form = |fields: &[(&'static str, &str)]| {
         Body::Form(fields.iter().map(|(k, v)| (*k, v.to_string())).collect())
@@ -312,6 +431,42 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             form(&[]),
         ),
         (
+            "/sharing/peers".into(),
+            Need::ManageSharing,
+            form(&[
+                ("name", "matrix-peer-{unique}"),
+                ("url", "http://127.0.0.1:9/taxii2/root/"),
+                ("collection", "c"),
+                ("auth", "none"),
+                ("pull", "on"),
+            ]),
+        ),
+        (
+            "/sharing/peers/cert-m/edit".into(),
+            Need::ManageSharing,
+            form(&[
+                ("url", "http://127.0.0.1:9/taxii2/matrix/"),
+                ("collection", "c"),
+                ("auth", "none"),
+                ("push", "on"),
+            ]),
+        ),
+        (
+            "/sharing/peers/cert-m/pause".into(),
+            Need::ManageSharing,
+            form(&[]),
+        ),
+        (
+            "/sharing/peers/cert-m/resume".into(),
+            Need::ManageSharing,
+            form(&[]),
+        ),
+        (
+            "/sharing/policies".into(),
+            Need::ManageSharing,
+            form(&[("principal", "cert-m"), ("max_tlp", "GREEN")]),
+        ),
+        (
             format!("/api/v1/incidents/{id_a}/comment"),
             Need::Act,
             Body::Json(json!({"text": "api"})),
@@ -325,6 +480,32 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             format!("/api/v1/incidents/{id_a}/assign"),
             Need::Manage,
             Body::Json(json!({"assignee": "analyst2"})),
+        ),
+        (
+            format!("/api/v1/assessments/{asm_a}/answers"),
+            Need::Act,
+            Body::Json(json!({"item": "b", "level": "partial", "evidence": "matrix"})),
+        ),
+        (
+            format!("/assessments/{asm_a}/answer"),
+            Need::Act,
+            form(&[("item", "c"), ("level", "yes"), ("evidence", "matrix form")]),
+        ),
+        (
+            format!("/api/v1/risks/{risk}"),
+            Need::Manage,
+            Body::Put(json!({"owner": "matrix owner"})),
+        ),
+        (
+            format!("/risks/{risk}/edit"),
+            Need::Manage,
+            form(&[("owner", "matrix form owner")]),
+        ),
+        // A resolution without a move: allowed again on every pass of the matrix.
+        (
+            format!("/findings/{finding}"),
+            Need::Manage,
+            form(&[("status", ""), ("resolution", "matrix resolution")]),
         ),
         (
             "/constituents".into(),
@@ -377,6 +558,89 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             Body::Csv(format!(
                 "{csv_header}matrix-csv,Imported through the API,,,100.64.203.0/24,\n"
             )),
+        ),
+        (
+            "/advisories".into(),
+            Need::Manage,
+            form(&[
+                ("id", "MATRIX-{unique}"),
+                ("title", "Written by the matrix"),
+                ("summary", "A draft."),
+                ("tlp", "AMBER"),
+                ("references", "https://matrix.example/a"),
+            ]),
+        ),
+        (
+            "/api/v1/advisories".into(),
+            Need::Manage,
+            Body::Json(
+                json!({"content": {"title": "Written through the API by the matrix",
+                "summary": "A draft.", "tlp": "AMBER",
+                "references": [{"url": "https://matrix.example/b"}]}}),
+            ),
+        ),
+        // Everyone's own password (set to what it was) and other sessions.
+        (
+            "/account/password".into(),
+            Need::SignedIn,
+            form(&[
+                ("current", PASSWORD),
+                ("new", PASSWORD),
+                ("confirm", PASSWORD),
+            ]),
+        ),
+        ("/account/sessions/end".into(), Need::SignedIn, form(&[])),
+        (
+            "/api/v1/account/password".into(),
+            Need::SignedIn,
+            Body::Json(json!({"current": PASSWORD, "new": PASSWORD})),
+        ),
+        (
+            "/api/v1/account/sessions".into(),
+            Need::SignedIn,
+            Body::Delete,
+        ),
+        // Another account, as an admin: disabled, enabled again, its password set, its
+        // sessions ended.
+        (
+            "/users/matrix_target/disable".into(),
+            Need::Accounts,
+            form(&[]),
+        ),
+        (
+            "/users/matrix_target/enable".into(),
+            Need::Accounts,
+            form(&[]),
+        ),
+        (
+            "/users/matrix_target/password".into(),
+            Need::Accounts,
+            form(&[("password", PASSWORD)]),
+        ),
+        (
+            "/users/matrix_target/sessions/end".into(),
+            Need::Accounts,
+            form(&[]),
+        ),
+        (
+            "/api/v1/users/matrix_target/disable".into(),
+            Need::Accounts,
+            Body::Json(json!({})),
+        ),
+        (
+            "/api/v1/users/matrix_target/enable".into(),
+            Need::Accounts,
+            Body::Json(json!({})),
+        ),
+        (
+            "/api/v1/users/matrix_target/password".into(),
+            Need::Accounts,
+            Body::Json(json!({"password": PASSWORD})),
+        ),
+        (
+            "/api/v1/users/matrix_target/sessions".into(),
+            Need::Accounts,
+            Body::Delete,
         ),
     ] {
         routes.push(Route { path, need, body });
@@ -433,7 +697,15 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 .get("location")
                 .map(|v| v.to_str().unwrap().to_string());
             let body = resp.text().unwrap();
-            if may(role, route.need) {
+            // The role may act on its incident, but a constituent only acknowledges or disputes
+            // it (focal_incidents::constituent_may): any other state is refused by that rule.
+            let csirt_only = *role == "constituent"
+                && route.path.ends_with("/transition")
+                && !["acknowledged", "false_positive"].contains(&state.as_str());
+            if may(role, route.need) && csirt_only {
+                assert_eq!(status, 403, "{what}: {body}");
+                assert!(body.contains("acknowledge"), "{what}: {body}");
+            } else if may(role, route.need) {
                 // Signing out ends at the login form; anything else sent there was refused.
                 let ok = (200..300).contains(&status)
                     || (status == 303
@@ -491,10 +763,49 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         }
     }
     assert_eq!(checked, whos.len() * routes.len());
+    // The finding form's changes are audited with the web user as actor, only admins' and
+    // analysts' (the matrix's other roles were refused).
+    let by_web: Vec<String> = audit_entries(&site.data, "finding.update")
+        .iter()
+        .filter_map(|e| e["actor"].as_str().map(str::to_string))
+        .filter(|a| a.starts_with("user:"))
+        .collect();
+    assert!(!by_web.is_empty(), "finding.update audited");
+    assert!(
+        by_web
+            .iter()
+            .all(|a| a == "user:admin2" || a == "user:analyst2"),
+        "{by_web:?}"
+    );
+    // Only the admin changed peers and policies (each change audited with its actor); the
+    // analyst's and the others' refused requests changed nothing.
+    for action in [
+        "peer.add",
+        "peer.update",
+        "peer.pause",
+        "peer.resume",
+        "sharing.policy",
+    ] {
+        let entries = audit_entries(&site.data, action);
+        let by_web: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| e["actor"].as_str())
+            .filter(|a| a.starts_with("user:"))
+            .collect();
+        assert!(!by_web.is_empty(), "{action}: the admin's change audited");
+        assert!(
+            by_web.iter().all(|a| *a == "user:admin2"),
+            "{action}: {by_web:?}"
+        );
+    }
 
     // A constituent reaching for another organisation's data by URL or filter gets nothing.
     let ca = login(&base, "constituent_a");
     for path in [
+        format!("/assessments/{asm_b}"),
+        format!("/assessments/{asm_b}/report"),
+        format!("/api/v1/assessments/{asm_b}"),
+        format!("/api/v1/assessments/{asm_b}/compare"),
         format!("/incidents/{id_b}"),
         format!("/api/v1/incidents/{id_b}"),
         format!("/constituents/{b}"),
@@ -504,7 +815,18 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         assert_eq!(resp.status(), 404, "{path}");
         assert!(!contains_id(&resp.text().unwrap(), b), "{path}");
     }
+    // Its list holds its own assessments only, and it cannot answer another's.
+    let listed: Value = ca.get("/api/v1/assessments").json().unwrap();
+    let listed = listed["assessments"].as_array().unwrap();
+    assert!(listed.iter().any(|r| r["id"] == json!(asm_a)), "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|r| r["constituent"].as_str() == Some(a.as_str())),
+        "{listed:?}"
+    );
     for path in [
+        format!("/api/v1/assessments/{asm_b}/answers"),
         format!("/api/v1/incidents/{id_b}/comment"),
         format!("/api/v1/incidents/{id_b}/transition"),
     ] {
@@ -512,7 +834,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             .post(format!("{base}{path}"))
             .header(COOKIE, format!("focal_session={}", ca.cookie))
             .header("x-csrf-token", &ca.csrf)
-            .json(&json!({"text": "x", "state": "acknowledged"}))
+            .json(&json!({"text": "x", "state": "acknowledged", "item": "b", "level": "yes"}))
             .send()
             .unwrap();
         assert_eq!(resp.status(), 404, "{path}");
@@ -602,7 +924,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
 impl Body {
     fn is_state_change(&self) -> bool {
         match self {
-            Body::None | Body::Put(_) | Body::Upload(_) | Body::Csv(_) => false,
+            Body::None | Body::Put(_) | Body::Upload(_) | Body::Csv(_) | Body::Delete => false,
             Body::Form(f) => f.iter().any(|(k, _)| *k == "state"),
             Body::Json(v) => v.get("state").is_some(),
         }
@@ -778,6 +1100,24 @@ fn init_creates_the_first_admin_and_the_api_document_lists_the_routes() {
         "/api/v1/audit",
         "/api/v1/feeds",
         "/api/v1/feeds/{name}",
+        "/api/v1/users",
+        "/api/v1/users/{name}",
+        "/api/v1/users/{name}/disable",
+        "/api/v1/users/{name}/enable",
+        "/api/v1/users/{name}/password",
+        "/api/v1/users/{name}/sessions",
+        "/api/v1/users/{name}/sessions/{id}",
+        "/api/v1/account",
+        "/api/v1/account/password",
+        "/api/v1/account/sessions",
+        "/api/v1/account/sessions/{id}",
+        "/api/v1/assessments",
+        "/api/v1/assessments/{id}",
+        "/api/v1/assessments/{id}/answers",
+        "/api/v1/assessments/{id}/compare",
+        "/api/v1/risks",
+        "/api/v1/risks/{id}",
+        "/api/v1/findings",
     ] {
         assert!(
             doc["paths"][path].is_object(),
@@ -876,4 +1216,454 @@ fn the_demo_serves_its_dataset_and_its_accounts_sign_in() {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn sharing_forms_refuse_bad_values_whole_and_without_csrf() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let admin = login(&server.base, "admin2");
+    let csrf = Some(admin.csrf.as_str());
+    let peer = |name: &str, url: &str| {
+        vec![
+            ("name", name.to_string()),
+            ("url", url.to_string()),
+            ("collection", "c".to_string()),
+            ("auth", "none".to_string()),
+            ("push", "on".to_string()),
+        ]
+    };
+    let post = |path: &str, fields: &[(&str, String)], csrf: Option<&str>| {
+        let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = admin.post_form(path, &f, csrf);
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // A URL that is not http(s), a peer without a direction, a user without a password, a
+    // password without its kind's secret: each refused with the field named, the form kept.
+    let (status, body) = post("/sharing/peers", &peer("cert-y", "ftp://x.example/"), csrf);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("url: ") && body.contains("ftp://x.example/"),
+        "{body}"
+    );
+    let mut none = peer("cert-y", "https://x.example/taxii2/root/");
+    none.retain(|(k, _)| *k != "push");
+    let (status, body) = post("/sharing/peers", &none, csrf);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("pull/push"), "{body}");
+    let mut user = peer("cert-y", "https://x.example/taxii2/root/");
+    user.push(("user", "someone".into()));
+    let (status, body) = post("/sharing/peers", &user, csrf);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("password"), "{body}");
+    // A policy with an unknown redaction, and one with an unknown type.
+    let policy = |redact: &str, types: &str| {
+        vec![
+            ("principal", "cert-y".to_string()),
+            ("max_tlp", "AMBER".to_string()),
+            ("redact", redact.to_string()),
+            ("types", types.to_string()),
+        ]
+    };
+    let (status, body) = post("/sharing/policies", &policy("source.ip=blur", ""), csrf);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("is not drop or pseudonymise"), "{body}");
+    let (status, body) = post("/sharing/policies", &policy("", "no-such-type"), csrf);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("neither an RSIT classification type"),
+        "{body}"
+    );
+    // Without the session's CSRF token nothing is done either.
+    let (status, _) = post(
+        "/sharing/peers",
+        &peer("cert-y", "https://x.example/taxii2/root/"),
+        None,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = post("/sharing/policies", &policy("", ""), None);
+    assert_eq!(status, 403);
+    // Nothing was stored, nothing audited.
+    assert_eq!(focal_json(&site.data, &["peers", "list"]), json!([]));
+    for action in ["peer.add", "sharing.policy"] {
+        assert!(audit_entries(&site.data, action).is_empty(), "{action}");
+    }
+    // A good one is stored once; adding the same name again is refused (changed on its page).
+    let good = peer("cert-y", "https://x.example/taxii2/root/");
+    let (status, body) = post("/sharing/peers", &good, csrf);
+    assert!(status == 303 || status == 200, "{status}: {body}");
+    let (status, body) = post("/sharing/peers", &good, csrf);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(audit_entries(&site.data, "peer.add").len(), 1);
+    // Pausing an unknown peer is a 404.
+    let (status, _) = post("/sharing/peers/nobody/pause", &[], csrf);
+    assert_eq!(status, 404);
+    // The API lists the peer as stored, without its secret, and previews it.
+    let listed: Value = admin.get("/api/v1/sharing/peers").json().unwrap();
+    assert_eq!(listed["peers"][0]["name"], "cert-y");
+    assert_eq!(listed["peers"][0]["paused"], false);
+    assert_eq!(listed["peers"][0]["policy"]["max_tlp"], "GREEN");
+    assert_eq!(listed["peers"][0]["policy"]["own"], false);
+    let preview = admin.get("/api/v1/sharing/peers/cert-y/preview");
+    assert_eq!(preview.status(), 200);
+    assert_eq!(
+        admin.get("/api/v1/sharing/peers/nobody/preview").status(),
+        404
+    );
+}
+
+/// The advisory workflow routes (edit, submit, reject, publish; form and API) for every role:
+/// admins and analysts may, nobody else; each call gets an advisory of its own, written and
+/// submitted through the CLI by another person, so four eyes never stands in the way. Then what
+/// a constituent reads: published advisories up to its clearance (TLP:GREEN by default) only.
+#[test]
+fn advisory_workflow_routes_answer_each_role_and_constituents_read_up_to_their_clearance() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let n = std::cell::Cell::new(0);
+    let prepare = |submitted: bool| -> String {
+        n.set(n.get() + 1);
+        let id = format!("WF-{}", n.get());
+        focal(
+            &site.data,
+            &[
+                "--actor",
+                "cli-writer",
+                "advisories",
+                "new",
+                "--id",
+                &id,
+                "--title",
+                "Workflow check",
+                "--summary",
+                "S.",
+                "--tlp",
+                "GREEN",
+                "--reference",
+                "https://wf.example/a",
+            ],
+        );
+        if submitted {
+            focal(
+                &site.data,
+                &["--actor", "cli-writer", "advisories", "submit", &id],
+            );
+        }
+        id
+    };
+    let state = |id: &str| -> String {
+        focal_json(&site.data, &["advisories", "show", id])["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut whos: Vec<(&str, Who)> = vec![
+        ("anonymous", Who::Anonymous),
+        ("peer", Who::Bearer(site.token("peer", "write"))),
+    ];
+    for (role, name) in [
+        ("admin", "admin2"),
+        ("analyst", "analyst2"),
+        ("auditor", "auditor"),
+        ("constituent", "constituent_a"),
+    ] {
+        whos.push((role, Who::Session(login(&base, name))));
+        whos.push((role, Who::Bearer(site.token(name, "write"))));
+    }
+    let content = json!({"title": "Workflow check, edited", "summary": "S.", "tlp": "GREEN",
+        "references": [{"url": "https://wf.example/a"}]});
+    for (role, who) in &whos {
+        let api = !matches!(who, Who::Session(_));
+        // (step, submitted first, the state it leaves when allowed)
+        for (step, submitted, after) in [
+            ("edit", false, "draft"),
+            ("submit", false, "in_review"),
+            ("reject", true, "draft"),
+            ("publish", true, "published"),
+        ] {
+            let id = prepare(submitted);
+            let before = state(&id);
+            let route = match (api, step) {
+                (true, "edit") => Route {
+                    path: format!("/api/v1/advisories/{id}"),
+                    need: Need::Manage,
+                    body: Body::Put(json!({"content": content})),
+                },
+                (true, _) => Route {
+                    path: format!("/api/v1/advisories/{id}/{step}"),
+                    need: Need::Manage,
+                    body: Body::Json(json!({"reason": "matrix"})),
+                },
+                (false, _) => Route {
+                    path: format!("/advisories/{id}/{step}"),
+                    need: Need::Manage,
+                    body: Body::Form(vec![
+                        ("title", "Workflow check, edited".into()),
+                        ("summary", "S.".into()),
+                        ("tlp", "GREEN".into()),
+                        ("references", "https://wf.example/a".into()),
+                        ("reason", "matrix".into()),
+                    ]),
+                },
+            };
+            // The reject route's API body has a reason; the others take none and ignore it.
+            let route = if api && step != "reject" && step != "edit" {
+                Route {
+                    body: Body::Json(json!({})),
+                    ..route
+                }
+            } else {
+                route
+            };
+            let resp = send(&base, who, &route, "");
+            let status = resp.status().as_u16();
+            let location = resp
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = resp.text().unwrap();
+            let what = format!("{role} ({}) {step} {}", who.kind(), route.path);
+            if may(role, route.need) {
+                assert!(
+                    (200..300).contains(&status)
+                        || (status == 303
+                            && location.as_deref()
+                                == Some(&*format!(
+                                    "/advisories/{id}?saved={}",
+                                    match step {
+                                        "edit" => "edited",
+                                        "submit" => "submitted",
+                                        "reject" => "rejected",
+                                        _ => "published",
+                                    }
+                                ))),
+                    "{what}: allowed, but answered {status} {location:?}: {body}"
+                );
+                assert_eq!(state(&id), after, "{what}");
+            } else {
+                assert!(
+                    status == 401 || status == 403,
+                    "{what}: not allowed, but answered {status}: {body}"
+                );
+                assert_eq!(state(&id), before, "{what}: nothing changed");
+            }
+        }
+    }
+    // Every allowed change is in the audit log under the person who made it.
+    let published = audit_entries(&site.data, "advisory.publish");
+    for actor in ["user:admin2", "user:analyst2"] {
+        assert_eq!(
+            published.iter().filter(|e| e["actor"] == actor).count(),
+            2,
+            "{actor} published once by session and once by token: {published:?}"
+        );
+    }
+
+    // A published advisory's next revision through the API: an edit needs a change summary,
+    // starts a draft of revision 2 (readers still get revision 1), and another person publishes
+    // it; a stale row_version is refused.
+    let (analyst, admin) = (
+        site.token("analyst2", "write"),
+        site.token("admin2", "write"),
+    );
+    let call = |token: &str, method: reqwest::Method, path: &str, body: Value| {
+        let r = client()
+            .request(method, format!("{base}{path}"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap())
+    };
+    let id = prepare(true);
+    let (s, _) = call(
+        &admin,
+        reqwest::Method::POST,
+        &format!("/api/v1/advisories/{id}/publish"),
+        json!({}),
+    );
+    assert_eq!(s, 200);
+    let path = format!("/api/v1/advisories/{id}");
+    let edited = json!({"title": "Workflow check, revision 2", "summary": "S.", "tlp": "GREEN",
+        "references": [{"url": "https://wf.example/a"}]});
+    let (s, v) = call(
+        &analyst,
+        reqwest::Method::PUT,
+        &path,
+        json!({"content": edited}),
+    );
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("change_summary"),
+        "{v}"
+    );
+    let (s, v) = call(
+        &analyst,
+        reqwest::Method::PUT,
+        &path,
+        json!({"content": edited, "change_summary": "Retitled", "row_version": 0}),
+    );
+    assert_eq!(s, 409, "a stale row_version: {v}");
+    let (_, shown) = call(&analyst, reqwest::Method::GET, &path, Value::Null);
+    let version = shown["row_version"].as_u64().unwrap();
+    let (s, v) = call(
+        &analyst,
+        reqwest::Method::PUT,
+        &path,
+        json!({"content": edited, "change_summary": "Retitled", "row_version": version}),
+    );
+    assert_eq!((s, v["state"].as_str()), (200, Some("draft")), "{v}");
+    assert_eq!(v["revisions"].as_array().unwrap().len(), 1);
+    for (token, step) in [(&analyst, "submit"), (&admin, "publish")] {
+        let (s, v) = call(
+            token,
+            reqwest::Method::POST,
+            &format!("{path}/{step}"),
+            json!({}),
+        );
+        assert_eq!(s, 200, "{step}: {v}");
+    }
+    let (_, v) = call(&analyst, reqwest::Method::GET, &path, Value::Null);
+    let revisions = v["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 2, "{v}");
+    assert_eq!(revisions[1]["summary"], "Retitled");
+    assert_eq!(
+        revisions[1]["content"]["title"],
+        "Workflow check, revision 2"
+    );
+    assert_eq!(revisions[0]["content"]["title"], "Workflow check");
+    let edits = audit_entries(&site.data, "advisory.edit");
+    assert!(
+        edits
+            .iter()
+            .any(|e| e["actor"] == "user:analyst2" && e["subject"] == format!("advisory:{id}")),
+        "{edits:?}"
+    );
+
+    // Clearance: GREEN and CLEAR are read, AMBER is not (not listed, not found, no CSAF).
+    let publish = |tlp: &str| -> String {
+        let id = prepare(true);
+        focal(
+            &site.data,
+            &[
+                "--actor",
+                "cli-writer",
+                "advisories",
+                "reject",
+                &id,
+                "--reason",
+                "tlp",
+            ],
+        );
+        focal(
+            &site.data,
+            &[
+                "--actor",
+                "cli-writer",
+                "advisories",
+                "edit",
+                &id,
+                "--tlp",
+                tlp,
+            ],
+        );
+        focal(
+            &site.data,
+            &["--actor", "cli-writer", "advisories", "submit", &id],
+        );
+        focal(
+            &site.data,
+            &["--actor", "cli-publisher", "advisories", "publish", &id],
+        );
+        id
+    };
+    let (green, amber) = (publish("GREEN"), publish("AMBER"));
+    let constituent = site.token("constituent_a", "read");
+    let get = |path: &str| {
+        client()
+            .get(format!("{base}{path}"))
+            .header(AUTHORIZATION, format!("Bearer {constituent}"))
+            .send()
+            .unwrap()
+    };
+    let list: Value = get("/api/v1/advisories").json().unwrap();
+    let ids: Vec<&str> = list["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&green.as_str()) && ids.contains(&"FOCAL-DEMO-0001"),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&amber.as_str()), "{ids:?}");
+    assert!(!ids.contains(&"WF-1"), "drafts are not listed: {ids:?}");
+    let shown: Value = get(&format!("/api/v1/advisories/{green}")).json().unwrap();
+    assert!(shown["working_copy"].is_null(), "{shown}");
+    assert_eq!(shown["tlp"], "TLP:GREEN");
+    for path in [
+        format!("/api/v1/advisories/{amber}"),
+        format!("/api/v1/advisories/{amber}/csaf"),
+        format!("/advisories/{amber}"),
+        "/api/v1/advisories/WF-1".to_string(),
+    ] {
+        assert_eq!(get(&path).status(), 404, "{path}");
+    }
+    assert_eq!(
+        get(&format!("/api/v1/advisories/{green}/csaf")).status(),
+        200
+    );
+    // An advisory first published under AMBER and then, as revision 2, under GREEN: the
+    // constituent reads revision 2 and its history leaves revision 1 out.
+    let lowered = publish("AMBER");
+    focal(
+        &site.data,
+        &[
+            "--actor",
+            "cli-writer",
+            "advisories",
+            "edit",
+            &lowered,
+            "--tlp",
+            "GREEN",
+            "--title",
+            "Lowered to GREEN",
+            "--change",
+            "Cleared for constituents",
+        ],
+    );
+    focal(
+        &site.data,
+        &["--actor", "cli-writer", "advisories", "submit", &lowered],
+    );
+    focal(
+        &site.data,
+        &[
+            "--actor",
+            "cli-publisher",
+            "advisories",
+            "publish",
+            &lowered,
+        ],
+    );
+    let shown: Value = get(&format!("/api/v1/advisories/{lowered}"))
+        .json()
+        .unwrap();
+    let numbers: Vec<u64> = shown["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [2], "{shown}");
+    assert_eq!(shown["title"], "Lowered to GREEN");
+    // Cleared up to AMBER, it reads the AMBER one too.
+    focal(
+        &site.data,
+        &["share", "policy", "constituent_a", "--max-tlp", "AMBER"],
+    );
+    assert_eq!(get(&format!("/api/v1/advisories/{amber}")).status(), 200);
 }

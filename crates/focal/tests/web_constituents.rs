@@ -233,7 +233,8 @@ fn staff_import_and_edit_constituents_through_the_forms_and_the_api_and_every_ch
         one,
         json!({"id": "web-1", "name": "Web One Renamed", "abuse_email": "cert@one.example",
                "asns": [64501, 64510], "netblocks": ["100.64.1.0/24", "100.64.11.0/24"],
-               "domains": ["one.example", "other.example"], "language": "pt-BR"})
+               "domains": ["one.example", "other.example"], "language": "pt-BR",
+               "also_notify": []})
     );
     let listed: Value = api.get("/api/v1/constituents?limit=1000").json().unwrap();
     let in_list = listed["constituents"]

@@ -140,25 +140,46 @@ pub fn preview<S: Store + Outbox + ?Sized>(
     Ok(summary)
 }
 
-/// Builds the e-mail for a digest.
+/// Exactly one addr-spec, as the constituent rules require: parsed as a mailbox, a value
+/// stored before those rules (`Evil <evil@evil.example>`, `a@x,b@y`) would be sent to an
+/// address other than the one shown. `what` names the address in the error.
+fn mailbox(constituent: &str, what: &str, address: &str) -> crate::Result<Mailbox> {
+    focal_model::constituent::addr_spec_problem(address)
+        .map_or_else(
+            || {
+                address
+                    .parse::<lettre::Address>()
+                    .map_err(|e| e.to_string())
+            },
+            |why| Err(format!("it {why}")),
+        )
+        .map(|a| Mailbox::new(None, a))
+        .map_err(|e| {
+            crate::Error::Invalid(format!(
+                "constituent {constituent}: {what} {address:?} is not usable: {e}"
+            ))
+        })
+}
+
+/// Builds the e-mail for a digest: to the abuse address the message was queued for, with the
+/// constituent's `also_notify` addresses in copy (Cc), every one checked again here.
 pub fn build_message(
     from: &Mailbox,
     msg: &OutboxMessage,
+    also_notify: &[String],
     digest: &Digest,
 ) -> crate::Result<Message> {
-    let to: Mailbox = msg.recipient.parse().map_err(|e| {
-        crate::Error::Invalid(format!(
-            "constituent {}: abuse address {:?} is not usable: {e}",
-            msg.constituent, msg.recipient
-        ))
-    })?;
+    let to = mailbox(&msg.constituent, "abuse address", &msg.recipient)?;
+    let mut builder = Message::builder().from(from.clone()).to(to);
+    for (i, address) in also_notify.iter().enumerate() {
+        let what = format!("also_notify entry {}", i + 1);
+        builder = builder.cc(mailbox(&msg.constituent, &what, address)?);
+    }
     let csv_type = ContentType::parse("text/csv; charset=utf-8")
         .map_err(|e| crate::Error::Invalid(e.to_string()))?;
     let json_type = ContentType::parse("application/x-ndjson")
         .map_err(|e| crate::Error::Invalid(e.to_string()))?;
-    Message::builder()
-        .from(from.clone())
-        .to(to)
+    builder
         .subject(&digest.subject)
         .message_id(Some(msg.message_id.clone()))
         .multipart(
@@ -275,8 +296,13 @@ pub fn send_due<S: Store + Outbox + ?Sized>(
         }
         store.outbox_mark_sending(id)?;
         let events = message_events(store, &msg)?;
-        let prepared = digest_for(&templates, cfg, &constituents, &msg, &events)
-            .and_then(|d| Ok((build_message(&from, &msg, &d)?, d.events)));
+        let prepared = digest_for(&templates, cfg, &constituents, &msg, &events).and_then(|d| {
+            // The copies go to the addresses the constituent has now (like its template).
+            let also = constituents
+                .get(&msg.constituent)
+                .map_or(&[][..], |c| c.also_notify.as_slice());
+            Ok((build_message(&from, &msg, also, &d)?, d.events))
+        });
         let (email, count) = match prepared {
             Ok(p) => p,
             Err(e) => {
@@ -326,4 +352,72 @@ pub fn send_due<S: Store + Outbox + ?Sized>(
         }
     }
     Ok(report)
+}
+
+/// A plain SMTP sender over the `[notify]` relay, for messages other than event digests (the
+/// advisories of `focal-awareness` go out through it): one text part and attachments.
+pub struct Sender {
+    smtp: SmtpTransport,
+    from: Mailbox,
+}
+
+/// Why a [`Sender::send`] failed; `permanent` failures are not worth retrying.
+#[derive(Debug, Clone)]
+pub struct SendFailure {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl Sender {
+    pub fn new(cfg: &NotifyConfig) -> crate::Result<Sender> {
+        let from: Mailbox = cfg.from.parse().map_err(|e| {
+            crate::Error::Invalid(format!("notify.from {:?} is not an address: {e}", cfg.from))
+        })?;
+        Ok(Sender {
+            smtp: transport(cfg)?,
+            from,
+        })
+    }
+
+    /// Sends one message; returns the server's answer (`250 ...`).
+    pub fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        message_id: &str,
+        text: &str,
+        attachments: &[(String, String, Vec<u8>)],
+    ) -> Result<String, SendFailure> {
+        let permanent = |message: String| SendFailure {
+            message,
+            permanent: true,
+        };
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| permanent(format!("{to:?} is not a usable address: {e}")))?;
+        let mut body = MultiPart::mixed().singlepart(SinglePart::plain(text.to_string()));
+        for (name, content_type, bytes) in attachments {
+            let ct = ContentType::parse(content_type)
+                .map_err(|e| permanent(format!("content type {content_type:?}: {e}")))?;
+            body = body.singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct));
+        }
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .message_id(Some(message_id.to_string()))
+            .multipart(body)
+            .map_err(|e| permanent(format!("building the message: {e}")))?;
+        match self.smtp.send(&message) {
+            Ok(response) => Ok(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) => Err(SendFailure {
+                message: e.to_string(),
+                permanent: e.is_permanent(),
+            }),
+        }
+    }
 }

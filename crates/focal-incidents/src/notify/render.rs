@@ -282,6 +282,7 @@ mod tests {
             netblocks: vec![],
             domains: vec![],
             language: language.map(Into::into),
+            also_notify: Vec::new(),
         }
     }
 

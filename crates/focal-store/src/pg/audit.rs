@@ -2,7 +2,9 @@
 
 use super::{PostgresStore, err};
 use crate::Result;
-use crate::audit_chain::{COLUMNS, GENESIS, RawEntry, Verifier, entry_hash, to_entry};
+use crate::audit_chain::{
+    Anchor, AuditKey, COLUMNS, GENESIS, Keying, RawEntry, Verifier, entry_hash, to_entry,
+};
 use crate::incidents::{AuditEntry, AuditFilter, AuditLog, AuditVerification};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -31,11 +33,13 @@ fn raw(r: &postgres::Row) -> std::result::Result<RawEntry, postgres::Error> {
 pub(super) struct Chain {
     last_id: i64,
     last_hash: String,
+    key: Option<AuditKey>,
 }
 
 impl Chain {
-    /// Takes the chain's lock for the rest of the transaction and reads its head.
-    pub fn lock(tx: &mut postgres::Transaction<'_>) -> Result<Chain> {
+    /// Takes the chain's lock for the rest of the transaction and reads its head. `key` is
+    /// `PostgresStore::audit_key()`.
+    pub fn lock(tx: &mut postgres::Transaction<'_>, key: Option<AuditKey>) -> Result<Chain> {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
             .map_err(err("locking the audit log"))?;
         let head = tx
@@ -48,7 +52,11 @@ impl Chain {
             Some(r) => (r.get(0), r.get(1)),
             None => (0, GENESIS.to_string()),
         };
-        Ok(Chain { last_id, last_hash })
+        Ok(Chain {
+            last_id,
+            last_hash,
+            key,
+        })
     }
 
     pub fn append(
@@ -65,6 +73,7 @@ impl Chain {
         let before_text = before.map(Value::to_string);
         let after_text = after.map(Value::to_string);
         let hash = entry_hash(
+            self.key.as_ref(),
             id,
             &at,
             actor,
@@ -114,9 +123,11 @@ impl AuditLog for PostgresStore {
         before: Option<&Value>,
         after: Option<&Value>,
     ) -> Result<AuditEntry> {
+        let key = self.audit_key.for_append()?;
         let mut conn = self.conn("writing an audit entry")?;
         let mut tx = conn.transaction().map_err(err("starting an audit entry"))?;
-        let entry = Chain::lock(&mut tx)?.append(&mut tx, actor, action, subject, before, after)?;
+        let entry =
+            Chain::lock(&mut tx, key)?.append(&mut tx, actor, action, subject, before, after)?;
         tx.commit().map_err(err("committing an audit entry"))?;
         Ok(entry)
     }
@@ -167,7 +178,8 @@ impl AuditLog for PostgresStore {
             .map_err(err("reading the audit log"))
     }
 
-    fn audit_verify(&self) -> Result<AuditVerification> {
+    fn audit_verify_anchored(&self, anchor: Option<&Anchor>) -> Result<AuditVerification> {
+        let mut verifier = Verifier::new(&self.audit_key.keying(), anchor)?;
         let mut conn = self.conn("verifying the audit log")?;
         let params: [&(dyn ToSql + Sync); 0] = [];
         let mut rows = conn
@@ -176,7 +188,6 @@ impl AuditLog for PostgresStore {
                 params,
             )
             .map_err(err("verifying the audit log"))?;
-        let mut verifier = Verifier::new();
         while let Some(row) = rows.next().map_err(err("verifying the audit log"))? {
             let id: Option<i64> = row.try_get(0).ok();
             match raw(&row) {
@@ -189,5 +200,24 @@ impl AuditLog for PostgresStore {
             }
         }
         Ok(verifier.finish())
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        let mut conn = self.conn("reading the audit log")?;
+        let row = conn
+            .query_opt(
+                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .map_err(err("reading the audit log"))?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn set_audit_keying(&self, keying: Keying) {
+        self.audit_key.set(keying);
+    }
+
+    fn audit_keying(&self) -> Keying {
+        self.audit_key.keying()
     }
 }

@@ -14,6 +14,26 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "feed_pulls",
         include_str!("migrations/0002_feed_pulls.sql"),
     ),
+    (
+        3,
+        "assessment",
+        include_str!("migrations/0003_assessment.sql"),
+    ),
+    (
+        4,
+        "awareness",
+        include_str!("migrations/0004_awareness.sql"),
+    ),
+    (
+        5,
+        "also notify",
+        include_str!("migrations/0005_also_notify.sql"),
+    ),
+    (
+        6,
+        "assessment reminders",
+        include_str!("migrations/0006_assessment_reminders.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Focal's migration lock among the database's advisory locks.

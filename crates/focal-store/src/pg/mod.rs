@@ -11,7 +11,9 @@
 //! The driver is the synchronous `postgres` crate, matching the synchronous [`Store`] trait; it
 //! must not be called from inside an async runtime's worker thread (use `spawn_blocking`).
 
+mod assess;
 mod audit;
+mod awareness;
 mod events;
 mod jobs;
 mod migrate;
@@ -34,6 +36,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// The URL without its password, for messages.
     shown: String,
+    /// The audit chain's key (see `crate::audit_chain`).
+    audit_key: crate::audit_chain::KeySlot,
 }
 
 fn err(context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
@@ -83,7 +87,11 @@ impl PostgresStore {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(15))
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
-        let store = PostgresStore { pool, shown };
+        let store = PostgresStore {
+            pool,
+            shown,
+            audit_key: Default::default(),
+        };
         let mut conn = store.conn("connecting")?;
         migrate::run(&mut conn, &store.shown)?;
         Ok(store)
@@ -328,7 +336,7 @@ impl Drop for PostgresRunWriter {
     }
 }
 
-/// The six stored columns after the id, starting at column `at`.
+/// The seven stored columns after the id, starting at column `at`.
 fn stored_columns(r: &postgres::Row, at: usize) -> StoredColumns {
     StoredColumns {
         name: r.get(at),
@@ -337,6 +345,7 @@ fn stored_columns(r: &postgres::Row, at: usize) -> StoredColumns {
         netblocks: r.get(at + 3),
         domains: r.get(at + 4),
         language: r.get(at + 5),
+        also_notify: r.get(at + 6),
     }
 }
 
@@ -347,19 +356,26 @@ impl PostgresStore {
         list: &[Constituent],
         how: Option<&ConstituentSave<'_>>,
     ) -> Result<ImportSummary> {
+        let key = match how {
+            Some(_) => self.audit_key.for_append()?,
+            None => None,
+        };
         let mut conn = self.conn("importing constituents")?;
         let mut tx = conn
             .transaction()
             .map_err(err("starting the constituent import"))?;
         // The audit lock first, then row locks: every writer takes them in this order.
-        let mut chain = how.map(|_| audit::Chain::lock(&mut tx)).transpose()?;
+        let mut chain = match how {
+            Some(_) => Some(audit::Chain::lock(&mut tx, key)?),
+            None => None,
+        };
         let mut summary = ImportSummary::default();
         let stamp = now();
         let mode = how.map(|h| h.mode).unwrap_or(SaveMode::Import);
         for c in list {
             let existing = tx
                 .query_opt(
-                    "SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = $1 FOR UPDATE",
+                    "SELECT name, abuse_email, asns, netblocks, domains, language, also_notify FROM constituents WHERE id = $1 FOR UPDATE",
                     &[&c.id],
                 )
                 .map_err(err("reading a constituent"))?
@@ -373,14 +389,15 @@ impl PostgresStore {
                 Outcome::Updated => summary.updated += 1,
                 Outcome::Added => summary.added += 1,
             }
-            let (asns, nets, domains) = constituents::list_columns(c);
+            let (asns, nets, domains, also_notify) = constituents::list_columns(c);
             tx.execute(
-                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+                "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language, also_notify)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
                     asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                    updated_at = excluded.updated_at, language = excluded.language",
-                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp, &c.language],
+                    updated_at = excluded.updated_at, language = excluded.language,
+                    also_notify = excluded.also_notify",
+                &[&c.id, &c.name, &c.abuse_email, &asns, &nets, &domains, &stamp, &c.language, &also_notify],
             )
             .map_err(err("writing a constituent"))?;
             if let (Some(how), Some(chain)) = (how, chain.as_mut()) {
@@ -407,7 +424,15 @@ impl Store for PostgresStore {
         migrate::current(&mut *self.conn("reading the schema version")?)
     }
 
+    fn assessment(&self) -> Box<dyn focal_assessment::store::Storage + '_> {
+        Box::new(crate::assess::Assess(self))
+    }
+
     fn audit(&self) -> &dyn crate::incidents::AuditLog {
+        self
+    }
+
+    fn awareness(&self) -> &dyn crate::AwarenessStore {
         self
     }
 
@@ -443,7 +468,7 @@ impl Store for PostgresStore {
         let mut conn = self.conn("listing constituents")?;
         let rows = conn
             .query(
-                "SELECT id, name, abuse_email, asns, netblocks, domains, language FROM constituents ORDER BY pk",
+                "SELECT id, name, abuse_email, asns, netblocks, domains, language, also_notify FROM constituents ORDER BY pk",
                 &[],
             )
             .map_err(err("listing constituents"))?;

@@ -3,7 +3,9 @@
 use super::SqliteStore;
 use super::incidents::err;
 use crate::Result;
-use crate::audit_chain::{COLUMNS, GENESIS, RawEntry, Verifier, entry_hash, to_entry};
+use crate::audit_chain::{
+    Anchor, AuditKey, COLUMNS, GENESIS, Keying, RawEntry, Verifier, entry_hash, to_entry,
+};
 use crate::incidents::{AuditEntry, AuditFilter, AuditLog, AuditVerification};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -13,10 +15,12 @@ use serde_json::Value;
 pub struct Chain {
     last_id: i64,
     last_hash: String,
+    key: Option<AuditKey>,
 }
 
 impl Chain {
-    pub fn load(conn: &Connection) -> rusqlite::Result<Chain> {
+    /// `key` from `SqliteStore::audit_key()`, taken before the transaction starts.
+    pub fn load(conn: &Connection, key: Option<AuditKey>) -> rusqlite::Result<Chain> {
         let head: Option<(i64, String)> = conn
             .query_row(
                 "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
@@ -25,7 +29,11 @@ impl Chain {
             )
             .optional()?;
         let (last_id, last_hash) = head.unwrap_or((0, GENESIS.to_string()));
-        Ok(Chain { last_id, last_hash })
+        Ok(Chain {
+            last_id,
+            last_hash,
+            key,
+        })
     }
 
     pub fn append(
@@ -42,6 +50,7 @@ impl Chain {
         let before_text = before.map(Value::to_string);
         let after_text = after.map(Value::to_string);
         let hash = entry_hash(
+            self.key.as_ref(),
             id,
             &at,
             actor,
@@ -105,11 +114,12 @@ impl AuditLog for SqliteStore {
         before: Option<&Value>,
         after: Option<&Value>,
     ) -> Result<AuditEntry> {
+        let key = self.audit_key()?;
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err("starting an audit entry"))?;
-        let entry = Chain::load(&tx)
+        let entry = Chain::load(&tx, key)
             .and_then(|mut c| c.append(&tx, actor, action, subject, before, after))
             .map_err(err("writing an audit entry"))?;
         tx.commit().map_err(err("committing an audit entry"))?;
@@ -160,13 +170,13 @@ impl AuditLog for SqliteStore {
         .map_err(err("reading the audit log"))
     }
 
-    fn audit_verify(&self) -> Result<AuditVerification> {
+    fn audit_verify_anchored(&self, anchor: Option<&Anchor>) -> Result<AuditVerification> {
+        let mut verifier = Verifier::new(&self.audit_key.keying(), anchor)?;
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))
             .map_err(err("verifying the audit log"))?;
         let mut rows = stmt.query([]).map_err(err("verifying the audit log"))?;
-        let mut verifier = Verifier::new();
         while let Some(row) = rows.next().map_err(err("verifying the audit log"))? {
             // A row whose columns no longer have the right types was edited by hand: that is a
             // verdict about the chain, not a storage failure.
@@ -181,5 +191,24 @@ impl AuditLog for SqliteStore {
             }
         }
         Ok(verifier.finish())
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        self.reader()?
+            .query_row(
+                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err("reading the audit log"))
+    }
+
+    fn set_audit_keying(&self, keying: Keying) {
+        self.audit_key.set(keying);
+    }
+
+    fn audit_keying(&self) -> Keying {
+        self.audit_key.keying()
     }
 }

@@ -118,7 +118,7 @@ pub(super) fn set_cursor(conn: &Connection, name: &str, value: i64) -> rusqlite:
 
 impl IncidentStore for SqliteStore {
     fn grouping_cursor(&self) -> Result<i64> {
-        cursor(&self.reader()?, "grouping").map_err(err("reading the grouping cursor"))
+        cursor(&*self.reader()?, "grouping").map_err(err("reading the grouping cursor"))
     }
 
     fn events_for_grouping(&self, after: i64, limit: usize) -> Result<Vec<GroupingEvent>> {
@@ -147,6 +147,7 @@ impl IncidentStore for SqliteStore {
     }
 
     fn apply_grouping(&self, batch: &GroupingBatch, actor: &str) -> Result<GroupingOutcome> {
+        let key = self.audit_key()?;
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -238,7 +239,7 @@ impl IncidentStore for SqliteStore {
             incidents_extended: 0,
             cursor: batch.to_cursor,
         };
-        let mut chain = Chain::load(&tx).map_err(e)?;
+        let mut chain = Chain::load(&tx, key).map_err(e)?;
         {
             let mut update = tx
                 .prepare_cached(
@@ -350,7 +351,7 @@ impl IncidentStore for SqliteStore {
     }
 
     fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        load_incident(&self.reader()?, id).map_err(err("reading an incident"))
+        load_incident(&*self.reader()?, id).map_err(err("reading an incident"))
     }
 
     fn incident_timeline(&self, id: i64) -> Result<Vec<TimelineEntry>> {
@@ -398,6 +399,7 @@ impl IncidentStore for SqliteStore {
     }
 
     fn change_incident(&self, id: i64, change: &IncidentChange, actor: &str) -> Result<Incident> {
+        let key = self.audit_key()?;
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -408,7 +410,7 @@ impl IncidentStore for SqliteStore {
             .ok_or_else(|| StoreError::Invalid(format!("there is no incident {id}")))?;
         let now = now_micros();
         let (action, kind, detail) = match change {
-            IncidentChange::Transition { from, to } => {
+            IncidentChange::Transition { from, to, reason } => {
                 if &before.state != from {
                     return Err(StoreError::Invalid(format!(
                         "incident {id} is now {}, not {from}; nothing was changed",
@@ -423,11 +425,11 @@ impl IncidentStore for SqliteStore {
                     params![id, to, now, closes],
                 )
                 .map_err(e)?;
-                (
-                    "incident.transition",
-                    "transition",
-                    json!({"from": from, "to": to}),
-                )
+                let mut detail = json!({"from": from, "to": to});
+                if let Some(r) = reason {
+                    detail["reason"] = r.clone().into();
+                }
+                ("incident.transition", "transition", detail)
             }
             IncidentChange::Assign { assignee } => {
                 tx.execute(
@@ -465,16 +467,37 @@ impl IncidentStore for SqliteStore {
                 .map_err(e)?;
                 ("incident.comment", "comment", json!({"text": text}))
             }
+            IncidentChange::Reply { text } => {
+                tx.execute(
+                    "UPDATE incidents SET updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )
+                .map_err(e)?;
+                ("incident.reply", "reply", json!({"text": text}))
+            }
         };
         timeline(&tx, id, actor, kind, &detail).map_err(e)?;
         let after = load_incident(&tx, id)
             .map_err(e)?
             .ok_or_else(|| StoreError::Invalid(format!("incident {id} vanished")))?;
         let (before_json, mut after_json) = (to_json(&before), to_json(&after));
-        if let (IncidentChange::Comment { text }, Value::Object(map)) = (change, &mut after_json) {
-            map.insert("comment".into(), text.clone().into());
+        if let Value::Object(map) = &mut after_json {
+            match change {
+                IncidentChange::Comment { text } => {
+                    map.insert("comment".into(), text.clone().into());
+                }
+                IncidentChange::Reply { text } => {
+                    map.insert("reply".into(), text.clone().into());
+                }
+                IncidentChange::Transition {
+                    reason: Some(r), ..
+                } => {
+                    map.insert("reason".into(), r.clone().into());
+                }
+                _ => {}
+            }
         }
-        Chain::load(&tx)
+        Chain::load(&tx, key)
             .and_then(|mut c| {
                 c.append(
                     &tx,

@@ -27,6 +27,32 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event search",
         include_str!("migrations/0006_event_search.sql"),
     ),
+    (7, "identity", include_str!("migrations/0007_identity.sql")),
+    (
+        8,
+        "stix vocabulary",
+        include_str!("migrations/0008_stix_vocabulary.sql"),
+    ),
+    (
+        9,
+        "assessment",
+        include_str!("migrations/0009_assessment.sql"),
+    ),
+    (
+        10,
+        "awareness",
+        include_str!("migrations/0010_awareness.sql"),
+    ),
+    (
+        11,
+        "also notify",
+        include_str!("migrations/0011_also_notify.sql"),
+    ),
+    (
+        12,
+        "assessment reminders",
+        include_str!("migrations/0012_assessment_reminders.sql"),
+    ),
 ];
 
 pub fn current(conn: &Connection) -> Result<i64> {

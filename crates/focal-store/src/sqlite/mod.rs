@@ -1,10 +1,15 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
 //! Writes go through one connection behind a mutex (SQLite allows one writer at a time anyway);
-//! reads open their own connection, so a long export never blocks an ingest.
+//! reads take a connection of their own from a small pool ([`ReaderPool`]), so a long export
+//! never blocks an ingest, and reads do not open a connection each.
 
+mod assess;
 mod audit;
+mod awareness;
+pub(crate) use awareness::awareness_summary;
 mod events;
+mod identity;
 mod idset;
 mod incidents;
 mod migrate;
@@ -24,6 +29,58 @@ use std::sync::Mutex;
 pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
+    readers: ReaderPool,
+    /// The audit chain's key (see `crate::audit_chain`).
+    audit_key: crate::audit_chain::KeySlot,
+}
+
+/// Reader connections kept for reuse: at most [`IDLE_READERS`]; more are opened when more
+/// reads run at once (the server bounds that: `focal_server::limits`) and closed after.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle reader connections kept.
+const IDLE_READERS: usize = 8;
+/// A reader's page cache, in KiB (8 MiB).
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+/// A pooled reader connection; back to the pool when dropped, unless a transaction is left
+/// open on it (then it is closed, rolling that back).
+struct Reader<'a> {
+    conn: Option<Connection>,
+    pool: &'a ReaderPool,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && conn.is_autocommit()
+        {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
 }
 
 fn err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -42,6 +99,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
+            readers: ReaderPool::default(),
+            audit_key: Default::default(),
         })
     }
 
@@ -67,7 +126,34 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    fn reader(&self) -> Result<Connection> {
+    /// A connection for reading, from the pool (or opened, when every pooled one is in use).
+    /// Its page cache is [`READER_CACHE_KIB`]: every reader held at once costs that much at
+    /// most, where each used to be allowed the writer's 128 MiB.
+    fn reader(&self) -> Result<Reader<'_>> {
+        let idle = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Self::connect(&self.path)?;
+                c.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
+                    .map_err(err("setting connection options"))?;
+                c
+            }
+        };
+        Ok(Reader {
+            conn: Some(conn),
+            pool: &self.readers,
+        })
+    }
+
+    /// A connection of its own, not pooled, for work that changes the connection's settings
+    /// (a busy timeout of its own, a memory map) or writes outside the writer.
+    fn dedicated(&self) -> Result<Connection> {
         Self::connect(&self.path)
     }
 
@@ -79,6 +165,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The key to seal audit entries with; taken before a transaction that appends starts.
+    fn audit_key(&self) -> Result<Option<crate::audit_chain::AuditKey>> {
+        self.audit_key.for_append()
     }
 
     /// True while an ingest holds this database's ingest lock (another process's or this
@@ -356,7 +447,7 @@ fn save_progress(conn: &Connection, run_id: i64, p: &RunProgress) -> rusqlite::R
     ])
 }
 
-/// The six stored columns after the id, starting at column `at`.
+/// The seven stored columns after the id, starting at column `at`.
 fn stored_columns(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredColumns> {
     Ok(StoredColumns {
         name: r.get(at)?,
@@ -365,6 +456,7 @@ fn stored_columns(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredCo
         netblocks: r.get(at + 3)?,
         domains: r.get(at + 4)?,
         language: r.get(at + 5)?,
+        also_notify: r.get(at + 6)?,
     })
 }
 
@@ -375,6 +467,10 @@ impl SqliteStore {
         list: &[Constituent],
         how: Option<&ConstituentSave<'_>>,
     ) -> Result<ImportSummary> {
+        let key = match how {
+            Some(_) => self.audit_key()?,
+            None => None,
+        };
         let mut conn = self.writer();
         let tx = conn
             .transaction()
@@ -382,15 +478,16 @@ impl SqliteStore {
         let mut summary = ImportSummary::default();
         {
             let mut find = tx
-                .prepare("SELECT name, abuse_email, asns, netblocks, domains, language FROM constituents WHERE id = ?1")
+                .prepare("SELECT name, abuse_email, asns, netblocks, domains, language, also_notify FROM constituents WHERE id = ?1")
                 .map_err(err("preparing the constituent import"))?;
             let mut upsert = tx
                 .prepare(
-                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+                    "INSERT INTO constituents (id, name, abuse_email, asns, netblocks, domains, created_at, updated_at, language, also_notify)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
                      ON CONFLICT(id) DO UPDATE SET name = excluded.name, abuse_email = excluded.abuse_email,
                         asns = excluded.asns, netblocks = excluded.netblocks, domains = excluded.domains,
-                        updated_at = excluded.updated_at, language = excluded.language",
+                        updated_at = excluded.updated_at, language = excluded.language,
+                        also_notify = excluded.also_notify",
                 )
                 .map_err(err("preparing the constituent import"))?;
             let mut chain = None;
@@ -411,7 +508,7 @@ impl SqliteStore {
                     Outcome::Updated => summary.updated += 1,
                     Outcome::Added => summary.added += 1,
                 }
-                let (asns, nets, domains) = constituents::list_columns(c);
+                let (asns, nets, domains, also_notify) = constituents::list_columns(c);
                 upsert
                     .execute(params![
                         c.id,
@@ -421,7 +518,8 @@ impl SqliteStore {
                         nets,
                         domains,
                         stamp,
-                        c.language
+                        c.language,
+                        also_notify
                     ])
                     .map_err(err("writing a constituent"))?;
                 if let Some(how) = how {
@@ -429,8 +527,10 @@ impl SqliteStore {
                         constituents::audit_entry(c, existing.as_ref(), how)?;
                     let chain = match &mut chain {
                         Some(chain) => chain,
-                        None => chain
-                            .insert(audit::Chain::load(&tx).map_err(err("reading the audit log"))?),
+                        None => chain.insert(
+                            audit::Chain::load(&tx, key.clone())
+                                .map_err(err("reading the audit log"))?,
+                        ),
                     };
                     chain
                         .append(
@@ -456,7 +556,15 @@ impl Store for SqliteStore {
         migrate::current(&self.writer())
     }
 
+    fn assessment(&self) -> Box<dyn focal_assessment::store::Storage + '_> {
+        Box::new(crate::assess::Assess(self))
+    }
+
     fn audit(&self) -> &dyn crate::incidents::AuditLog {
+        self
+    }
+
+    fn awareness(&self) -> &dyn crate::AwarenessStore {
         self
     }
 
@@ -487,7 +595,7 @@ impl Store for SqliteStore {
     fn constituents(&self) -> Result<Vec<Constituent>> {
         let conn = self.reader()?;
         let mut stmt = conn
-            .prepare("SELECT id, name, abuse_email, asns, netblocks, domains, language FROM constituents ORDER BY pk")
+            .prepare("SELECT id, name, abuse_email, asns, netblocks, domains, language, also_notify FROM constituents ORDER BY pk")
             .map_err(err("listing constituents"))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, stored_columns(r, 1)?)))

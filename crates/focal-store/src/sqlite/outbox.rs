@@ -214,6 +214,7 @@ impl Outbox for SqliteStore {
     }
 
     fn outbox_mark_sent(&self, id: i64, detail: &str, actor: &str) -> Result<u64> {
+        let key = self.audit_key()?;
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -251,7 +252,7 @@ impl Outbox for SqliteStore {
             .collect::<rusqlite::Result<_>>()
             .map_err(e)?
         };
-        let mut chain = Chain::load(&tx).map_err(e)?;
+        let mut chain = Chain::load(&tx, key).map_err(e)?;
         for (incident, state) in &incidents {
             tx.execute(
                 "UPDATE incidents SET state = 'notified', updated_at = ?2 WHERE id = ?1",
@@ -323,7 +324,8 @@ impl Outbox for SqliteStore {
         messages: &[OutboxMessage],
         visit: &mut dyn FnMut(usize, focal_model::Event) -> Result<()>,
     ) -> Result<()> {
-        let conn = self.reader()?;
+        // Its own connection: the memory map below must not stay on a pooled one.
+        let conn = self.dedicated()?;
         let e = err("reading a message's events");
         // A constituent's events are scattered over the table, so this is a random read of many
         // pages; mapping the file saves copying each page out of the OS cache (measured in

@@ -36,7 +36,8 @@ impl SqliteStore {
     /// write transaction with the cursor. Waits at most `wait_ms` for the write lock at each
     /// batch; returns false if it was busy (the rest is indexed next time), true when up to date.
     pub fn index_events(&self, wait_ms: u32, batch: i64) -> Result<bool> {
-        let mut conn = self.reader()?;
+        // Its own connection: it writes with a busy timeout of its own.
+        let mut conn = self.dedicated()?;
         let newest_seen: i64 = conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
             .map_err(err("reading the newest event"))?;

@@ -47,20 +47,6 @@ fn peer_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
     })
 }
 
-const USER_COLUMNS: &str = "id, name, role, organisation, password_hash, disabled, created_at";
-
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        role: r.get(2)?,
-        organisation: r.get(3)?,
-        password_hash: r.get(4)?,
-        disabled: r.get(5)?,
-        created_at: r.get(6)?,
-    })
-}
-
 fn collection_row(r: &Row<'_>) -> rusqlite::Result<Collection> {
     Ok(Collection {
         id: r.get(0)?,
@@ -68,6 +54,15 @@ fn collection_row(r: &Row<'_>) -> rusqlite::Result<Collection> {
         description: r.get(2)?,
         alias: r.get(3)?,
         max_tlp: r.get(4)?,
+        api_root: r.get(5)?,
+    })
+}
+
+fn api_root_row(r: &Row<'_>) -> rusqlite::Result<ApiRoot> {
+    Ok(ApiRoot {
+        name: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
     })
 }
 
@@ -86,9 +81,14 @@ fn placeholders(values: &[impl ToSql + Clone + 'static], args: &mut Vec<Box<dyn 
 }
 
 /// The WHERE clause for version and spec_version matching, as bound parameters.
+/// `versions` and `spec_versions` as SQL over alias `o`. `among` (over alias `o2`, empty for
+/// all) narrows the versions the first or last is chosen among: a reader's last version is the
+/// last one it may see, so a version it may not see (a peer's copy marked higher, or one the
+/// peer dated far ahead) cannot hide the ones it may.
 fn version_clause(
     versions: &VersionMatch,
     spec_versions: &[String],
+    among: &str,
     args: &mut Vec<Box<dyn ToSql>>,
 ) -> String {
     let mut sql = String::new();
@@ -108,12 +108,39 @@ fn version_clause(
             };
             sql += &format!(
                 " AND o.version_us = (SELECT {agg}(o2.version_us) FROM stix_objects o2 \
-                 WHERE o2.collection_id = o.collection_id AND o2.object_id = o.object_id)"
+                 WHERE o2.collection_id = o.collection_id AND o2.object_id = o.object_id{among})"
             );
         }
         VersionMatch::At(list) => {
             sql += &format!(" AND o.version_us IN ({})", placeholders(list, args));
         }
+    }
+    sql
+}
+
+/// The versions a reader may see, as SQL over `alias` (` AND ...`).
+fn visibility_clause(v: &Visibility, alias: &str, args: &mut Vec<Box<dyn ToSql>>) -> String {
+    let list = |tlps: &[String], args: &mut Vec<Box<dyn ToSql>>| {
+        if tlps.is_empty() {
+            "0".to_string()
+        } else {
+            format!("{alias}.tlp IN ({})", placeholders(tlps, args))
+        }
+    };
+    let local = list(&v.local_tlps, args);
+    let foreign = list(&v.foreign_tlps, args);
+    let mut sql = format!(
+        " AND CASE WHEN COALESCE(json_extract({alias}.meta, '$.foreign'), 0) THEN {foreign} ELSE {local} END"
+    );
+    match &v.strict_constituent {
+        Some(c) => {
+            args.push(Box::new(c.clone()));
+            sql += &format!(
+                " AND ({alias}.tlp <> 'AMBER+STRICT' OR json_extract({alias}.meta, '$.constituent') = ?{})",
+                args.len()
+            );
+        }
+        None => sql += &format!(" AND {alias}.tlp <> 'AMBER+STRICT'"),
     }
     sql
 }
@@ -141,22 +168,72 @@ impl SharingStore for SqliteStore {
         Ok(())
     }
 
-    fn put_collection(&self, c: &Collection) -> Result<()> {
+    fn put_api_root(&self, root: &ApiRoot) -> Result<()> {
         self.writer()
             .execute(
-                "INSERT INTO taxii_collections (id, title, description, alias, max_tlp, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-                 description = excluded.description, alias = excluded.alias, max_tlp = excluded.max_tlp",
-                params![c.id, c.title, c.description, c.alias, c.max_tlp, now()],
+                "INSERT INTO taxii_api_roots (name, title, description, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (name) DO UPDATE SET title = excluded.title, description = excluded.description",
+                params![root.name, root.title, root.description, now()],
             )
+            .map_err(err("saving an API root"))?;
+        Ok(())
+    }
+
+    fn api_roots(&self) -> Result<Vec<ApiRoot>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, title, description FROM taxii_api_roots \
+                 ORDER BY name <> ?1, created_at, name",
+            )
+            .map_err(err("listing API roots"))?;
+        let rows = stmt
+            .query_map(params![DEFAULT_API_ROOT], api_root_row)
+            .map_err(err("listing API roots"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("listing API roots"))
+    }
+
+    fn api_root(&self, name: &str) -> Result<Option<ApiRoot>> {
+        self.reader()?
+            .query_row(
+                "SELECT name, title, description FROM taxii_api_roots WHERE name = ?1",
+                params![name],
+                api_root_row,
+            )
+            .optional()
+            .map_err(err("reading an API root"))
+    }
+
+    fn put_collection(&self, c: &Collection) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err("saving a collection"))?;
+        let root_exists = tx
+            .prepare_cached("SELECT 1 FROM taxii_api_roots WHERE name = ?1")
+            .and_then(|mut s| s.exists(params![c.api_root]))
             .map_err(err("saving a collection"))?;
+        if !root_exists {
+            return Err(crate::StoreError::Invalid(format!(
+                "there is no API root {:?} (create it first)",
+                c.api_root
+            )));
+        }
+        tx.execute(
+            "INSERT INTO taxii_collections (id, title, description, alias, max_tlp, created_at, api_root) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+             description = excluded.description, alias = excluded.alias, max_tlp = excluded.max_tlp, \
+             api_root = excluded.api_root",
+            params![c.id, c.title, c.description, c.alias, c.max_tlp, now(), c.api_root],
+        )
+        .map_err(err("saving a collection"))?;
+        tx.commit().map_err(err("saving a collection"))?;
         Ok(())
     }
 
     fn collections(&self) -> Result<Vec<Collection>> {
         let conn = self.reader()?;
         let mut stmt = conn
-            .prepare("SELECT id, title, description, alias, max_tlp FROM taxii_collections ORDER BY created_at, id")
+            .prepare("SELECT id, title, description, alias, max_tlp, api_root FROM taxii_collections ORDER BY created_at, id")
             .map_err(err("listing collections"))?;
         let rows = stmt
             .query_map([], collection_row)
@@ -168,7 +245,7 @@ impl SharingStore for SqliteStore {
     fn collection(&self, id: &str) -> Result<Option<Collection>> {
         self.reader()?
             .query_row(
-                "SELECT id, title, description, alias, max_tlp FROM taxii_collections WHERE id = ?1 OR alias = ?1",
+                "SELECT id, title, description, alias, max_tlp, api_root FROM taxii_collections WHERE id = ?1 OR alias = ?1",
                 params![id],
                 collection_row,
             )
@@ -211,13 +288,41 @@ impl SharingStore for SqliteStore {
             let mut record = tx
                 .prepare_cached("INSERT OR IGNORE INTO provenance (object_id, version_us, peer, received_at) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(err("recording provenance"))?;
+            let mut converted = tx
+                .prepare_cached("INSERT OR REPLACE INTO stix_conversions (collection_id, object_id, version_us, record) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err("recording a conversion"))?;
+            // An object without `modified` or `created` (an SCO) is identified by its id and
+            // content: its id is a hash of its identifying properties, so the same body again
+            // is the same object, whenever and from whomever it arrives.
+            let mut same_body = tx
+                .prepare_cached(
+                    "SELECT version FROM stix_objects WHERE collection_id = ?1 AND object_id = ?2 AND body = ?3 LIMIT 1",
+                )
+                .map_err(err("checking for an object"))?;
             let mut batch: std::collections::HashSet<(String, i64)> =
+                std::collections::HashSet::new();
+            let mut batch_bodies: std::collections::HashSet<(&str, &str)> =
                 std::collections::HashSet::new();
             for o in objects {
                 let date_added = next_added;
                 let (version, version_us) = match (&o.version, o.version_us) {
                     (Some(v), Some(us)) => (v.clone(), us),
-                    _ => (timestamp_us(date_added), date_added),
+                    _ => {
+                        let held: Option<String> = same_body
+                            .query_row(params![collection, o.id, o.body], |r| r.get(0))
+                            .optional()
+                            .map_err(err("checking for an object"))?;
+                        if let Some(v) = held {
+                            out.already_present.push((o.id.clone(), v));
+                            continue;
+                        }
+                        if !batch_bodies.insert((o.id.as_str(), o.body.as_str())) {
+                            out.already_present
+                                .push((o.id.clone(), timestamp_us(date_added)));
+                            continue;
+                        }
+                        (timestamp_us(date_added), date_added)
+                    }
                 };
                 let known = exists
                     .exists(params![collection, o.id, version_us])
@@ -248,6 +353,11 @@ impl SharingStore for SqliteStore {
                         o.body
                     ])
                     .map_err(err("adding an object"))?;
+                if let Some(c) = &o.conversion {
+                    converted
+                        .execute(params![collection, o.id, version_us, c])
+                        .map_err(err("recording a conversion"))?;
+                }
                 if let Some(p) = origin {
                     record
                         .execute(params![o.id, version_us, p, now()])
@@ -284,7 +394,14 @@ impl SharingStore for SqliteStore {
                 placeholders(&q.types, &mut args)
             );
         }
-        sql += &version_clause(&q.versions, &q.spec_versions, &mut args);
+        let among = match &q.visible {
+            Some(v) => visibility_clause(v, "o2", &mut args),
+            None => String::new(),
+        };
+        sql += &version_clause(&q.versions, &q.spec_versions, &among, &mut args);
+        if let Some(v) = &q.visible {
+            sql += &visibility_clause(v, "o", &mut args);
+        }
         let limit = q.limit.max(1);
         args.push(Box::new((limit + 1) as i64));
         sql += &format!(" ORDER BY o.date_added LIMIT ?{}", args.len());
@@ -311,7 +428,7 @@ impl SharingStore for SqliteStore {
     ) -> Result<u64> {
         let mut args: Vec<Box<dyn ToSql>> =
             vec![Box::new(collection.to_string()), Box::new(id.to_string())];
-        let clause = version_clause(versions, spec_versions, &mut args);
+        let clause = version_clause(versions, spec_versions, "", &mut args);
         let sql = format!(
             "DELETE FROM stix_objects WHERE seq IN (SELECT o.seq FROM stix_objects o \
              WHERE o.collection_id = ?1 AND o.object_id = ?2{clause})"
@@ -343,6 +460,19 @@ impl SharingStore for SqliteStore {
             .map_err(err("reading objects to push"))
     }
 
+    fn count_uninterpreted_markings(&self) -> Result<u64> {
+        // `meta` is the sharing layer's JSON; the key is present only when the list is not empty.
+        let n: i64 = self
+            .reader()?
+            .query_row(
+                "SELECT count(*) FROM stix_objects WHERE json_extract(meta, '$.uninterpreted_markings') IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err("counting objects with uninterpreted markings"))?;
+        Ok(n as u64)
+    }
+
     fn known_ids(
         &self,
         collection: &str,
@@ -364,6 +494,17 @@ impl SharingStore for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    fn conversion(&self, collection: &str, id: &str, version_us: i64) -> Result<Option<String>> {
+        self.reader()?
+            .query_row(
+                "SELECT record FROM stix_conversions WHERE collection_id = ?1 AND object_id = ?2 AND version_us = ?3",
+                params![collection, id, version_us],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("reading a conversion"))
     }
 
     fn provenance(&self, id: &str, version_us: i64) -> Result<Vec<String>> {
@@ -455,6 +596,42 @@ impl SharingStore for SqliteStore {
             .map_err(err("reading a sharing policy"))
     }
 
+    fn policies(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT principal, policy FROM sharing_policies ORDER BY principal")
+            .map_err(err("listing sharing policies"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err("listing sharing policies"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("listing sharing policies"))
+    }
+
+    fn received_objects(
+        &self,
+        collection: &str,
+        before_added: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredObject>> {
+        let conn = self.reader()?;
+        // Walks the (collection_id, date_added) index backwards; rows made here are skipped.
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM stix_objects WHERE collection_id = ?1 AND date_added < ?2 \
+                 AND origin IS NOT NULL ORDER BY date_added DESC LIMIT ?3"
+            ))
+            .map_err(err("reading received objects"))?;
+        let rows = stmt
+            .query_map(
+                params![collection, before_added.unwrap_or(i64::MAX), limit as i64],
+                object_row,
+            )
+            .map_err(err("reading received objects"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(err("reading received objects"))
+    }
+
     fn put_status(&self, id: &str, owner: &str, body: &str) -> Result<()> {
         self.writer()
             .execute(
@@ -475,83 +652,6 @@ impl SharingStore for SqliteStore {
             )
             .optional()
             .map_err(err("reading a status"))
-    }
-
-    fn add_user(&self, u: &NewUser) -> Result<User> {
-        if !ROLES.contains(&u.role.as_str()) {
-            return Err(crate::StoreError::Invalid(format!(
-                "unknown role {:?} (expected one of {})",
-                u.role,
-                ROLES.join(", ")
-            )));
-        }
-        let conn = self.writer();
-        conn.execute(
-            "INSERT INTO users (name, role, organisation, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![u.name, u.role, u.organisation, u.password_hash, now()],
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                crate::StoreError::Invalid(format!("a user named {:?} already exists", u.name))
-            }
-            source => crate::StoreError::Sqlite { context: "adding a user", source },
-        })?;
-        conn.query_row(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
-            params![u.name],
-            user_row,
-        )
-        .map_err(err("reading a user"))
-    }
-
-    fn users(&self) -> Result<Vec<User>> {
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-            .map_err(err("listing users"))?;
-        let rows = stmt.query_map([], user_row).map_err(err("listing users"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(err("listing users"))
-    }
-
-    fn user(&self, name: &str) -> Result<Option<User>> {
-        self.reader()?
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
-                params![name],
-                user_row,
-            )
-            .optional()
-            .map_err(err("reading a user"))
-    }
-
-    fn add_token(&self, user_id: i64, token_hash: &str, label: Option<&str>) -> Result<()> {
-        self.writer()
-            .execute(
-                "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user_id, token_hash, label, now()],
-            )
-            .map_err(err("adding a token"))?;
-        Ok(())
-    }
-
-    fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
-        let cols = USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.reader()?
-            .query_row(
-                &format!(
-                    "SELECT {cols} FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                     WHERE t.token_hash = ?1 AND u.disabled = 0 AND (t.expires_at IS NULL OR t.expires_at > ?2)"
-                ),
-                params![token_hash, now()],
-                user_row,
-            )
-            .optional()
-            .map_err(err("checking a token"))
     }
 
     fn set_rights(&self, user_id: i64, collection: &str, rights: Rights) -> Result<()> {
@@ -590,6 +690,7 @@ mod tests {
             description: None,
             alias: Some("one".into()),
             max_tlp: None,
+            api_root: DEFAULT_API_ROOT.into(),
         })
         .unwrap();
         (dir, s)
@@ -605,7 +706,45 @@ mod tests {
             tlp: "GREEN".into(),
             meta: "{}".into(),
             body: format!("{{\"id\":\"{id}\"}}"),
+            conversion: None,
         }
+    }
+
+    #[test]
+    fn api_roots_hold_collections_and_conversions_stay_with_their_object() {
+        let (_d, s) = store();
+        assert_eq!(s.api_roots().unwrap()[0].name, DEFAULT_API_ROOT);
+        let orphan = Collection {
+            id: "c2".into(),
+            title: "two".into(),
+            description: None,
+            alias: None,
+            max_tlp: None,
+            api_root: "isac".into(),
+        };
+        assert!(matches!(
+            s.put_collection(&orphan),
+            Err(crate::StoreError::Invalid(_))
+        ));
+        s.put_api_root(&ApiRoot {
+            name: "isac".into(),
+            title: "Energy ISAC".into(),
+            description: None,
+        })
+        .unwrap();
+        s.put_collection(&orphan).unwrap();
+        assert_eq!(s.collection("c2").unwrap().unwrap().api_root, "isac");
+        let names: Vec<_> = s.api_roots().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, [DEFAULT_API_ROOT, "isac"]);
+        let mut converted = obj("indicator--9", Some("2026-01-01T00:00:00.000Z"));
+        converted.conversion = Some("{\"from\":\"2.0\"}".into());
+        s.add_objects("c2", &[converted], None).unwrap();
+        let us = parse_timestamp_us("2026-01-01T00:00:00.000Z").unwrap();
+        assert_eq!(
+            s.conversion("c2", "indicator--9", us).unwrap().as_deref(),
+            Some("{\"from\":\"2.0\"}")
+        );
+        assert_eq!(s.conversion("c1", "indicator--9", us).unwrap(), None);
     }
 
     #[test]
@@ -758,37 +897,9 @@ mod tests {
     }
 
     #[test]
-    fn users_tokens_and_rights() {
+    fn rights_per_user_and_collection() {
         let (_d, s) = store();
-        let u = s
-            .add_user(&NewUser {
-                name: "peer1".into(),
-                role: "peer".into(),
-                organisation: Some("CERT-X".into()),
-                password_hash: Some("h".into()),
-            })
-            .unwrap();
-        assert!(
-            s.add_user(&NewUser {
-                name: "peer1".into(),
-                role: "peer".into(),
-                organisation: None,
-                password_hash: None
-            })
-            .is_err()
-        );
-        assert!(
-            s.add_user(&NewUser {
-                name: "x".into(),
-                role: "root".into(),
-                organisation: None,
-                password_hash: None
-            })
-            .is_err()
-        );
-        s.add_token(u.id, "abc", Some("ci")).unwrap();
-        assert_eq!(s.user_by_token("abc").unwrap().unwrap().name, "peer1");
-        assert!(s.user_by_token("abd").unwrap().is_none());
+        let u = crate::sqlite::identity::tests::user(&s, "peer1", focal_identity::Role::Peer);
         assert!(s.rights(u.id, "c1").unwrap().is_none());
         s.set_rights(
             u.id,

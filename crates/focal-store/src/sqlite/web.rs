@@ -1,31 +1,14 @@
-//! [`WebStore`] on SQLite: sessions, login throttling, scoped tokens and scoped, paged reads.
+//! [`WebStore`] on SQLite: scoped, paged reads.
 
 use super::incidents::{INCIDENT_COLUMNS, err, incident_from_row};
-use super::{RUN_COLUMNS, SqliteStore, now, run_from_row};
+use super::{RUN_COLUMNS, SqliteStore, run_from_row};
 use crate::filter::{Param, Where};
 use crate::incidents::{Incident, IncidentFilter};
-use crate::sharing::User;
 use crate::web::*;
-use crate::{EventFilter, QuarantineRecord, Result, RunRecord, StoreError};
+use crate::{EventFilter, QuarantineRecord, Result, RunRecord};
 use focal_model::{Event, Tlp};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
-
-/// The same columns and mapping as the sharing store's user rows (kept private there).
-const USER_COLUMNS: &str =
-    "u.id, u.name, u.role, u.organisation, u.password_hash, u.disabled, u.created_at";
-
-fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        role: r.get(2)?,
-        organisation: r.get(3)?,
-        password_hash: r.get(4)?,
-        disabled: r.get(5)?,
-        created_at: r.get(6)?,
-    })
-}
 
 fn constituent_row(r: &Row<'_>) -> rusqlite::Result<ConstituentRow> {
     let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -40,6 +23,7 @@ fn constituent_row(r: &Row<'_>) -> rusqlite::Result<ConstituentRow> {
         netblocks: serde_json::from_str(&json(4)?).map_err(|e| bad(4, e))?,
         domains: serde_json::from_str(&json(5)?).map_err(|e| bad(5, e))?,
         language: r.get(6)?,
+        also_notify: serde_json::from_str(&json(7)?).map_err(|e| bad(7, e))?,
     })
 }
 
@@ -50,7 +34,8 @@ fn day_text(day: i64) -> String {
         .unwrap_or_else(|_| day.to_string())
 }
 
-const CONSTITUENT_COLUMNS: &str = "id, name, abuse_email, asns, netblocks, domains, language";
+const CONSTITUENT_COLUMNS: &str =
+    "id, name, abuse_email, asns, netblocks, domains, language, also_notify";
 
 fn counts(
     conn: &rusqlite::Connection,
@@ -69,169 +54,6 @@ fn counts(
 }
 
 impl WebStore for SqliteStore {
-    fn create_session(
-        &self,
-        id_hash: &str,
-        user_id: i64,
-        csrf: &str,
-        now_us: i64,
-        expires_us: i64,
-    ) -> Result<()> {
-        let conn = self.writer();
-        // Expired sessions are swept on each login, so the table stays the size of live ones.
-        conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_us])
-            .map_err(err("removing expired sessions"))?;
-        conn.execute(
-            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id_hash, user_id, csrf, now_us, expires_us],
-        )
-        .map_err(err("creating a session"))?;
-        Ok(())
-    }
-
-    fn session(&self, id_hash: &str, now_us: i64) -> Result<Option<Session>> {
-        self.reader()?
-            .query_row(
-                &format!(
-                    "SELECT {USER_COLUMNS}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
-                ),
-                params![id_hash, now_us],
-                |r| {
-                    Ok(Session {
-                        user: user_row(r)?,
-                        csrf: r.get(7)?,
-                        expires_at: r.get(8)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(err("reading a session"))
-    }
-
-    fn delete_session(&self, id_hash: &str) -> Result<()> {
-        self.writer()
-            .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])
-            .map_err(err("ending a session"))?;
-        Ok(())
-    }
-
-    fn login_failures(&self, key: &str) -> Result<Failures> {
-        Ok(self
-            .reader()?
-            .query_row(
-                "SELECT failures, last_at FROM login_failures WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(Failures {
-                        failures: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
-                        last_at: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(err("reading login failures"))?
-            .unwrap_or_default())
-    }
-
-    fn record_login_failure(&self, key: &str, now_us: i64) -> Result<Failures> {
-        self.writer()
-            .query_row(
-                "INSERT INTO login_failures (key, failures, last_at) VALUES (?1, 1, ?2) \
-                 ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at \
-                 RETURNING failures, last_at",
-                params![key, now_us],
-                |r| {
-                    Ok(Failures {
-                        failures: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
-                        last_at: r.get(1)?,
-                    })
-                },
-            )
-            .map_err(err("recording a login failure"))
-    }
-
-    fn clear_login_failures(&self, key: &str) -> Result<()> {
-        self.writer()
-            .execute("DELETE FROM login_failures WHERE key = ?1", [key])
-            .map_err(err("clearing login failures"))?;
-        Ok(())
-    }
-
-    fn add_scoped_token(
-        &self,
-        user_id: i64,
-        token_hash: &str,
-        label: Option<&str>,
-        scope: &str,
-    ) -> Result<i64> {
-        if !TOKEN_SCOPES.contains(&scope) {
-            return Err(StoreError::Invalid(format!(
-                "token scope {scope:?}: expected read or write"
-            )));
-        }
-        let conn = self.writer();
-        conn.execute(
-            "INSERT INTO api_tokens (user_id, token_hash, label, created_at, scope) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![user_id, token_hash, label, now(), scope],
-        )
-        .map_err(err("storing a token"))?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT t.id, u.name, t.label, t.scope, t.created_at, t.expires_at, t.revoked_at \
-                 FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE ?1 IS NULL OR u.name = ?1 ORDER BY t.id",
-            )
-            .map_err(err("listing tokens"))?;
-        let rows = stmt
-            .query_map([user], |r| {
-                Ok(TokenInfo {
-                    id: r.get(0)?,
-                    user: r.get(1)?,
-                    label: r.get(2)?,
-                    scope: r.get(3)?,
-                    created_at: r.get(4)?,
-                    expires_at: r.get(5)?,
-                    revoked_at: r.get(6)?,
-                })
-            })
-            .map_err(err("listing tokens"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(err("listing tokens"))
-    }
-
-    fn revoke_token(&self, id: i64) -> Result<bool> {
-        let stamp = now();
-        let n = self
-            .writer()
-            .execute(
-                "UPDATE api_tokens SET revoked_at = ?2, expires_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, stamp],
-            )
-            .map_err(err("revoking a token"))?;
-        Ok(n == 1)
-    }
-
-    fn token_user(&self, token_hash: &str) -> Result<Option<(User, String)>> {
-        self.reader()?
-            .query_row(
-                &format!(
-                    "SELECT {USER_COLUMNS}, t.scope FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                     WHERE t.token_hash = ?1 AND u.disabled = 0 AND t.revoked_at IS NULL \
-                     AND (t.expires_at IS NULL OR t.expires_at > ?2)"
-                ),
-                params![token_hash, now()],
-                |r| Ok((user_row(r)?, r.get(7)?)),
-            )
-            .optional()
-            .map_err(err("checking a token"))
-    }
-
     fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>> {
         let org = scope.organisation().map(str::to_string);
         let scoped = move |w: &mut Where| {
@@ -245,7 +67,7 @@ impl WebStore for SqliteStore {
                 );
             }
         };
-        super::search::page(&self.reader()?, filter, &scoped)
+        super::search::page(&*self.reader()?, filter, &scoped)
     }
 
     fn incidents_page(
@@ -585,7 +407,8 @@ const ROLLUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl SqliteStore {
     fn refresh_rollup_in_batches(&self, wait_ms: u32, batch: i64) -> Result<bool> {
-        let mut conn = self.reader()?;
+        // Its own connection: it writes with a busy timeout of its own.
+        let mut conn = self.dedicated()?;
         // Most page views find nothing new: a read answers that without taking the write lock.
         let newest_seen: i64 = conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
@@ -655,23 +478,11 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sharing::{NewUser, SharingStore};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("focal.db")).unwrap();
         (dir, store)
-    }
-
-    fn user(store: &SqliteStore, name: &str) -> User {
-        store
-            .add_user(&NewUser {
-                name: name.into(),
-                role: "analyst".into(),
-                organisation: None,
-                password_hash: None,
-            })
-            .unwrap()
     }
 
     #[test]
@@ -707,48 +518,6 @@ mod tests {
             vec![1, 2],
             "the constituent sees its own events, AMBER+STRICT included, RED never"
         );
-    }
-
-    #[test]
-    fn sessions_expire_and_end() {
-        let (_d, s) = store();
-        let u = user(&s, "a");
-        s.create_session("h1", u.id, "csrf1", 100, 200).unwrap();
-        assert_eq!(s.session("h1", 150).unwrap().unwrap().csrf, "csrf1");
-        assert!(
-            s.session("h1", 200).unwrap().is_none(),
-            "expired at its expiry"
-        );
-        assert!(s.session("other", 150).unwrap().is_none());
-        s.delete_session("h1").unwrap();
-        assert!(s.session("h1", 150).unwrap().is_none());
-    }
-
-    #[test]
-    fn login_failures_count_up_and_clear() {
-        let (_d, s) = store();
-        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
-        s.record_login_failure("user:a", 10).unwrap();
-        let f = s.record_login_failure("user:a", 20).unwrap();
-        assert_eq!((f.failures, f.last_at), (2, 20));
-        assert_eq!(s.login_failures("user:b").unwrap().failures, 0);
-        s.clear_login_failures("user:a").unwrap();
-        assert_eq!(s.login_failures("user:a").unwrap().failures, 0);
-    }
-
-    #[test]
-    fn revoked_tokens_stop_working_for_the_api_and_for_taxii() {
-        let (_d, s) = store();
-        let u = user(&s, "a");
-        let id = s.add_scoped_token(u.id, "hash", None, "read").unwrap();
-        assert!(s.add_scoped_token(u.id, "hash2", None, "admin").is_err());
-        assert_eq!(s.token_user("hash").unwrap().unwrap().1, "read");
-        assert!(s.user_by_token("hash").unwrap().is_some());
-        assert!(s.revoke_token(id).unwrap());
-        assert!(!s.revoke_token(id).unwrap(), "already revoked");
-        assert!(s.token_user("hash").unwrap().is_none());
-        assert!(s.user_by_token("hash").unwrap().is_none());
-        assert!(s.tokens(Some("a")).unwrap()[0].revoked_at.is_some());
     }
 
     #[test]

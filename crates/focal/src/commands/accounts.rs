@@ -4,9 +4,8 @@
 use super::print_json;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use focal_identity::{IdentityStore, Role, TokenScope, accounts};
 use focal_store::SqliteStore;
-use focal_store::sharing::{NewUser, SharingStore};
-use focal_store::web::{TOKEN_SCOPES, WebStore};
 
 /// The first admin account: created by `focal init`.
 #[derive(Debug, serde::Serialize)]
@@ -14,16 +13,6 @@ pub struct FirstAdmin {
     pub name: String,
     /// Present only when generated (shown once; it is not stored anywhere in clear).
     pub generated_password: Option<String>,
-}
-
-/// A password of 24 hex digits (96 bits) from the OS random source.
-pub fn generate_password() -> Result<String> {
-    let (token, _) = focal_sharing::users::new_token()?;
-    Ok(token
-        .trim_start_matches("focal_")
-        .chars()
-        .take(24)
-        .collect())
 }
 
 pub fn create_first_admin(
@@ -38,18 +27,19 @@ pub fn create_first_admin(
     let (password, generated) = match password {
         Some(p) => (p.to_string(), None),
         None => {
-            let p = generate_password()?;
+            let p = focal_identity::credentials::generate_password()?;
             (p.clone(), Some(p))
         }
     };
-    let hash = focal_sharing::users::hash_password(&password)
-        .context("--admin-password: at least 8 characters")?;
-    store.add_user(&NewUser {
-        name: name.to_string(),
-        role: "admin".into(),
-        organisation: None,
-        password_hash: Some(hash),
-    })?;
+    accounts::add(
+        store,
+        name,
+        Role::Admin,
+        None,
+        Some(&password),
+        super::audit::actor(),
+    )
+    .context("--admin-password: at least 8 characters")?;
     Ok(FirstAdmin {
         name: name.to_string(),
         generated_password: generated,
@@ -74,11 +64,14 @@ pub enum TokenCommand {
     /// Issue a token; it is shown once.
     Add {
         name: String,
-        /// read (GET only on /api/v1) or write.
+        /// read (GET and HEAD only, on /api/v1 and on TAXII) or write.
         #[arg(long, default_value = "read")]
-        scope: String,
+        scope: TokenScope,
         #[arg(long)]
         label: Option<String>,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long)]
+        expires_days: Option<u32>,
     },
     /// List tokens (never their values), of one account or all.
     List { name: Option<String> },
@@ -91,25 +84,39 @@ pub fn token(store: &SqliteStore, args: TokenArgs, json: bool) -> Result<()> {
         (Some(c), _) => c,
         (None, Some(name)) => TokenCommand::Add {
             name,
-            scope: "write".into(),
+            scope: TokenScope::Write,
             label: args.label,
+            expires_days: None,
         },
         (None, None) => bail!("give an account name, or one of: add, list, revoke"),
     };
     match command {
-        TokenCommand::Add { name, scope, label } => {
-            if !TOKEN_SCOPES.contains(&scope.as_str()) {
-                bail!("--scope {scope:?}: expected read or write");
-            }
-            let user = store
-                .user(&name)?
-                .with_context(|| format!("no user {name:?}"))?;
-            let (token, hash) = focal_sharing::users::new_token()?;
-            let id = store.add_scoped_token(user.id, &hash, label.as_deref(), &scope)?;
+        TokenCommand::Add {
+            name,
+            scope,
+            label,
+            expires_days,
+        } => {
+            let expires = expires_days
+                .map(|d| {
+                    jiff::Timestamp::now()
+                        .checked_add(jiff::SignedDuration::from_hours(i64::from(d) * 24))
+                        .context("--expires-days: too far in the future")
+                })
+                .transpose()?;
+            let (token, info) = accounts::issue_token(
+                store,
+                &name,
+                scope,
+                label.as_deref(),
+                expires,
+                super::audit::actor(),
+            )?;
             if json {
-                print_json(
-                    &serde_json::json!({"user": name, "id": id, "scope": scope, "token": token}),
-                )
+                print_json(&serde_json::json!({
+                    "user": name, "id": info.id, "scope": scope, "token": token,
+                    "expires_at": info.expires_at,
+                }))
             } else {
                 println!("{token}");
                 Ok(())
@@ -136,7 +143,7 @@ pub fn token(store: &SqliteStore, args: TokenArgs, json: bool) -> Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { id } => {
-            if !store.revoke_token(id)? {
+            if !accounts::revoke_token(store, id, super::audit::actor())? {
                 bail!("no token {id} that is not already revoked");
             }
             if json {

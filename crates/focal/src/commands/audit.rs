@@ -1,10 +1,12 @@
-//! `focal audit`, and the audit entries commands write for configuration. (Constituent imports
+//! `focal audit` (list, verify, anchor), and the audit entries commands write for
+//! configuration. (Constituent imports
 //! are audited by the store, in the import's own transaction: `Store::save_constituents`.)
 
 use super::print_json;
 use crate::config::DataDir;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use focal_store::audit_chain::Anchor;
 use focal_store::incidents::{AuditFilter, AuditLog};
 use std::io::Write;
 use std::path::Path;
@@ -27,8 +29,21 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Recompute the hash chain; fails naming the first entry that was edited or removed.
-    Verify,
+    /// Recompute the chain (HMAC with the data folder's audit key); fails naming the first
+    /// entry that was edited, removed, or sealed without the key.
+    Verify {
+        /// An anchor from `focal audit anchor`: also fails if its entry is gone or differs, so
+        /// entries removed from the end since it was taken show.
+        #[arg(long)]
+        anchor: Option<std::path::PathBuf>,
+    },
+    /// Write the chain's head (entry id and MAC) as JSON, to keep outside this machine;
+    /// `verify --anchor FILE` checks the log against it later.
+    Anchor {
+        /// Write it to this file (replaced) rather than to stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 static ACTOR: OnceLock<String> = OnceLock::new();
@@ -102,25 +117,85 @@ pub fn run(data: &Path, cmd: &AuditCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
-        AuditCommand::Verify => {
-            let v = store.audit_verify()?;
+        AuditCommand::Verify { anchor } => {
+            let anchor = anchor
+                .as_deref()
+                .map(|path| -> Result<Anchor> {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{}: not an audit anchor", path.display()))
+                })
+                .transpose()?;
+            let v = store.audit_verify_anchored(anchor.as_ref())?;
             if json {
                 print_json(&v)?;
             } else if v.ok {
                 println!(
-                    "The audit log verifies: {} entries, head {}.",
+                    "The audit log verifies: {} entries, head entry {} with MAC {}.",
                     v.entries,
+                    v.head_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     v.head.as_deref().unwrap_or("(empty)")
                 );
-                println!(
-                    "Keep the head hash outside this database to detect removal of the newest entries."
-                );
+                match (&v.key, v.keyed_from) {
+                    (Some(key), Some(1)) => {
+                        println!("Every entry is sealed with the audit key {key}.")
+                    }
+                    (Some(key), Some(from)) => println!(
+                        "Entries from {from} on are sealed with the audit key {key}; older ones (written before the log was keyed) are plain SHA-256."
+                    ),
+                    _ => println!("The log is not keyed."),
+                }
+                match &anchor {
+                    Some(a) => println!("Entry {} is still the one anchored at {}.", a.entry, a.at),
+                    None => println!(
+                        "Keep an anchor (`focal audit anchor`) outside this machine to detect removal of the newest entries."
+                    ),
+                }
             }
             if !v.ok {
                 bail!(
                     "the audit log does not verify: {}",
                     v.problem.as_deref().unwrap_or("unknown problem")
                 );
+            }
+            Ok(())
+        }
+        AuditCommand::Anchor { output } => {
+            // An anchor of a chain that does not verify would vouch for the tampering.
+            let v = store.audit_verify()?;
+            if !v.ok {
+                bail!(
+                    "the audit log does not verify, so no anchor was written: {}",
+                    v.problem.as_deref().unwrap_or("unknown problem")
+                );
+            }
+            let (entry, mac) = store
+                .audit_head()?
+                .context("the audit log is empty: there is nothing to anchor")?;
+            let anchor = Anchor {
+                entry,
+                mac,
+                at: jiff::Timestamp::now().to_string(),
+                key: v.key.clone(),
+            };
+            let text = serde_json::to_string_pretty(&anchor)? + "\n";
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    if json {
+                        print_json(&anchor)?;
+                    } else {
+                        println!(
+                            "Anchored entry {entry} in {}: keep a copy outside this machine.",
+                            path.display()
+                        );
+                    }
+                }
+                None => print!("{text}"),
             }
             Ok(())
         }

@@ -37,6 +37,20 @@ pub enum FeedsCommand {
     Remove { name: String },
     /// Download now and ingest: one feed, or every registered feed with a [pull] url.
     Pull { name: Option<String> },
+    /// Try a definition on a file, storing nothing: how the first records map to fields, what
+    /// would be quarantined and why, and (when much is) which definitions fit better.
+    Test {
+        /// The definition (TOML file, or the name of a registered feed).
+        definition: PathBuf,
+        /// The feed file.
+        file: PathBuf,
+        /// How many records to show in full.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+        /// Suggest other definitions when more than this percentage is quarantined.
+        #[arg(long, default_value_t = 50.0)]
+        max_quarantined: f64,
+    },
 }
 
 /// A registered feed as `list` and `show` print it.
@@ -98,15 +112,119 @@ pub fn view(entry: &Registered, last: Option<&PullRecord>) -> FeedView {
 }
 
 pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
+    if let FeedsCommand::Test {
+        definition,
+        file,
+        rows,
+        max_quarantined,
+    } = &cmd
+    {
+        return test(data, definition, file, *rows, *max_quarantined, json);
+    }
     let (dir, store) = open(data)?;
     let registry = Registry::new(&dir.root);
     match cmd {
-        FeedsCommand::Add { file, replace } => add(&registry, &*store, &file, replace, json),
+        FeedsCommand::Add { file, replace } => add(&dir, &registry, &*store, &file, replace, json),
         FeedsCommand::List => list(&registry, &*store, json),
         FeedsCommand::Show { name, pulls } => show(&registry, &*store, &name, pulls, json),
         FeedsCommand::Remove { name } => remove(&registry, &*store, &name, json),
         FeedsCommand::Pull { name } => pull_now(dir, store, &registry, name.as_deref(), json),
+        FeedsCommand::Test { .. } => Ok(()),
     }
+}
+
+/// `focal feeds test`: needs no store, and writes nothing anywhere. A data folder, when there is
+/// one, only lends its registered definitions (by name, and as suggestions).
+fn test(
+    data: &Path,
+    definition: &Path,
+    file: &Path,
+    rows: usize,
+    max_quarantined: f64,
+    json: bool,
+) -> Result<()> {
+    if !(0.0..=100.0).contains(&max_quarantined) {
+        bail!("--max-quarantined {max_quarantined}: a percentage from 0 to 100");
+    }
+    let registry = Registry::new(data);
+    let feed = if definition.is_file() {
+        focal_feeds::Feed::load(definition)?
+    } else {
+        let name = definition.to_string_lossy();
+        registry
+            .get(&name)
+            .map(|r| r.feed)
+            .with_context(|| format!("{name}: neither a definition file nor a registered feed"))?
+    };
+    if !file.is_file() {
+        bail!("{}: no such file", file.display());
+    }
+    let probe = focal_pipeline::probe::probe(&feed, file, None, rows)?;
+    let max_share = max_quarantined / 100.0;
+    let misfit = probe.layout_error.is_some() || probe.quarantined_share() > max_share;
+    let suggestion = misfit.then(|| {
+        let mut candidates = focal_feeds::shipped::feeds();
+        if let Ok(list) = registry.list() {
+            candidates.extend(list.into_iter().filter_map(|r| r.ok()).map(|r| r.feed));
+        }
+        candidates.retain(|f| f.name != feed.name);
+        super::ingest::suggestion(&candidates, file, max_share)
+    });
+    if json {
+        let mut value = serde_json::to_value(&probe)?;
+        value["stored"] = false.into();
+        value["suggestion"] = suggestion.into();
+        return print_json(&value);
+    }
+    if let Some(e) = &probe.layout_error {
+        println!(
+            "{}: feed {} cannot read this file: {e}",
+            probe.file, probe.feed
+        );
+    } else {
+        println!(
+            "{}: feed {}: {} records, {} events, {} quarantined ({:.0} %); nothing stored.",
+            probe.file,
+            probe.feed,
+            probe.records,
+            probe.events,
+            probe.quarantined,
+            100.0 * probe.quarantined_share()
+        );
+    }
+    for row in &probe.rows {
+        println!();
+        println!("line {}: {}", row.line, row.raw);
+        match &row.outcome {
+            focal_pipeline::probe::Outcome::Event { fields } => {
+                for (k, v) in fields {
+                    if k != "__type" {
+                        let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
+                        println!("  {k} = {v}");
+                    }
+                }
+            }
+            focal_pipeline::probe::Outcome::Quarantined {
+                kind,
+                field,
+                reason,
+            } => {
+                let field = field.as_deref().unwrap_or("-");
+                println!("  QUARANTINED ({kind}, field {field}): {reason}");
+            }
+        }
+    }
+    if !probe.quarantined_by_kind.is_empty() {
+        println!();
+        for (kind, n) in &probe.quarantined_by_kind {
+            println!("quarantined {kind}: {n}");
+        }
+    }
+    if let Some(s) = suggestion {
+        println!();
+        println!("{s}");
+    }
+    Ok(())
 }
 
 /// What the audit log keeps of a definition: where it came from, the file's SHA-256, and the
@@ -126,6 +244,7 @@ fn audited(toml: &str, from: Option<&Path>) -> serde_json::Value {
 /// records it in the audit log, with the definition it replaced. The entry is written before the
 /// definition is renamed into place, so a feed is never registered unrecorded.
 pub fn register(
+    dir: &crate::config::DataDir,
     registry: &Registry,
     store: &dyn Store,
     toml: String,
@@ -135,6 +254,11 @@ pub fn register(
     let staged = registry.stage(toml, &from.display().to_string(), replace)?;
     let added = staged.added();
     let name = added.entry.name().to_string();
+    // A file:// URL only from `[feeds] file_dirs` (checked again before every pull).
+    if let Some(pull) = &added.entry.feed.pull {
+        dir.file_source(&pull.url)
+            .with_context(|| format!("{}: feed {name} was not registered", from.display()))?;
+    }
     let before = added.replaced.as_deref().map(|t| audited(t, None));
     store
         .audit()
@@ -156,6 +280,7 @@ pub fn register(
 }
 
 fn add(
+    dir: &crate::config::DataDir,
     registry: &Registry,
     store: &dyn Store,
     file: &Path,
@@ -178,7 +303,7 @@ fn add(
             file.display()
         )
     })?;
-    let added = register(registry, store, toml, file, replace)?;
+    let added = register(dir, registry, store, toml, file, replace)?;
     let name = added.entry.name().to_string();
     if json {
         return print_json(&serde_json::json!({

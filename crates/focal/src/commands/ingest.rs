@@ -97,13 +97,72 @@ pub fn run(data: &Path, args: &IngestArgs, json: bool) -> Result<()> {
         super::incidents::group_after_ingest(&dir, &*store)?;
     }
     if json {
-        print_json(&serde_json::json!({ "files": summaries }))
+        print_json(&serde_json::json!({ "files": summaries }))?;
     } else {
         for s in &summaries {
             print_summary(s);
         }
-        Ok(())
     }
+    let max_share = args.max_quarantined / 100.0;
+    let too_many: Vec<&FileSummary> = summaries
+        .iter()
+        .filter(|s| s.rows_read > 0 && s.quarantined as f64 / s.rows_read as f64 > max_share)
+        .collect();
+    if too_many.is_empty() {
+        return Ok(());
+    }
+    let candidates = candidates(&dir, &feed);
+    let mut message = String::new();
+    for s in too_many {
+        message.push_str(&format!(
+            "{}: {} of {} records ({:.0} %) were quarantined with feed {} (more than {} %): the definition probably does not fit the file. ",
+            s.file,
+            s.quarantined,
+            s.rows_read,
+            100.0 * s.quarantined as f64 / s.rows_read as f64,
+            s.feed,
+            args.max_quarantined
+        ));
+        message.push_str(&suggestion(&candidates, Path::new(&s.file), max_share));
+        message.push_str(&format!(
+            " Try a definition with `focal feeds test DEF {}`.\n",
+            s.file
+        ));
+    }
+    anyhow::bail!("{}", message.trim_end())
+}
+
+/// Definitions to try on a file that did not fit: the shipped ones and the data folder's
+/// registered ones, except the one that was used.
+pub fn candidates(dir: &DataDir, used: &Feed) -> Vec<Feed> {
+    let mut feeds = focal_feeds::shipped::feeds();
+    if let Ok(list) = focal_feeds::Registry::new(&dir.root).list() {
+        feeds.extend(list.into_iter().filter_map(|r| r.ok()).map(|r| r.feed));
+    }
+    feeds.retain(|f| f.name != used.name);
+    feeds
+}
+
+/// "Definitions that read its first records: ..." or "No shipped or registered definition ...".
+pub fn suggestion(candidates: &[Feed], file: &Path, max_share: f64) -> String {
+    const ROWS: u64 = 50;
+    let fits = focal_pipeline::probe::suggest(candidates, file, ROWS, max_share);
+    if fits.is_empty() {
+        return "No shipped or registered definition reads its first records either.".into();
+    }
+    let named: Vec<String> = fits
+        .iter()
+        .map(|(feed, p)| {
+            format!(
+                "{} ({}: {} of {} records quarantined)",
+                feed.name, feed.source, p.quarantined, p.records
+            )
+        })
+        .collect();
+    format!(
+        "Definitions that read its first {ROWS} records: {}.",
+        named.join(", ")
+    )
 }
 
 pub fn ingest_files(

@@ -1,6 +1,8 @@
 //! One function per command. Each prints a human summary, or JSON with `--json`.
 
 pub mod accounts;
+pub mod advisories;
+pub mod assess;
 pub mod audit;
 mod demo;
 mod distributed;
@@ -8,8 +10,10 @@ mod events;
 pub mod feeds;
 pub mod incidents;
 pub mod ingest;
+pub mod library;
 pub mod notify;
 pub mod peers;
+pub mod risks;
 pub mod serve;
 pub mod share;
 pub mod users;
@@ -46,7 +50,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Events(args) => events::run(&data, &args, json),
         Command::Quarantine(args) => quarantine(&data, &args, json),
         Command::Runs(args) => runs(&data, &args, json),
-        Command::Stats => stats(&data, json),
+        Command::Stats(crate::cli::StatsArgs { public: None }) => stats(&data, json),
+        Command::Stats(crate::cli::StatsArgs {
+            public: Some(crate::cli::StatsCommand::Public { k, since, until }),
+        }) => library::public_stats(&data, k, since.as_deref(), until.as_deref(), json),
+        Command::Advisories(cmd) => advisories::run(&data, cmd, json),
+        Command::Library(cmd) => library::run(&data, cmd, json),
         Command::Demo(args) => demo::run(&data, &args, json),
         Command::Submit(args) => distributed::submit(&data, &args, json),
         Command::Worker(args) => distributed::worker(&data, &args, json),
@@ -58,6 +67,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Peers(cmd) => peers::run(&data, cmd, json),
         Command::Users(cmd) => users::run(&data, cmd, json),
         Command::Serve(args) => serve::run(&data, &args, json),
+        Command::Frameworks(cmd) => assess::frameworks(&data, cmd, json),
+        Command::Assess(cmd) => assess::run(&data, cmd, json),
+        Command::Risks(cmd) => risks::risks(&data, cmd, json),
+        Command::Vulns(cmd) => risks::vulns(&data, cmd, json),
     }
 }
 
@@ -65,7 +78,8 @@ pub fn run(cli: Cli) -> Result<()> {
 /// it is set once from the command line and only `open` reads it.
 static DATABASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Opens the data folder and its store (SQLite in the folder, or the configured PostgreSQL).
+/// Opens the data folder and its store (SQLite in the folder, or the configured PostgreSQL),
+/// with the audit chain's key (made on first use: `crate::audit_key`).
 pub fn open(data: &Path) -> Result<(DataDir, Box<dyn Store>)> {
     let dir = DataDir::open(data)?;
     let location = dir.location(DATABASE.get().map(String::as_str));
@@ -75,6 +89,7 @@ pub fn open(data: &Path) -> Result<(DataDir, Box<dyn Store>)> {
             format!("opening {}", focal_store::redact_url(url))
         }
     })?;
+    crate::audit_key::attach(&dir, store.audit()).context("the audit log's key")?;
     Ok((dir, store))
 }
 
@@ -117,10 +132,31 @@ pub fn init_with(
     base: Config,
     notes: &[(&str, &str)],
 ) -> Result<()> {
+    // A folder another Focal process is using is never initialised again under it (whatever
+    // is or is not in it right now).
+    const DOING: &str = "initialising it";
+    let lock = if data.exists() {
+        Some(crate::folder_lock::exclusive(data, DOING)?)
+    } else {
+        None
+    };
     if data.join(crate::config::CONFIG_FILE).exists() {
         bail!(
             "{} is already a Focal data folder; nothing was changed",
             data.display()
+        );
+    }
+    // `--database` can name another folder's database, which the folder lock above does not
+    // cover: init would add an admin to a live database (an attacker pass did, beside a
+    // running server). Init makes a database; it never takes one over.
+    if let Some(url) = DATABASE.get()
+        && let focal_store::Location::Sqlite(path) = focal_store::Location::parse(url)
+        && std::fs::metadata(&path).is_ok_and(|m| m.len() > 0)
+    {
+        bail!(
+            "{}: the database already exists; `init` makes a new database and never takes over \
+             another (it may be another data folder's, in use); nothing was changed",
+            path.display()
         );
     }
     for path in args.asn.iter().chain(args.country.iter()) {
@@ -129,6 +165,10 @@ pub fn init_with(
         }
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let _lock = match lock {
+        Some(held) => held,
+        None => crate::folder_lock::exclusive(data, DOING)?,
+    };
     let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     let config = Config {
         enrichment: Enrichment {
@@ -145,6 +185,8 @@ pub fn init_with(
     audit::record_config(&dir, store.audit())?;
     let mut admin = None;
     if let Some(sqlite) = as_sqlite(&*store) {
+        // The node's STIX identity (random id, made now) and its default collection.
+        focal_sharing::settings::load(sqlite)?;
         // The demo makes its own accounts; a plain init always makes the first admin.
         if !quiet || args.admin_password.is_some() {
             admin = Some(accounts::create_first_admin(

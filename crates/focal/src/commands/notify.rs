@@ -116,11 +116,14 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
             pause: Duration::from_millis(args.pause_ms),
         },
     )?;
+    // Reassessment reminders go through the same relay, in the same locked run.
+    let reminders = crate::reminders::remind(&store, &cfg, actor())?;
     if json {
         print_json(&serde_json::json!({
             "claimed": claimed.messages.len(),
             "no_address": claimed.no_address,
             "report": report,
+            "reminders": reminders,
         }))?;
     } else {
         for (id, n) in &claimed.no_address {
@@ -137,6 +140,12 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
             report.rate_limited,
             report.incidents_notified
         );
+        if reminders.queued + reminders.sent + reminders.retry + reminders.failed > 0 {
+            println!(
+                "Reassessment reminders: {} queued; {} sent, {} to retry, {} failed.",
+                reminders.queued, reminders.sent, reminders.retry, reminders.failed
+            );
+        }
         let problems: Vec<_> = report
             .attempts
             .iter()

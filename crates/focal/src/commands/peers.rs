@@ -2,9 +2,9 @@
 //! pull from and push to.
 
 use super::{open_sqlite, print_json};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use focal_sharing::settings;
+use focal_sharing::{manage, settings};
 use focal_store::sharing::{Peer, SharingStore};
 use std::path::Path;
 
@@ -21,10 +21,37 @@ pub enum PeersCommand {
     },
     /// Last sync, cursors, counts and last error of each peer.
     Status,
+    /// Stop syncing a peer (its cursors are kept) until it is resumed.
+    Pause {
+        /// The peer's name.
+        name: String,
+    },
+    /// Sync a paused peer again, from where it stopped.
+    Resume {
+        /// The peer's name.
+        name: String,
+    },
+}
+
+/// A refusal of `manage` in the words of the command line (fields as flags).
+pub fn flag_error(e: manage::ManageError) -> String {
+    match e {
+        manage::ManageError::Invalid { reason, .. }
+            if reason.starts_with("--") || reason.starts_with("say ") =>
+        {
+            reason
+        }
+        manage::ManageError::Invalid { field, reason } => {
+            let sep = if reason.starts_with('"') { " " } else { ": " };
+            format!("--{field}{sep}{reason}")
+        }
+        other => other.to_string(),
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
+    /// The peer's name here (its policy and provenance are kept under it).
     pub name: String,
     /// The remote TAXII API root URL, e.g. https://peer.example/taxii2/root/.
     #[arg(long)]
@@ -60,50 +87,26 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
     let node = settings::load(&store)?;
     match cmd {
         PeersCommand::Add(a) => {
-            if !(a.url.starts_with("http://") || a.url.starts_with("https://")) {
-                bail!("--url {:?}: expected an http:// or https:// URL", a.url);
-            }
-            if !a.pull && !a.push {
-                bail!("say --pull, --push or both");
-            }
-            let local = a
-                .local_collection
-                .as_deref()
-                .unwrap_or(focal_sharing::import::DEFAULT_COLLECTION);
-            let local = store
-                .collection(local)?
-                .with_context(|| format!("no local collection {local:?}"))?;
-            let old = store.peer(&a.name)?;
-            let (auth, secret) = match (&a.password, &a.token) {
-                (_, Some(t)) => ("bearer", Some(t.clone())),
-                (Some(p), None) => ("basic", Some(p.clone())),
-                (None, None) if a.user.is_some() => {
-                    bail!("--user needs --password (or FOCAL_PEER_PASSWORD)")
-                }
-                (None, None) => ("none", None),
-            };
-            let peer = Peer {
+            let draft = manage::PeerDraft {
                 name: a.name.clone(),
-                api_root: a.url.clone(),
+                url: a.url.clone(),
                 collection: a.collection.clone(),
-                local_collection: local.id,
-                username: a.user.clone(),
-                secret,
-                auth: auth.into(),
+                user: a.user.clone(),
+                credential: match (&a.password, &a.token) {
+                    (_, Some(t)) => manage::PeerCredential::Bearer(t.clone()),
+                    (Some(p), None) => manage::PeerCredential::Basic(p.clone()),
+                    (None, None) => manage::PeerCredential::None,
+                },
                 pull: a.pull,
                 push: a.push,
-                pull_cursor: old.as_ref().and_then(|o| o.pull_cursor.clone()),
-                push_cursor: old.as_ref().map(|o| o.push_cursor).unwrap_or(0),
-                last_sync_at: None,
-                last_error: None,
-                pulled: old.as_ref().map(|o| o.pulled).unwrap_or(0),
-                pushed: old.as_ref().map(|o| o.pushed).unwrap_or(0),
+                local_collection: a.local_collection.clone(),
             };
-            store.put_peer(&peer)?;
+            let (peer, _) = manage::save_peer(&store, super::audit::actor(), &draft)
+                .map_err(|e| anyhow::anyhow!("{}", flag_error(e)))?;
             if let Some(t) = &a.max_tlp {
                 let mut p = settings::policy_for(&store, &a.name)?;
                 p.max_tlp = super::share::parse_tlp("max-tlp", t)?;
-                store.set_policy(&a.name, &serde_json::to_string(&p)?)?;
+                manage::save_policy(&store, super::audit::actor(), &a.name, &p)?;
             }
             if json {
                 print_json(&peer)
@@ -123,9 +126,11 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
                 return print_json(&peers);
             }
             for p in &peers {
+                let paused = manage::pause_of(&store, &p.name)?.is_some();
                 println!(
-                    "{:<16} {} collection {} pull={} push={} pulled {} pushed {} cursor {} last sync {} {}",
+                    "{:<16}{} {} collection {} pull={} push={} pulled {} pushed {} cursor {} last sync {} {}",
                     p.name,
+                    if paused { " (paused)" } else { "" },
                     p.api_root,
                     p.collection,
                     p.pull,
@@ -142,6 +147,8 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        PeersCommand::Pause { name } => pause_or_resume(&store, &name, true, json),
+        PeersCommand::Resume { name } => pause_or_resume(&store, &name, false, json),
         PeersCommand::Sync { name } => {
             let mut peers = store.peers()?;
             if let Some(n) = &name {
@@ -149,6 +156,11 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
                 if peers.is_empty() {
                     bail!("no peer named {n:?} (see `focal peers list`)");
                 }
+                if manage::pause_of(&store, n)?.is_some() {
+                    bail!("peer {n:?} is paused (`focal peers resume {n}` to sync it again)");
+                }
+            } else {
+                peers = manage::active_peers(&store)?;
             }
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -186,6 +198,25 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn pause_or_resume(
+    store: &focal_store::SqliteStore,
+    name: &str,
+    pause: bool,
+    json: bool,
+) -> Result<()> {
+    let changed = manage::set_paused(store, super::audit::actor(), name, pause)?;
+    let state = if pause { "paused" } else { "syncing" };
+    if json {
+        print_json(&serde_json::json!({"peer": name, "paused": pause, "changed": changed}))
+    } else {
+        println!(
+            "Peer {name} {}{state}.",
+            if changed { "is now " } else { "was already " }
+        );
+        Ok(())
     }
 }
 

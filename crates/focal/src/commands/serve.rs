@@ -37,8 +37,21 @@ pub struct ServeArgs {
 /// exits anyway: what they leave is resumable (see `crate::workers`).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// Threads for blocking work (store reads and writes, password hashing, the workers). Tokio's
+/// default allows 512, and under 64 connections of read load it kept starting more (over 300
+/// for TAXII reads alone), each with its own allocator heap: the server's memory followed the
+/// thread count. Work beyond this many waits for a thread instead; the number of requests in
+/// progress is bounded anyway (`[web] max_concurrent_requests`).
+const BLOCKING_THREADS: usize = 32;
+
 pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
-    let (dir, store) = open_sqlite(data, "sharing")?;
+    let (mut dir, store) = open_sqlite(data, "sharing")?;
+    // The folder stays held shared for the whole run, with this pid in the lock file, so a
+    // `demo` or `init` that would replace it is refused and names this process.
+    let folder_lock = dir.lock.take();
+    if let Some(l) = &folder_lock {
+        crate::folder_lock::announce(l).context("announcing this server in focal.lock")?;
+    }
     // The notification worker sends with this configuration, so record it as `focal notify` does.
     super::audit::record_config(&dir, &store)?;
     let settings = focal_sharing::settings::load(&store)?;
@@ -59,6 +72,7 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     // Bring the dashboard's rollup up to date now rather than on the first page view (after a
     // large ingest that is a scan of the new events).
@@ -85,23 +99,33 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
             let _ = stop.send(true);
         });
     }
+    // The server's state first: it installs the metrics recorder, which must be in place
+    // before the workers count anything (a pull put off at once would otherwise go uncounted).
+    let state = focal_server::AppState::new(store, settings.clone())
+        .for_listen_address(&args.listen)
+        .with_trusted_proxies(dir.config.web.proxies()?)
+        .with_awareness(dir.config.awareness.clone())
+        .with_limits(
+            dir.config.web.max_concurrent_requests,
+            dir.config.web.max_body_bytes_in_flight,
+        );
+    let (header_read, body_read) = dir.config.web.timeouts();
+    let state = state.with_timeouts(header_read, body_read);
     let (mut handles, pull_now) = workers::start(
         &rt,
         Arc::new(dir),
         worker_store.clone(),
-        settings.clone(),
+        settings,
         every,
         stopped.clone(),
     );
     // Not a worker one would turn off: the event search reads events not yet indexed by
     // scanning them, so keeping the index up to date keeps searches fast. Always on.
     handles.push(rt.spawn(index_events(worker_store, stopped)));
-    let state = focal_server::AppState::new(store, settings)
-        .for_listen_address(&args.listen)
-        .with_feeds(focal_server::Feeds {
-            data: root,
-            pull_now,
-        });
+    let state = state.with_feeds(focal_server::Feeds {
+        data: root,
+        pull_now,
+    });
     let served = rt.block_on(focal_server::serve(args.listen, state, |addr| {
         // One line on stdout, flushed, so scripts and tests learn the bound address.
         let mut out = std::io::stdout().lock();
@@ -121,6 +145,7 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
         }
     });
     rt.shutdown_timeout(STOP_GRACE);
+    drop(folder_lock);
     served.with_context(|| format!("serving on {}", args.listen))
 }
 

@@ -5,9 +5,9 @@ use super::{open_sqlite, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use focal_model::{Event, Tlp};
+use focal_sharing::Policy;
 use focal_sharing::export::{event_objects, outbound_bundle, report_objects};
 use focal_sharing::settings::{self, NodeSettings};
-use focal_sharing::{Policy, Redaction};
 use focal_store::sharing::{Collection, ObjectQuery, SharingStore, VersionMatch};
 use focal_store::{EventFilter, SqliteStore, Store};
 use std::path::{Path, PathBuf};
@@ -16,17 +16,25 @@ use std::path::{Path, PathBuf};
 pub enum ShareCommand {
     /// Write a STIX 2.1 bundle of stored events to stdout, through the sharing policy.
     Export(ExportArgs),
-    /// Read a STIX 2.1 bundle (or TAXII envelope): validate it, store it whole into a
-    /// collection, and turn its indicators into events.
+    /// Read a STIX 2.1 bundle, a TAXII envelope, a single STIX object, or a STIX 2.0 bundle
+    /// (stepped to 2.1, the conversion kept): validate it, store it whole into a collection, and
+    /// turn its indicators into events.
     Import(ImportArgs),
     /// Put stored events into a TAXII collection as STIX objects, for the server and pushes.
     Publish(PublishArgs),
     /// List the STIX objects of a collection, with where each came from.
     List(ListArgs),
+    /// Show every stored version of one STIX object: its JSON, where it came from, and how it
+    /// was converted if it arrived as STIX 2.0.
+    Show(ShowArgs),
     /// Set the sharing policy of a peer or user (what it may receive).
     Policy(PolicyArgs),
     /// Create or change a TAXII collection.
     Collection(CollectionArgs),
+    /// Create or change a TAXII API root: one trust community, with its own collections.
+    ApiRoot(ApiRootArgs),
+    /// List the TAXII API roots and their collections.
+    ApiRoots,
     /// Show or change the node's sharing settings (name, inbound limits).
     Settings(SettingsArgs),
 }
@@ -67,6 +75,7 @@ pub struct ExportArgs {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
+    /// The STIX file: a 2.1 bundle, a TAXII envelope, a bare object, or STIX 2.0.
     pub file: PathBuf,
     /// The peer the file came from (recorded as its provenance).
     #[arg(long)]
@@ -78,6 +87,7 @@ pub struct ImportArgs {
 
 #[derive(Args, Debug)]
 pub struct PublishArgs {
+    /// The collection to publish into (id or alias; default: the shared collection).
     #[arg(long)]
     pub collection: Option<String>,
     #[command(flatten)]
@@ -86,13 +96,39 @@ pub struct PublishArgs {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    /// The collection to list (id or alias; default: the shared collection).
     #[arg(long)]
     pub collection: Option<String>,
     /// Only objects of this STIX type.
     #[arg(long = "type")]
     pub type_: Option<String>,
+    /// At most this many object versions.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// With --json: include each version's STIX object as stored (`object`).
+    #[arg(long)]
+    pub bodies: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The object's STIX id (`type--UUID`).
+    pub id: String,
+    /// The collection (id or alias; default: the shared collection).
+    #[arg(long)]
+    pub collection: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiRootArgs {
+    /// The root's name, its URL segment: /taxii2/NAME/ (lower-case letters, digits, - and _).
+    pub name: String,
+    /// A human-readable title, shown to TAXII clients.
+    #[arg(long)]
+    pub title: String,
+    /// What the root is for (which trust community).
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -115,29 +151,48 @@ pub struct PolicyArgs {
 
 #[derive(Args, Debug)]
 pub struct CollectionArgs {
+    /// The collection's id (a UUID is customary) or, to change one, its id or alias.
     pub id: String,
+    /// A human-readable title, shown to TAXII clients.
     #[arg(long)]
     pub title: String,
+    /// What the collection holds.
     #[arg(long)]
     pub description: Option<String>,
+    /// A short name usable instead of the id (in URLs and commands).
     #[arg(long)]
     pub alias: Option<String>,
     /// Highest TLP this collection ever releases.
     #[arg(long)]
     pub max_tlp: Option<String>,
+    /// The API root (trust community) the collection belongs to (see `focal share api-root`).
+    /// A new collection goes to the default root `root`; an existing one stays where it is.
+    #[arg(long)]
+    pub api_root: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct SettingsArgs {
-    /// The node's name (its STIX identity).
+    /// The node's name (its STIX identity's `name`; a change makes a new version of it).
     #[arg(long)]
     pub node_name: Option<String>,
+    /// How to reach the node's team (its STIX identity's `contact_information`).
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// The TLP of the node's public catalogue objects, its identity and the malware families it
+    /// names: CLEAR (the default), GREEN or AMBER. A change makes new versions of them.
+    #[arg(long)]
+    pub catalogue_tlp: Option<focal_model::Tlp>,
+    /// Largest inbound request or file accepted, in bytes.
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// Most objects accepted in one request or file.
     #[arg(long)]
     pub max_objects: Option<usize>,
+    /// Longest indicator pattern accepted, in bytes.
     #[arg(long)]
     pub max_pattern_bytes: Option<usize>,
+    /// Deepest JSON nesting accepted.
     #[arg(long)]
     pub max_depth: Option<usize>,
 }
@@ -150,6 +205,9 @@ pub fn run(data: &Path, cmd: ShareCommand, json: bool) -> Result<()> {
         ShareCommand::Import(args) => import(&store, &node, &args, json),
         ShareCommand::Publish(args) => publish(&store, &node, &args, json),
         ShareCommand::List(args) => list(&store, &args, json),
+        ShareCommand::Show(args) => show(&store, &args, json),
+        ShareCommand::ApiRoot(args) => api_root(&store, &args, json),
+        ShareCommand::ApiRoots => api_roots(&store, json),
         ShareCommand::Policy(args) => policy(&store, &args, json),
         ShareCommand::Collection(args) => collection(&store, &args, json),
         ShareCommand::Settings(args) => settings_cmd(&store, &args, json),
@@ -289,11 +347,28 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
     }
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let objects = focal_sharing::import::accept(store, &coll.id, &bytes, &node.limits)
-        .map_err(|e| anyhow::anyhow!("{}: refused, nothing stored: {e}", args.file.display()))?;
-    let items = focal_sharing::import::inbound_items(objects, args.peer.is_some());
-    let outcome =
-        focal_sharing::import::store_objects(store, &coll.id, &items, args.peer.as_deref())?;
+    let inbound = focal_sharing::import::accept_inbound(
+        store,
+        &coll.id,
+        &bytes,
+        &node.limits,
+        focal_sharing::validate::Accept::FILE,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: refused, nothing stored: {e}", args.file.display()))?;
+    let converted = inbound.iter().filter(|i| i.conversion.is_some()).count();
+    let (objects, conversions): (Vec<_>, Vec<_>) = inbound
+        .into_iter()
+        .map(|i| (i.object, i.conversion))
+        .unzip();
+    let items =
+        focal_sharing::import::inbound_items_in(store, &coll.id, objects, args.peer.is_some())?;
+    let outcome = focal_sharing::import::store_converted(
+        store,
+        &coll.id,
+        &items,
+        &conversions,
+        args.peer.as_deref(),
+    )?;
     let events_stored = focal_sharing::import::derive_events(
         store,
         &items,
@@ -305,10 +380,16 @@ fn import(store: &SqliteStore, node: &NodeSettings, args: &ImportArgs, json: boo
         print_json(&serde_json::json!({
             "file": args.file, "collection": coll.id, "added": outcome.added.len(),
             "already_present": outcome.already_present.len(), "events_stored": events_stored,
+            "converted_from_stix_2_0": converted,
         }))
     } else {
+        let note = if converted > 0 {
+            format!(" ({converted} converted from STIX 2.0: `focal share show ID` tells how)")
+        } else {
+            String::new()
+        };
         println!(
-            "{}: {} objects stored in {}, {} already present; {} events stored.",
+            "{}: {} objects stored in {}, {} already present{note}; {} events stored.",
             args.file.display(),
             outcome.added.len(),
             coll.title,
@@ -354,7 +435,14 @@ fn list(store: &SqliteStore, args: &ListArgs, json: bool) -> Result<()> {
         let rows: Vec<serde_json::Value> = page
             .objects
             .iter()
-            .map(|o| serde_json::json!({"id": o.id, "type": o.type_, "version": o.version, "tlp": o.tlp, "origin": o.origin, "date_added": focal_store::sharing::timestamp_us(o.date_added)}))
+            .map(|o| {
+                let mut row = serde_json::json!({"id": o.id, "type": o.type_, "version": o.version, "tlp": o.tlp, "origin": o.origin, "date_added": focal_store::sharing::timestamp_us(o.date_added)});
+                if args.bodies {
+                    row["object"] =
+                        serde_json::from_str(&o.body).unwrap_or(serde_json::Value::Null);
+                }
+                row
+            })
             .collect();
         return print_json(&rows);
     }
@@ -372,36 +460,14 @@ fn list(store: &SqliteStore, args: &ListArgs, json: bool) -> Result<()> {
 }
 
 fn policy(store: &SqliteStore, args: &PolicyArgs, json: bool) -> Result<()> {
-    let mut p = Policy {
-        max_tlp: parse_tlp("max-tlp", &args.max_tlp)?,
-        constituent: args.constituent.clone(),
-        ..Policy::default()
-    };
-    for r in &args.redact {
-        let (field, action) = r.split_once('=').with_context(|| {
-            format!("--redact {r:?}: expected FIELD=drop or FIELD=pseudonymise")
-        })?;
-        let action = match action {
-            "drop" => Redaction::Drop,
-            "pseudonymise" | "pseudonymize" | "hash" => Redaction::Pseudonymise,
-            other => bail!("--redact {r:?}: {other:?} is not drop or pseudonymise"),
-        };
-        field
-            .parse::<focal_model::Field>()
-            .map_err(|e| anyhow::anyhow!("--redact {r:?}: {e}"))?;
-        p.redact.insert(field.to_string(), action);
-    }
-    if !args.types.is_empty() {
-        for t in &args.types {
-            if t.parse::<focal_model::ClassificationType>().is_err()
-                && t.parse::<focal_model::Taxonomy>().is_err()
-            {
-                bail!("--types: {t:?} is neither an RSIT classification type nor a taxonomy");
-            }
-        }
-        p.types = Some(args.types.iter().cloned().collect());
-    }
-    store.set_policy(&args.principal, &serde_json::to_string(&p)?)?;
+    let p = focal_sharing::manage::policy_from_parts(
+        &args.max_tlp,
+        args.constituent.as_deref(),
+        &args.redact,
+        &args.types,
+    )
+    .map_err(|e| anyhow::anyhow!("{}", super::peers::flag_error(e)))?;
+    focal_sharing::manage::save_policy(store, super::audit::actor(), &args.principal, &p)?;
     if json {
         print_json(&serde_json::json!({"principal": args.principal, "policy": p}))
     } else {
@@ -427,6 +493,16 @@ fn collection(store: &SqliteStore, args: &CollectionArgs, json: bool) -> Result<
         description: args.description.clone(),
         alias: args.alias.clone(),
         max_tlp: max_tlp.map(|t| t.as_str().to_string()),
+        api_root: match &args.api_root {
+            Some(root) => root.clone(),
+            None => store
+                .collection(&args.id)?
+                .filter(|c| c.id == args.id)
+                .map_or_else(
+                    || focal_store::sharing::DEFAULT_API_ROOT.to_string(),
+                    |c| c.api_root,
+                ),
+        },
     };
     store.put_collection(&c)?;
     if json {
@@ -437,9 +513,147 @@ fn collection(store: &SqliteStore, args: &CollectionArgs, json: bool) -> Result<
     }
 }
 
+fn show(store: &SqliteStore, args: &ShowArgs, json: bool) -> Result<()> {
+    let coll = resolve_collection(store, args.collection.as_deref())?;
+    let page = store.objects(
+        &coll.id,
+        &ObjectQuery {
+            ids: vec![args.id.clone()],
+            versions: VersionMatch::All,
+            limit: 1000,
+            ..ObjectQuery::default()
+        },
+    )?;
+    if page.objects.is_empty() {
+        bail!("no object {} in {}", args.id, coll.title);
+    }
+    let mut versions = Vec::new();
+    for o in &page.objects {
+        let conversion = store
+            .conversion(&coll.id, &o.id, o.version_us)?
+            .map(|c| serde_json::from_str::<serde_json::Value>(&c))
+            .transpose()?;
+        versions.push(serde_json::json!({
+            "version": o.version, "tlp": o.tlp, "origin": o.origin,
+            "provenance": store.provenance(&o.id, o.version_us)?,
+            "date_added": focal_store::sharing::timestamp_us(o.date_added),
+            "object": serde_json::from_str::<serde_json::Value>(&o.body)?,
+            "conversion": conversion,
+            // Markings Focal could not interpret (the reason the object is held as TLP:RED).
+            "uninterpreted_markings": serde_json::from_str::<serde_json::Value>(&o.meta)
+                .ok()
+                .and_then(|m| m.get("uninterpreted_markings").cloned())
+                .unwrap_or_else(|| serde_json::json!([])),
+        }));
+    }
+    if json {
+        return print_json(&versions);
+    }
+    for v in &versions {
+        println!(
+            "version {} ({}, from {}, added {})",
+            v["version"].as_str().unwrap_or_default(),
+            v["tlp"].as_str().unwrap_or_default(),
+            v["origin"].as_str().unwrap_or("this node"),
+            v["date_added"].as_str().unwrap_or_default()
+        );
+        if let Some(unread) = v["uninterpreted_markings"].as_array()
+            && !unread.is_empty()
+        {
+            let ids: Vec<&str> = unread.iter().filter_map(|u| u.as_str()).collect();
+            println!(
+                "held as TLP:RED: markings not understood: {}",
+                ids.join(", ")
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&v["object"])?);
+        if let Some(changes) = v["conversion"]["changes"].as_array() {
+            println!(
+                "converted from STIX {}:",
+                v["conversion"]["from"].as_str().unwrap_or("?")
+            );
+            for c in changes {
+                println!("  - {}", c.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An API root's name is a URL path segment: kept to characters that need no escaping.
+fn check_root_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !ok {
+        bail!("API root {name:?}: use 1 to 64 lower-case letters, digits, '-' and '_'");
+    }
+    Ok(())
+}
+
+fn api_root(store: &SqliteStore, args: &ApiRootArgs, json: bool) -> Result<()> {
+    check_root_name(&args.name)?;
+    let root = focal_store::sharing::ApiRoot {
+        name: args.name.clone(),
+        title: args.title.clone(),
+        description: args.description.clone(),
+    };
+    store.put_api_root(&root)?;
+    if json {
+        print_json(&root)
+    } else {
+        println!(
+            "API root {} ({}) saved: /taxii2/{}/",
+            root.name, root.title, root.name
+        );
+        Ok(())
+    }
+}
+
+fn api_roots(store: &SqliteStore, json: bool) -> Result<()> {
+    let collections = store.collections()?;
+    let roots: Vec<serde_json::Value> = store
+        .api_roots()?
+        .into_iter()
+        .map(|r| {
+            let mine: Vec<&Collection> = collections
+                .iter()
+                .filter(|c| c.api_root == r.name)
+                .collect();
+            serde_json::json!({"name": r.name, "title": r.title, "description": r.description,
+                               "path": format!("/taxii2/{}/", r.name), "collections": mine})
+        })
+        .collect();
+    if json {
+        return print_json(&roots);
+    }
+    for r in &roots {
+        println!(
+            "{} {}",
+            r["path"].as_str().unwrap_or_default(),
+            r["title"].as_str().unwrap_or_default()
+        );
+        for c in r["collections"].as_array().into_iter().flatten() {
+            println!(
+                "  {} {}",
+                c["id"].as_str().unwrap_or_default(),
+                c["title"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn settings_cmd(store: &SqliteStore, args: &SettingsArgs, json: bool) -> Result<()> {
-    if let Some(n) = &args.node_name {
-        store.set_setting(settings::NODE_NAME, n)?;
+    if args.node_name.is_some() || args.contact.is_some() || args.catalogue_tlp.is_some() {
+        settings::set_identity(
+            store,
+            args.node_name.as_deref(),
+            args.contact.as_deref(),
+            args.catalogue_tlp,
+        )?;
     }
     let mut limits = settings::load(store)?.limits;
     let changed = args.max_body_bytes.is_some()
@@ -456,12 +670,15 @@ fn settings_cmd(store: &SqliteStore, args: &SettingsArgs, json: bool) -> Result<
     let s = settings::load(store)?;
     if json {
         print_json(
-            &serde_json::json!({"node_name": s.node.name, "identity": s.node.common.id, "limits": s.limits}),
+            &serde_json::json!({"node_name": s.node.name, "identity": s.node.common.id, "identity_created": s.node.common.created, "contact": s.node.contact_information, "catalogue_tlp": s.node.catalogue_tlp().as_str(), "limits": s.limits}),
         )
     } else {
         println!(
-            "node {} ({})\nlimits {:?}",
-            s.node.name, s.node.common.id, s.limits
+            "node {} ({}), catalogue {}\nlimits {:?}",
+            s.node.name,
+            s.node.common.id,
+            s.node.catalogue_tlp(),
+            s.limits
         );
         Ok(())
     }

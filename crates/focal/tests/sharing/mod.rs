@@ -143,3 +143,55 @@ pub fn indicator(tag: u32, n: u32, marking: &str) -> Value {
 pub fn bundle(objects: Vec<Value>) -> Value {
     json!({"type": "bundle", "id": format!("bundle--{}", uuid_from(0xb, objects.len() as u32)), "objects": objects})
 }
+
+/// Every node's default collection, by its alias (its id is random, per node).
+pub const SHARED: &str = "shared";
+
+/// `on` pulls from (and optionally pushes to) `remote`, logging in as `account`.
+pub fn link(on: &Node, name: &str, remote: &Server, account: &str, push: bool) {
+    link_with(on, name, remote, account, true, push);
+}
+
+/// `on` adds `remote` as the peer `name`, logging in as `account`, pulling and pushing as told.
+pub fn link_with(on: &Node, name: &str, remote: &Server, account: &str, pull: bool, push: bool) {
+    let url = remote.api_root();
+    let mut args = vec![
+        "peers",
+        "add",
+        name,
+        "--url",
+        &url,
+        "--collection",
+        SHARED,
+        "--user",
+        account,
+        "--password",
+        "federation-pass",
+    ];
+    if pull {
+        args.push("--pull");
+    }
+    if push {
+        args.push("--push");
+    }
+    on.ok(&args);
+}
+
+/// Peer accounts on `node` that may read and write its default collection.
+pub fn accounts(node: &Node, names: &[&str]) {
+    for n in names {
+        node.ok(&[
+            "users",
+            "add",
+            n,
+            "--role",
+            "peer",
+            "--password",
+            "federation-pass",
+            "--read",
+            "shared",
+            "--write",
+            "shared",
+        ]);
+    }
+}

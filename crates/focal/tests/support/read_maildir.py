@@ -28,6 +28,7 @@ def main(path):
             "rcpt_to": msg.get("X-RcptTo"),
             "from": str(msg.get("From")),
             "to": str(msg.get("To")),
+            "cc": str(msg.get("Cc")) if msg.get("Cc") is not None else None,
             "subject": str(msg.get("Subject")),
             "message_id": msg.get("Message-ID"),
             "body": body.get_content() if body is not None else None,

@@ -88,6 +88,16 @@ impl Site {
         }
     }
 
+    /// The data folder `data` (made by `init`, without the demo's accounts and organisations).
+    pub fn at(data: &Path) -> Site {
+        Site {
+            data: data.to_path_buf(),
+            org_a: String::new(),
+            org_b: String::new(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub fn serve(&self, listen: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_focal"))
             .arg("--data")
@@ -170,23 +180,104 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// A client whose connections come from `ip`: any address of 127.0.0.0/8 is this machine's
+/// loopback on Linux, so one test can play several clients against one server.
+pub fn client_from(ip: &str) -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
 /// Fetches the login form and posts it. Returns the login response.
 pub fn login_response(base: &str, name: &str, password: &str) -> Response {
-    let c = client();
-    let form = c.get(format!("{base}/login")).send().unwrap();
+    login_with(&client(), base, name, password, &[])
+}
+
+/// As [`login_response`], from the client `c`, with extra headers on both requests (such as
+/// `X-Forwarded-For`).
+pub fn login_with(
+    c: &Client,
+    base: &str,
+    name: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut get = c.get(format!("{base}/login"));
+    for (k, v) in headers {
+        get = get.header(*k, *v);
+    }
+    let form = get.send().unwrap();
     let (pre, _) =
         set_cookie(&form, "focal_login_csrf").expect("the login form sets its CSRF cookie");
     let html = form.text().unwrap();
     let csrf = csrf_in(&html).expect("the login form has a CSRF field");
-    c.post(format!("{base}/login"))
-        .header(COOKIE, format!("focal_login_csrf={pre}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", name),
-            ("password", password),
-        ])
-        .send()
-        .unwrap()
+    let mut post = c
+        .post(format!("{base}/login"))
+        .header(COOKIE, format!("focal_login_csrf={pre}"));
+    for (k, v) in headers {
+        post = post.header(*k, *v);
+    }
+    post.form(&[
+        ("csrf", csrf.as_str()),
+        ("username", name),
+        ("password", password),
+    ])
+    .send()
+    .unwrap()
+}
+
+/// Sets `[web] trusted_proxies` in the data folder's focal.toml.
+pub fn set_trusted_proxies(data: &Path, proxies: &[&str]) {
+    let path = data.join("focal.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let list = proxies
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let replaced = text.replace(
+        "trusted_proxies = []",
+        &format!("trusted_proxies = [{list}]"),
+    );
+    assert_ne!(
+        replaced, text,
+        "focal.toml has an empty trusted_proxies:\n{text}"
+    );
+    std::fs::write(&path, replaced).unwrap();
+}
+
+/// Sets `[feeds] file_dirs` in the data folder's focal.toml: the directories `file://` pulls
+/// may read.
+pub fn set_file_dirs(data: &Path, dirs: &[&Path]) {
+    let path = data.join("focal.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let list = dirs
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let replaced = text.replace("file_dirs = []", &format!("file_dirs = [{list}]"));
+    assert_ne!(replaced, text, "focal.toml has an empty file_dirs:\n{text}");
+    std::fs::write(&path, replaced).unwrap();
+}
+
+/// The sum of a Prometheus metric's samples whose line starts with `prefix` (a name, or a
+/// name and the start of its labels).
+pub fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every audit entry with this action, oldest first.
+pub fn audit_entries(data: &Path, action: &str) -> Vec<Value> {
+    match focal_json(data, &["audit", "list", "--action", action, "--limit", "0"]) {
+        Value::Array(list) => list,
+        other => panic!("audit list printed {other}"),
+    }
 }
 
 pub fn login(base: &str, name: &str) -> Session {

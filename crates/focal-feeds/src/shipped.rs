@@ -1,0 +1,54 @@
+//! The definitions shipped in the repository's `feeds/` folder, built into the binary so that an
+//! installed `focal` can suggest one when a file does not fit the definition it was given.
+
+use crate::definition::Feed;
+
+/// (file name, TOML text) of every shipped definition.
+pub const SHIPPED: [(&str, &str); 6] = [
+    (
+        "abusech-feodo-ipblocklist.toml",
+        include_str!("../../../feeds/abusech-feodo-ipblocklist.toml"),
+    ),
+    (
+        "blocklist-de.toml",
+        include_str!("../../../feeds/blocklist-de.toml"),
+    ),
+    (
+        "spamhaus-drop.toml",
+        include_str!("../../../feeds/spamhaus-drop.toml"),
+    ),
+    (
+        "spamhaus-drop-json.toml",
+        include_str!("../../../feeds/spamhaus-drop-json.toml"),
+    ),
+    (
+        "spamhaus-asndrop.toml",
+        include_str!("../../../feeds/spamhaus-asndrop.toml"),
+    ),
+    (
+        "dataplane.toml",
+        include_str!("../../../feeds/dataplane.toml"),
+    ),
+];
+
+/// The shipped definitions, compiled (each one is checked by a test, so none is skipped).
+pub fn feeds() -> Vec<Feed> {
+    SHIPPED
+        .iter()
+        .filter_map(|(file, text)| Feed::from_toml(text, &format!("feeds/{file}")).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_shipped_definition_is_built_in_and_compiles() {
+        let on_disk = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../feeds"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+            .count();
+        assert_eq!(super::SHIPPED.len(), on_disk, "add the new file to SHIPPED");
+        assert_eq!(super::feeds().len(), on_disk);
+    }
+}

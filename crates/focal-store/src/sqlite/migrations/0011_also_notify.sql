@@ -1,0 +1,3 @@
+-- Further recipients (Cc) of a constituent's notifications, a JSON list of addresses like the
+-- other lists; '[]' for none. Same column on PostgreSQL (0005).
+ALTER TABLE constituents ADD COLUMN also_notify TEXT NOT NULL DEFAULT '[]';
