@@ -84,6 +84,9 @@ pub fn new_object(item: &Shareable) -> NewObject {
         spec_version: s("spec_version").unwrap_or_else(|| "2.1".into()),
         tlp: item.meta.tlp.as_str().to_string(),
         meta: serde_json::to_string(&item.meta).unwrap_or_else(|_| "{}".into()),
+        // What decides who may read it, in columns of its own (see `policy::visibility`).
+        foreign: item.meta.foreign,
+        constituent: item.meta.constituent.clone(),
         body: o.to_string(),
         conversion: None,
     }

@@ -49,6 +49,12 @@ pub struct NewObject {
     pub tlp: String,
     /// JSON the sharing policy reads back.
     pub meta: String,
+    /// Received from another organisation (a peer), not made here: stored in its own column
+    /// (`foreign_origin`) for [`Visibility`] to match. The sharing layer fills it, and
+    /// `constituent`, from the same metadata it writes into `meta` (`import::new_object`).
+    pub foreign: bool,
+    /// The constituent the object concerns (its own column, for AMBER+STRICT in [`Visibility`]).
+    pub constituent: Option<String>,
     pub body: String,
     /// If the object arrived as STIX 2.0: the record of its conversion (JSON), kept beside it.
     pub conversion: Option<String>,
@@ -105,8 +111,8 @@ pub struct ObjectQuery {
     /// Continue after this `date_added` (the pagination cursor: the last one of the previous page).
     pub after_added: Option<i64>,
     pub limit: usize,
-    /// Only versions this reader may see, decided in SQL from what is stored with each (its
-    /// TLP column and the sharing layer's `meta`), so a filtered reader's pages are full.
+    /// Only versions this reader may see, decided in SQL from the columns stored with each (TLP,
+    /// foreign origin, constituent) along an index, so a filtered reader's pages are full.
     pub visible: Option<Visibility>,
 }
 
@@ -116,9 +122,9 @@ pub struct ObjectQuery {
 pub struct Visibility {
     /// TLP colours (`CLEAR`..) of versions made on this node the reader may receive.
     pub local_tlps: Vec<String>,
-    /// TLP colours of versions received from another organisation (`meta.foreign`).
+    /// TLP colours of versions received from another organisation ([`NewObject::foreign`]).
     pub foreign_tlps: Vec<String>,
-    /// `AMBER+STRICT` versions only where `meta.constituent` is this.
+    /// `AMBER+STRICT` versions only where [`NewObject::constituent`] is this.
     pub strict_constituent: Option<String>,
 }
 

@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assessment reminders",
         include_str!("migrations/0012_assessment_reminders.sql"),
     ),
+    (
+        13,
+        "stix visibility",
+        include_str!("migrations/0013_stix_visibility.sql"),
+    ),
 ];
 
 pub fn current(conn: &Connection) -> Result<i64> {
@@ -68,6 +73,11 @@ pub fn current(conn: &Connection) -> Result<i64> {
 }
 
 pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
+    run_to(conn, path, i64::MAX)
+}
+
+/// Applies pending migrations up to and including `upto` (tests make old stores with it).
+pub fn run_to(conn: &mut Connection, path: &Path, upto: i64) -> Result<()> {
     let e = |context| move |source| StoreError::Sqlite { context, source };
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -83,7 +93,7 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
             known,
         });
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > have) {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > have && m.0 <= upto) {
         // IMMEDIATE takes the write lock first, and the version is read again under it: two
         // processes opening an old store at once apply each migration once, not twice.
         let tx = conn

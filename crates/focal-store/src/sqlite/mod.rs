@@ -104,6 +104,14 @@ impl SqliteStore {
         })
     }
 
+    /// Creates (or upgrades) the database at `path` only up to schema `version`, and closes it:
+    /// for tests that make a store as an older release left it, then open it with [`Self::open`].
+    #[doc(hidden)]
+    pub fn migrate_to(path: &Path, version: i64) -> Result<()> {
+        let mut conn = Self::connect(path)?;
+        migrate::run_to(&mut conn, path, version)
+    }
+
     fn connect(path: &Path) -> Result<Connection> {
         let conn = Connection::open(path).map_err(err("opening the database"))?;
         // WAL lets readers run beside the writer; synchronous=NORMAL keeps every committed

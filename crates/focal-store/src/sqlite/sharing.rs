@@ -118,31 +118,84 @@ fn version_clause(
     sql
 }
 
-/// The versions a reader may see, as SQL over `alias` (` AND ...`).
+/// The columns [`Visibility`] is matched on (written by `add_objects` from [`NewObject`], indexed
+/// with the collection and `date_added` by `stix_objects_visible`, migration 0013).
+const TLP: &str = "tlp";
+const FOREIGN: &str = "foreign_origin";
+const CONSTITUENT: &str = "constituent";
+
+/// The versions a reader may see, as SQL over `alias` (` AND ...`). Only stored columns, all in
+/// the `stix_objects_visible` index, so the page query checks them on index entries.
 fn visibility_clause(v: &Visibility, alias: &str, args: &mut Vec<Box<dyn ToSql>>) -> String {
     let list = |tlps: &[String], args: &mut Vec<Box<dyn ToSql>>| {
         if tlps.is_empty() {
             "0".to_string()
         } else {
-            format!("{alias}.tlp IN ({})", placeholders(tlps, args))
+            format!("{alias}.{TLP} IN ({})", placeholders(tlps, args))
         }
     };
     let local = list(&v.local_tlps, args);
     let foreign = list(&v.foreign_tlps, args);
-    let mut sql = format!(
-        " AND CASE WHEN COALESCE(json_extract({alias}.meta, '$.foreign'), 0) THEN {foreign} ELSE {local} END"
-    );
+    let mut sql = format!(" AND CASE WHEN {alias}.{FOREIGN} THEN {foreign} ELSE {local} END");
     match &v.strict_constituent {
         Some(c) => {
             args.push(Box::new(c.clone()));
             sql += &format!(
-                " AND ({alias}.tlp <> 'AMBER+STRICT' OR json_extract({alias}.meta, '$.constituent') = ?{})",
+                " AND ({alias}.{TLP} <> 'AMBER+STRICT' OR {alias}.{CONSTITUENT} = ?{})",
                 args.len()
             );
         }
-        None => sql += &format!(" AND {alias}.tlp <> 'AMBER+STRICT'"),
+        None => sql += &format!(" AND {alias}.{TLP} <> 'AMBER+STRICT'"),
     }
     sql
+}
+
+/// The page query of [`SharingStore::objects`] (one row more than `limit`, to tell whether more
+/// match) and its arguments.
+fn objects_query(collection: &str, q: &ObjectQuery) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(collection.to_string())];
+    // A filtered reader walks `stix_objects_visible`: the filter is tested on its entries, and
+    // only rows that pass are read. SQLite would otherwise take the narrower
+    // (collection_id, date_added) index, its row being smaller, and read every row to test
+    // the filter. Asked for ids, the object_id index is the better walk: the planner chooses.
+    let index = if q.visible.is_some() && q.ids.is_empty() {
+        " INDEXED BY stix_objects_visible"
+    } else {
+        ""
+    };
+    let mut sql =
+        format!("SELECT {OBJECT_COLUMNS} FROM stix_objects o{index} WHERE o.collection_id = ?1");
+    if let Some(after) = q.added_after {
+        args.push(Box::new(after));
+        sql += &format!(" AND o.date_added > ?{}", args.len());
+    }
+    // Paging is by date_added (unique and increasing per collection), so the filter, the
+    // cursor and the order all use an index on (collection_id, date_added); with a reader's
+    // visibility, `stix_objects_visible`, which also holds the columns it is decided on.
+    if let Some(after) = q.after_added {
+        args.push(Box::new(after));
+        sql += &format!(" AND o.date_added > ?{}", args.len());
+    }
+    if !q.ids.is_empty() {
+        sql += &format!(" AND o.object_id IN ({})", placeholders(&q.ids, &mut args));
+    }
+    if !q.types.is_empty() {
+        sql += &format!(
+            " AND o.object_type IN ({})",
+            placeholders(&q.types, &mut args)
+        );
+    }
+    let among = match &q.visible {
+        Some(v) => visibility_clause(v, "o2", &mut args),
+        None => String::new(),
+    };
+    sql += &version_clause(&q.versions, &q.spec_versions, &among, &mut args);
+    if let Some(v) = &q.visible {
+        sql += &visibility_clause(v, "o", &mut args);
+    }
+    args.push(Box::new((q.limit.max(1) + 1) as i64));
+    sql += &format!(" ORDER BY o.date_added LIMIT ?{}", args.len());
+    (sql, args)
 }
 
 impl SharingStore for SqliteStore {
@@ -281,8 +334,11 @@ impl SharingStore for SqliteStore {
                 .map_err(err("checking provenance"))?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO stix_objects (collection_id, object_id, object_type, version, version_us, \
-                     spec_version, date_added, tlp, meta, origin, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    &format!(
+                        "INSERT INTO stix_objects (collection_id, object_id, object_type, version, version_us, \
+                         spec_version, date_added, {TLP}, meta, origin, body, {FOREIGN}, {CONSTITUENT}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                    ),
                 )
                 .map_err(err("adding an object"))?;
             let mut record = tx
@@ -350,7 +406,9 @@ impl SharingStore for SqliteStore {
                         o.tlp,
                         o.meta,
                         origin,
-                        o.body
+                        o.body,
+                        o.foreign,
+                        o.constituent
                     ])
                     .map_err(err("adding an object"))?;
                 if let Some(c) = &o.conversion {
@@ -372,39 +430,8 @@ impl SharingStore for SqliteStore {
     }
 
     fn objects(&self, collection: &str, q: &ObjectQuery) -> Result<ObjectPage> {
-        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(collection.to_string())];
-        let mut sql =
-            format!("SELECT {OBJECT_COLUMNS} FROM stix_objects o WHERE o.collection_id = ?1");
-        if let Some(after) = q.added_after {
-            args.push(Box::new(after));
-            sql += &format!(" AND o.date_added > ?{}", args.len());
-        }
-        // Paging is by date_added (unique and increasing per collection), so the filter, the
-        // cursor and the order all use the (collection_id, date_added) index.
-        if let Some(after) = q.after_added {
-            args.push(Box::new(after));
-            sql += &format!(" AND o.date_added > ?{}", args.len());
-        }
-        if !q.ids.is_empty() {
-            sql += &format!(" AND o.object_id IN ({})", placeholders(&q.ids, &mut args));
-        }
-        if !q.types.is_empty() {
-            sql += &format!(
-                " AND o.object_type IN ({})",
-                placeholders(&q.types, &mut args)
-            );
-        }
-        let among = match &q.visible {
-            Some(v) => visibility_clause(v, "o2", &mut args),
-            None => String::new(),
-        };
-        sql += &version_clause(&q.versions, &q.spec_versions, &among, &mut args);
-        if let Some(v) = &q.visible {
-            sql += &visibility_clause(v, "o", &mut args);
-        }
+        let (sql, args) = objects_query(collection, q);
         let limit = q.limit.max(1);
-        args.push(Box::new((limit + 1) as i64));
-        sql += &format!(" ORDER BY o.date_added LIMIT ?{}", args.len());
         let conn = self.reader()?;
         let mut stmt = conn.prepare(&sql).map_err(err("querying objects"))?;
         let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
@@ -705,6 +732,8 @@ mod tests {
             spec_version: "2.1".into(),
             tlp: "GREEN".into(),
             meta: "{}".into(),
+            foreign: false,
+            constituent: None,
             body: format!("{{\"id\":\"{id}\"}}"),
             conversion: None,
         }
@@ -894,6 +923,100 @@ mod tests {
             )
             .unwrap();
         assert_eq!(by_id.objects.len(), 2);
+    }
+
+    /// Visibility is decided on the columns, not on `meta`, and the page query walks the
+    /// `stix_objects_visible` index in `date_added` order, with no sort.
+    #[test]
+    fn visibility_uses_the_columns_along_the_visible_index() {
+        let (_d, s) = store();
+        let mut batch = Vec::new();
+        for n in 0..40 {
+            let mut o = obj(&format!("indicator--{n}"), Some("2026-01-01T00:00:00.000Z"));
+            o.tlp = if n % 10 == 0 { "GREEN" } else { "AMBER" }.into();
+            batch.push(o);
+        }
+        // A GREEN version received from a peer: `meta` says nothing, the column decides.
+        let mut foreign = obj("indicator--f", Some("2026-01-01T00:00:00.000Z"));
+        foreign.foreign = true;
+        batch.push(foreign);
+        // AMBER+STRICT for constituent "a" and for "b".
+        for c in ["a", "b"] {
+            let mut o = obj(
+                &format!("indicator--strict-{c}"),
+                Some("2026-01-01T00:00:00.000Z"),
+            );
+            o.tlp = "AMBER+STRICT".into();
+            o.constituent = Some(c.into());
+            batch.push(o);
+        }
+        s.add_objects("c1", &batch, None).unwrap();
+        let q = |local: &[&str], foreign: &[&str], constituent: Option<&str>| ObjectQuery {
+            limit: 3,
+            visible: Some(Visibility {
+                local_tlps: local.iter().map(|t| t.to_string()).collect(),
+                foreign_tlps: foreign.iter().map(|t| t.to_string()).collect(),
+                strict_constituent: constituent.map(str::to_string),
+            }),
+            ..Default::default()
+        };
+        let all_ids = |q: ObjectQuery| {
+            let mut q = q;
+            let mut ids = Vec::new();
+            loop {
+                let p = s.objects("c1", &q).unwrap();
+                if p.more {
+                    assert_eq!(p.objects.len(), q.limit, "a page before the last is short");
+                }
+                ids.extend(p.objects.iter().map(|o| o.id.clone()));
+                q.after_added = p.objects.last().map(|o| o.date_added);
+                if !p.more {
+                    break ids;
+                }
+            }
+        };
+        let green = [
+            "indicator--0",
+            "indicator--10",
+            "indicator--20",
+            "indicator--30",
+        ];
+        assert_eq!(all_ids(q(&["GREEN"], &[], None)), green);
+        let mut with_foreign: Vec<&str> = green.to_vec();
+        with_foreign.push("indicator--f");
+        assert_eq!(all_ids(q(&["GREEN"], &["GREEN"], None)), with_foreign);
+        let mut strict_a = green.to_vec();
+        strict_a.push("indicator--strict-a");
+        assert_eq!(
+            all_ids(q(&["GREEN", "AMBER+STRICT"], &[], Some("a"))),
+            strict_a
+        );
+        assert_eq!(all_ids(q(&["GREEN", "AMBER+STRICT"], &[], None)), green);
+
+        let (sql, args) = objects_query(
+            "c1",
+            &ObjectQuery {
+                after_added: Some(0),
+                ..q(&["GREEN", "AMBER+STRICT"], &["GREEN"], Some("a"))
+            },
+        );
+        let conn = s.reader().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        let plan: Vec<String> = stmt
+            .query_map(refs.as_slice(), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH o USING INDEX stix_objects_visible")),
+            "the page query does not walk the visibility index: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+            "the page query sorts: {plan:?}"
+        );
     }
 
     #[test]
