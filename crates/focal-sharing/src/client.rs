@@ -212,7 +212,14 @@ pub async fn pull<S: SharingStore + focal_store::Store>(
         let (body, last) = remote
             .get_objects(peer.pull_cursor.as_deref(), next.as_deref(), PAGE)
             .await?;
+        // A peer may relay this node's objects back, never version them: the rule a TAXII POST
+        // from a peer is held to (`import::refuse_forged_own`). A forged version refuses the
+        // page, as any object this node refuses does; the cursor stays and the error is kept.
         let objects = crate::import::accept(store, &peer.local_collection, &body, &settings.limits)
+            .and_then(|objects| {
+                crate::import::refuse_forged_pulled(store, &settings.node.common.id, &objects)?;
+                Ok(objects)
+            })
             .map_err(|e| match e {
                 crate::import::AcceptError::Inbound(source) => ClientError::Refused {
                     url: remote.objects_url.clone(),

@@ -515,6 +515,28 @@ pub fn refuse_forged_own(
     node_id: &str,
     objects: &[Value],
 ) -> Result<(), AcceptError> {
+    refuse_forged_own_in(store, &[collection.to_string()], node_id, objects)
+}
+
+/// [`refuse_forged_own`] for a page pulled from a peer (`client::pull`): the same rule, with the
+/// versions this node holds looked for in every collection it has, since a pull lands in the
+/// peer's local collection, which need not be the one this node published the object in.
+pub fn refuse_forged_pulled(
+    store: &dyn SharingStore,
+    node_id: &str,
+    objects: &[Value],
+) -> Result<(), AcceptError> {
+    let collections: Vec<String> = store.collections()?.into_iter().map(|c| c.id).collect();
+    refuse_forged_own_in(store, &collections, node_id, objects)
+}
+
+/// Refuses versions naming `node_id` as their creator that none of `collections` holds.
+fn refuse_forged_own_in(
+    store: &dyn SharingStore,
+    collections: &[String],
+    node_id: &str,
+    objects: &[Value],
+) -> Result<(), AcceptError> {
     let claimed: Vec<(usize, &Value)> = objects
         .iter()
         .enumerate()
@@ -527,20 +549,19 @@ pub fn refuse_forged_own(
         .iter()
         .filter_map(|(_, o)| o.get("id").and_then(Value::as_str).map(str::to_string))
         .collect();
-    let held: std::collections::HashSet<(String, i64)> = store
-        .objects(
+    let mut held: std::collections::HashSet<(String, i64)> = std::collections::HashSet::new();
+    for collection in collections {
+        let page = store.objects(
             collection,
             &focal_store::sharing::ObjectQuery {
-                ids,
+                ids: ids.clone(),
                 versions: focal_store::sharing::VersionMatch::All,
                 limit: i64::MAX as usize / 2,
                 ..Default::default()
             },
-        )?
-        .objects
-        .into_iter()
-        .map(|o| (o.id, o.version_us))
-        .collect();
+        )?;
+        held.extend(page.objects.into_iter().map(|o| (o.id, o.version_us)));
+    }
     for (index, o) in claimed {
         let text = |k: &str| o.get(k).and_then(Value::as_str);
         let id = text("id").unwrap_or_default();
