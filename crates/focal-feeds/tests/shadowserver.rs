@@ -486,3 +486,37 @@ fn schema_rules_become_the_definition_language() {
     assert!(e.message.starts_with("Shadowserver schema "), "{e}");
     assert!(e.message.contains("schema.json"), "{e}");
 }
+
+#[test]
+fn a_registered_definition_names_its_schema_by_an_absolute_path() {
+    let dir = Dir::new("registry");
+    dir.feed(DEFINITION);
+    let registry = focal_feeds::Registry::new(&dir.0.join("data"));
+    let relative = dir.0.join("shadowserver.toml");
+    let e = registry.add(&relative, false).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "shadowserver.schema: \"schema.json\": a registered definition needs an absolute path"
+        ),
+        "{e}"
+    );
+    let schema = dir.0.join("schema.json");
+    let absolute = dir.write(
+        "absolute.toml",
+        &DEFINITION.replace(
+            "\"schema.json\"",
+            &format!("{:?}", schema.display().to_string()),
+        ),
+    );
+    registry
+        .add(&absolute, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let feed = registry.get("shadowserver").unwrap().feed;
+    let path = dir.write(
+        "2026-12-01-scan_dns-asn.csv",
+        &format!("{}\n{}\n", CASES[4].header, CASES[4].row),
+    );
+    let (name, events, _) = run(&feed, &path);
+    assert_eq!(name, "shadowserver-scan_dns");
+    assert_eq!(events.len(), 1);
+}
