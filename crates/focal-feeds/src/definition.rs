@@ -118,6 +118,9 @@ pub struct FeedDefinition {
     /// Where and how often to download the feed (`focal feeds pull`, and `focal serve`'s
     /// scheduled pulls). Without it the feed is read only from files given to `focal ingest`.
     pub pull: Option<PullSettings>,
+    /// A Shadowserver feed: the report type of each file is recognised from its name or header
+    /// and read with the mapping of Shadowserver's schema (`crate::shadowserver`).
+    pub shadowserver: Option<crate::shadowserver::ShadowserverSettings>,
 }
 
 fn default_true() -> bool {
@@ -761,6 +764,9 @@ pub struct Feed {
     /// `time.header` and `time.file_name`, compiled.
     pub(crate) header_time: Option<(regex::Regex, TimeFormat)>,
     pub(crate) file_name_time: Option<(regex::Regex, TimeFormat)>,
+    /// `[shadowserver]`, with the schema's path resolved: the file picks the definition
+    /// ([`Feed::for_file`]).
+    pub(crate) shadowserver: Option<crate::shadowserver::Settings>,
 }
 
 /// Where and what: `line 3, column 7: invalid type ...`. Not the toml crate's own rendering,
@@ -886,7 +892,11 @@ impl Feed {
                         "a CSV feed without a header needs fixed columns".into(),
                     ));
                 }
-                if positional.is_none() && mapped.is_empty() && derived_from_columns == 0 {
+                if positional.is_none()
+                    && mapped.is_empty()
+                    && derived_from_columns == 0
+                    && definition.shadowserver.is_none()
+                {
                     return Err(err("fields", "map at least one column to a field".into()));
                 }
                 if definition.csv.delimiter.is_empty()
@@ -1203,6 +1213,12 @@ impl Feed {
             &definition.time.file_name,
             &definition.time.file_name_format,
         )?;
+        let shadowserver = definition
+            .shadowserver
+            .as_ref()
+            .map(|settings| crate::shadowserver::Settings::compile(settings, &definition, source))
+            .transpose()
+            .map_err(|(setting, message)| err(&setting, message))?;
         for (key, _) in &mapped {
             if key.starts_with('/') && definition.format == Format::Csv {
                 return Err(err(
@@ -1212,6 +1228,7 @@ impl Feed {
             }
         }
         Ok(Feed {
+            shadowserver,
             input,
             header_time,
             file_name_time,
@@ -1250,6 +1267,12 @@ impl Feed {
 
     /// The columns of a CSV file, given its header record (or `None` for a file without one).
     pub fn csv_layout(&self, header: Option<&[String]>) -> Result<CsvLayout, String> {
+        if self.shadowserver.is_some() {
+            return Err(format!(
+                "feed {} is a Shadowserver feed: the definition of each file follows from its report type (Feed::for_file), and this path does not pick it",
+                self.name
+            ));
+        }
         if let Some(positional) = &self.positional {
             if let Some(h) = header
                 && h.len() != positional.len()

@@ -20,6 +20,7 @@ pub mod parse;
 pub mod read;
 pub mod redact;
 pub mod registry;
+pub mod shadowserver;
 pub mod shipped;
 pub mod time;
 

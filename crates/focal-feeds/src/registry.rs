@@ -244,6 +244,21 @@ impl Registry {
             return Err(RegistryError::TooLarge { path: shown });
         }
         let feed = Feed::from_toml(&toml, &shown)?;
+        // The registry keeps the definition in DATA/feeds/, where a relative path would point
+        // somewhere else than where it was written.
+        if let Some(s) = &feed.definition.shadowserver
+            && Path::new(s.schema.trim()).is_relative()
+        {
+            return Err(RegistryError::Definition(DefinitionError::Setting {
+                path: shown,
+                setting: "shadowserver.schema".into(),
+                message: format!(
+                    "{:?}: a registered definition needs an absolute path (the registry keeps it in {})",
+                    s.schema.trim(),
+                    self.dir().display()
+                ),
+            }));
+        }
         if !valid_name(&feed.name) {
             return Err(RegistryError::BadName {
                 path: shown,

@@ -139,6 +139,12 @@ pub fn ingest_file(
         path: file_name.clone(),
         source,
     };
+    // A Shadowserver feed reads each file with the definition of its report type.
+    let resolved = feed.for_file(path).map_err(|e| IngestError::Layout {
+        path: file_name.clone(),
+        message: e.message,
+    })?;
+    let feed: &Feed = &resolved;
     let (sha256, size) = sha256_file(path).map_err(io)?;
     let feed_name = feed.name.to_string();
     // Every event of this run is observed now; the time is stored once, with the run.

@@ -76,6 +76,23 @@ pub fn probe(
         path: file_name.clone(),
         source,
     };
+    // A Shadowserver feed reads each file with the definition of its report type.
+    let resolved = match feed.for_file(path) {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(Probe {
+                feed: feed.name.to_string(),
+                file: file_name.clone(),
+                layout_error: Some(e.message),
+                records: 0,
+                events: 0,
+                quarantined: 0,
+                quarantined_by_kind: BTreeMap::new(),
+                rows: Vec::new(),
+            });
+        }
+    };
+    let feed: &Feed = &resolved;
     let mut probe = Probe {
         feed: feed.name.to_string(),
         file: file_name.clone(),

@@ -467,3 +467,99 @@ fn json_documents_archives_and_file_times_end_to_end() {
         "{message}"
     );
 }
+
+/// A Shadowserver schema written for this test, in the format of Shadowserver's IntelMQ schema.
+const SHADOWSERVER_SCHEMA: &str = r#"{
+  "scan_http": {
+    "constant_fields": {"classification.identifier": "accessible-http", "classification.taxonomy": "other",
+                        "classification.type": "other", "protocol.application": "http"},
+    "feed_name": "Accessible-HTTP", "file_name": "scan_http",
+    "required_fields": [["time.source", "timestamp", "add_UTC_to_timestamp"], ["source.ip", "ip", "validate_ip"],
+                        ["source.port", "port", "convert_int"]],
+    "optional_fields": [["protocol.transport", "protocol"], ["source.reverse_dns", "hostname"],
+                        ["source.asn", "asn", "invalidate_zero"], ["extra.", "http_code", "convert_int"]]
+  },
+  "event_sinkhole": {
+    "constant_fields": {"classification.taxonomy": "malicious-code", "classification.type": "infected-system"},
+    "feed_name": "Sinkhole-Events IPv4", "file_name": "event4_sinkhole",
+    "required_fields": [["time.source", "timestamp", "add_UTC_to_timestamp"], ["source.ip", "src_ip", "validate_ip"],
+                        ["source.port", "src_port", "convert_int"]],
+    "optional_fields": [["classification.identifier", "infection"], ["malware.name", "infection"],
+                        ["destination.ip", "dst_ip", "validate_ip"], ["destination.port", "dst_port", "convert_int"]]
+  }
+}"#;
+
+/// One `[shadowserver]` definition ingests files of several report types, each recognised by
+/// its name or its header; an unknown report type fails the file, naming it.
+#[test]
+fn shadowserver_reports_pick_their_type_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = prepared(dir.path());
+    write(dir.path(), "schema.json", SHADOWSERVER_SCHEMA);
+    let feed = write(
+        dir.path(),
+        "shadowserver.toml",
+        "name = 'shadowserver'\nformat = 'csv'\n[shadowserver]\nschema = 'schema.json'\n",
+    );
+    let http = write(
+        dir.path(),
+        "2026-12-01-scan_http-country-geo.csv",
+        "timestamp,ip,protocol,port,hostname,asn,http_code\n\
+         2026-12-01 00:00:03,192.0.2.10,tcp,8080,h.example.net,0,200\n\
+         2026-12-01 00:00:04,192.0.2.11,tcp,80,,,401\n",
+    );
+    let sinkhole = write(
+        dir.path(),
+        "sinkhole-export.csv",
+        "timestamp,src_ip,src_port,dst_ip,dst_port,infection\n\
+         2026-12-01 01:00:00,198.51.100.5,49152,203.0.113.200,80,Andromeda\n",
+    );
+    ok(
+        &data,
+        &["ingest", "--feed", s(&feed), s(&http), s(&sinkhole)],
+    );
+    let events = all_events(&data);
+    assert_eq!(events.len(), 3, "{events:?}");
+    let e = by_ip(&events, "192.0.2.10");
+    assert_eq!(e["feed.name"], "shadowserver-scan_http");
+    assert_eq!(e["classification.identifier"], "accessible-http");
+    assert_eq!(e["protocol.application"], "http");
+    assert_eq!(e["source.port"], 8080);
+    assert_eq!(e["extra.hostname"], "h.example.net");
+    assert_eq!(e["extra.http_code"], "200");
+    assert_eq!(e["time.source"], "2026-12-01T00:00:03+00:00");
+    let e = by_ip(&events, "198.51.100.5");
+    assert_eq!(e["feed.name"], "shadowserver-event4_sinkhole");
+    assert_eq!(e["classification.type"], "infected-system");
+    assert_eq!(e["classification.identifier"], "andromeda");
+    assert_eq!(e["malware.name"], "andromeda");
+    assert_eq!(e["destination.ip"], "203.0.113.200");
+
+    let unknown = write(
+        dir.path(),
+        "2026-12-01-scan_nonesuch-asn.csv",
+        "timestamp,ip,port\n2026-12-01 00:00:03,192.0.2.12,80\n",
+    );
+    let err = fails(&data, &["ingest", "--feed", s(&feed), s(&unknown)]);
+    assert!(
+        err.contains(&format!(
+            "{}: report type \"scan_nonesuch\" (from the file name) is not in the Shadowserver schema",
+            unknown.display()
+        )),
+        "{err}"
+    );
+    let p = json(&data, &["feeds", "test", s(&feed), s(&http)]);
+    assert_eq!(p["feed"], "shadowserver-scan_http", "{p}");
+    assert_eq!(
+        (p["records"].as_u64(), p["events"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let p = json(&data, &["feeds", "test", s(&feed), s(&unknown)]);
+    assert!(
+        p["layout_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"scan_nonesuch\""),
+        "{p}"
+    );
+}
