@@ -5,16 +5,18 @@ Focal's conversion is compared with in crates/focal-sharing/tests/vocabulary.rs)
 import json
 import sys
 
-from stix2elevator.options import initialize_options, set_option_value
-from stix2elevator.stix_stepper import step_bundle
+# The elevator writes messages to stdout, some as it is imported (a warning when numpy is
+# missing); keep stdout for the bundle alone.
+out = sys.stdout
+sys.stdout = sys.stderr
+
+from stix2elevator.options import initialize_options, set_option_value  # noqa: E402
+from stix2elevator.stix_stepper import step_bundle  # noqa: E402
 
 initialize_options()
 set_option_value("missing_policy", "use-extensions")
 with open(sys.argv[1], encoding="utf-8") as f:
     bundle = json.load(f)
-# The elevator's log messages may go to stdout; keep stdout for the bundle alone.
-out = sys.stdout
-sys.stdout = sys.stderr
 stepped = step_bundle(bundle)
 sys.stdout = out
 print(json.dumps(stepped))

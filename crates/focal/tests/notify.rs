@@ -391,11 +391,14 @@ fn sigkill_mid_batch_then_restart_reports_each_event_once() {
 #[test]
 fn failed_sends_are_retried_with_backoff_then_given_up_and_recorded() {
     let (_dir, data) = ingested();
-    // A port nobody listens on: connection refused, a temporary failure.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .to_string();
+    // A port nobody listens on: connection refused, a temporary failure. (Port 9, discard, is
+    // below the ephemeral range, so a server of a test running beside this one cannot take it
+    // as it could a port picked free and released.)
+    let closed = "127.0.0.1:9".to_string();
+    assert!(
+        std::net::TcpStream::connect(&closed).is_err(),
+        "something listens on {closed}"
+    );
     set_notify(
         &data,
         &[("retry_base_seconds", "3600"), ("max_attempts", "2")],

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// How long a wait for the browser gives up after: generous, because several browsers and
+/// servers share a small machine in CI; a wait ends as soon as its condition holds.
+const WAIT: Duration = Duration::from_secs(60);
+
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -36,24 +40,42 @@ pub fn start_driver() -> Driver {
              (the `{package}` Debian package; .ci/run does this)"
         );
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    // Wait until it accepts connections (it exits or answers; no fixed sleep).
-    let mut tries = 0;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        tries += 1;
-        assert!(tries < 600, "chromedriver did not open port {port}");
-        std::thread::sleep(Duration::from_millis(50));
+    // The port is picked free and then handed to chromedriver; another test may take it in
+    // between, and then chromedriver exits: try again on a new port.
+    let mut started = None;
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        // Wait until it accepts connections or exits (no fixed sleep).
+        let deadline = std::time::Instant::now() + WAIT;
+        let listening = loop {
+            if child.try_wait().ok().flatten().is_some() {
+                break false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break true;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not open port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if listening {
+            started = Some((child, port));
+            break;
+        }
     }
+    let (child, port) = started.expect("chromedriver exited on five ports in a row");
     let profile = tempfile::tempdir().unwrap();
     let path = profile.path().to_path_buf();
     Driver {
@@ -113,7 +135,8 @@ pub async fn text(c: &Client, css: &str) -> String {
 /// Waits (a bounded while) for the page to reach `path`: a click does not wait for the
 /// navigation it starts.
 pub async fn wait_path(c: &Client, path: &str) {
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
         if c.current_url().await.unwrap().path() == path {
             return;
         }
@@ -127,7 +150,8 @@ pub async fn wait_path(c: &Client, path: &str) {
 /// Waits until the address bar's query contains `want`: a form submitted with GET to the page it
 /// is on changes only the query, so waiting for the path or a heading would pass before it loads.
 pub async fn wait_query(c: &Client, want: &str) {
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
         if c.current_url()
             .await
             .unwrap()
@@ -146,7 +170,8 @@ pub async fn wait_query(c: &Client, want: &str) {
 /// Waits for the element's text to contain `want` after a navigation.
 pub async fn wait_text(c: &Client, css: &str, want: &str) -> String {
     let mut last = String::new();
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
         if let Ok(e) = c.find(Locator::Css(css)).await
             && let Ok(t) = e.text().await
         {
