@@ -181,6 +181,8 @@ pub struct FindingFilter {
     pub advisory: Option<i64>,
     pub min_rating: Option<crate::advisory::Rating>,
     pub limit: Option<usize>,
+    /// Findings to skip first (in the listing's order: worst first, then oldest), for paging.
+    pub offset: usize,
 }
 
 pub trait VulnStore: Send + Sync {

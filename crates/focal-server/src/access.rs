@@ -201,6 +201,7 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (true, _, ["assessments"]) => (Need::Read, "/assessments"),
         (true, _, ["assessments", _]) => (Need::Read, "/assessments/{id}"),
         (true, _, ["assessments", _, "report"]) => (Need::Read, "/assessments/{id}/report"),
+        (true, _, ["assessments", _, "files", _]) => (Need::Read, "/assessments/{id}/files/{file}"),
         (_, true, ["assessments", _, "answer"]) => (Need::Act, "/assessments/{id}/answer"),
         (true, _, ["risks"]) => (Need::StaffRead, "/risks"),
         (true, _, ["risks", _]) => (Need::StaffRead, "/risks/{id}"),
@@ -393,6 +394,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub const CONSTITUENT_BODY_LIMIT: usize = 1024 * 1024;
 /// Most one advisory's form or JSON may be: two texts of 20,000 characters and lists of 500.
 pub const ADVISORY_BODY_LIMIT: usize = 1024 * 1024;
+/// Most an answer form may be: one evidence file and the form around it.
+pub const ANSWER_BODY_LIMIT: usize = focal_assessment::assessment::MAX_FILE_BYTES + 64 * 1024;
 /// Most a constituent CSV may be.
 pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 /// Most a CSV import request may be: the CSV and the form around it.
@@ -418,6 +421,10 @@ pub fn body_limit(template: &str) -> (usize, &'static str) {
         | "/api/v1/advisories/{id}" => (
             ADVISORY_BODY_LIMIT,
             "request body too large: one advisory may be at most 1 MiB",
+        ),
+        "/assessments/{id}/answer" => (
+            ANSWER_BODY_LIMIT,
+            "the upload is too large: an evidence file may be at most 10 MiB",
         ),
         _ => (BODY_LIMIT, "request body too large"),
     }
@@ -645,7 +652,7 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 
 /// `application/x-www-form-urlencoded` pairs. Decoded here because the body must be read
 /// before the handler (which extracts it again) and only one field is needed.
-fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(body);
     text.split('&')
         .filter_map(|pair| {

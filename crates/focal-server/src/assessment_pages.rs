@@ -12,8 +12,9 @@ use crate::assessments::{
     self as asm, AnswerBody, AssessmentQuery, AssessmentRow, AssessmentView, RiskQuery,
 };
 use crate::ui::{enc, layout};
+use axum::body::Body;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
 use focal_assessment::advisory::Rating;
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/assessments/{id}", routing::get(assessment))
         .route("/assessments/{id}/answer", routing::post(answer))
         .route("/assessments/{id}/report", routing::get(report))
+        .route(
+            "/assessments/{id}/files/{file}",
+            routing::get(evidence_file),
+        )
         .route("/risks", routing::get(risks))
         .route("/risks/{id}", routing::get(risk))
         .route("/risks/{id}/edit", routing::post(edit_risk))
@@ -241,9 +246,13 @@ fn assessment_page(
                         td { @if kind == TextKind::Verbatim { q { (item.text) } } @else { "Summary of the source: " (item.text) } }
                         td.nowrap { span class="answer" { (level_label(v, ans.and_then(|a| a.level.as_deref()))) }
                             @if let Some(o) = ans.and_then(|a| a.owner.as_deref()) { br; small { "owner " (o) } }
-                            @if let Some(e) = ans.map(|a| a.evidence.as_str()).filter(|e| !e.is_empty()) { br; small { (e.chars().take(80).collect::<String>()) } } }
+                            @if let Some(e) = ans.map(|a| a.evidence.as_str()).filter(|e| !e.is_empty()) { br; small { (e.chars().take(80).collect::<String>()) } }
+                            @for link in ans.map(|a| a.links.as_slice()).unwrap_or_default() {
+                                br; small.evidence-link { a href=(link) rel="noopener noreferrer nofollow" { (link.chars().take(60).collect::<String>()) } } }
+                            @for file in v.assessment.files.iter().filter(|f| f.item == item.id) {
+                                br; small.evidence-file { a href=(format!("/assessments/{id}/files/{}", file.id)) download=(file.name) { (file.name) } " (" (file.size) " bytes)" } } }
                         @if editable { td {
-                            form.inline method="post" action=(format!("/assessments/{id}/answer")) {
+                            form.inline method="post" enctype="multipart/form-data" action=(format!("/assessments/{id}/answer")) {
                                 input type="hidden" name="csrf" value=(p.csrf());
                                 input type="hidden" name="item" value=(item.id);
                                 select name="level" id=(format!("level-{}", item.id)) {
@@ -255,6 +264,8 @@ fn assessment_page(
                                 }
                                 input type="text" name="evidence" placeholder="evidence" value=(ans.map(|a| a.evidence.clone()).unwrap_or_default());
                                 input type="text" name="owner" placeholder="owner" size="10" value=(ans.and_then(|a| a.owner.clone()).unwrap_or_default());
+                                input type="url" name="link" placeholder="evidence link (https://…)" aria-label="evidence link" id=(format!("link-{}", item.id));
+                                input type="file" name="file" aria-label="evidence file" id=(format!("file-{}", item.id));
                                 button type="submit" id=(format!("save-{}", item.id)) { "Save" }
                             }
                         } }
@@ -305,37 +316,161 @@ async fn report(
     }
 }
 
-#[derive(serde::Deserialize)]
+/// The answer form's fields: sent as multipart (it carries an evidence file) or, from other
+/// clients, URL-encoded.
+#[derive(Default)]
 struct AnswerForm {
     item: String,
     level: Option<String>,
     evidence: Option<String>,
     owner: Option<String>,
+    link: Option<String>,
+    /// The evidence file chosen, with the name the browser gave it.
+    file: Option<(String, bytes::Bytes)>,
+}
+
+impl AnswerForm {
+    async fn read(headers: &HeaderMap, body: Body) -> Result<AnswerForm, ApiError> {
+        let (limit, too_large) = crate::access::body_limit("/assessments/{id}/answer");
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| ApiError(StatusCode::PAYLOAD_TOO_LARGE, too_large.to_string()))?;
+        let mut form = AnswerForm::default();
+        if crate::multipart::is_multipart(headers) {
+            let parts = crate::multipart::parts(headers, bytes)
+                .await
+                .map_err(ApiError::bad)?;
+            for part in parts {
+                if part.name == "file" {
+                    if !part.data.is_empty() {
+                        let name = part.file_name.clone().unwrap_or_default();
+                        form.file = Some((name, part.data));
+                    }
+                    continue;
+                }
+                let text = String::from_utf8(part.data.to_vec())
+                    .map_err(|_| ApiError::bad(format!("{}: not UTF-8 text", part.name)))?;
+                form.set(&part.name, text);
+            }
+        } else {
+            for (name, value) in crate::access::serde_urlencoded_pairs(&bytes) {
+                form.set(&name, value);
+            }
+        }
+        if form.item.trim().is_empty() {
+            return Err(ApiError::bad(
+                "item: which item the answer is for is missing",
+            ));
+        }
+        Ok(form)
+    }
+
+    fn set(&mut self, name: &str, value: String) {
+        match name {
+            "item" => self.item = value,
+            "level" => self.level = Some(value),
+            "evidence" => self.evidence = Some(value),
+            "owner" => self.owner = Some(value),
+            "link" => self.link = Some(value),
+            _ => {}
+        }
+    }
 }
 
 async fn answer(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
-    Form(f): Form<AnswerForm>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
+    let f = match AnswerForm::read(&headers, body).await {
+        Ok(f) => f,
+        Err(e) => return respond(&p, Err(e)),
+    };
     let (scope, actor) = (p.scope(), p.actor());
     let item = f.item.clone();
-    let body = AnswerBody {
+    let answer = AnswerBody {
         item: f.item,
         clear: f.level.as_deref().is_some_and(|l| l.trim().is_empty()),
         level: f.level,
         evidence: f.evidence,
         owner: f.owner,
+        links: f
+            .link
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .into_iter()
+            .collect(),
         ..AnswerBody::default()
     };
-    match blocking(move || asm::answer_item(&state, &scope, &actor, id, &body)).await {
-        Ok(_) => Redirect::to(&format!(
+    let file = f.file;
+    if let Some((name, content)) = &file
+        && content.len() > focal_assessment::assessment::MAX_FILE_BYTES
+    {
+        return respond(
+            &p,
+            Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{name}: {} bytes; an evidence file may have at most 10 MiB",
+                    content.len()
+                ),
+            )),
+        );
+    }
+    let saved = blocking(move || {
+        // The answer is checked and saved first, so a refused answer attaches no file.
+        asm::answer_item(&state, &scope, &actor, id, &answer)?;
+        if let Some((name, content)) = &file {
+            asm::attach_evidence(&state, &scope, &actor, id, &answer.item, name, content)?;
+        }
+        Ok(())
+    })
+    .await;
+    match saved {
+        Ok(()) => Redirect::to(&format!(
             "/assessments/{id}?saved={}#item-{}",
             enc(&item),
             enc(&item)
         ))
         .into_response(),
+        Err(e) => respond(&p, Err(e)),
+    }
+}
+
+/// An evidence file, as a download: never shown inline, whatever its type.
+async fn evidence_file(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((id, file)): Path<(i64, i64)>,
+) -> Response {
+    let scope = p.scope();
+    match blocking(move || asm::evidence_download(&state, &scope, id, file)).await {
+        Ok((meta, content)) => {
+            let ascii: String = meta
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{ascii}\""),
+                    ),
+                ],
+                content,
+            )
+                .into_response()
+        }
         Err(e) => respond(&p, Err(e)),
     }
 }
@@ -440,7 +575,12 @@ async fn risk(
 struct FindingsQuery {
     status: Option<String>,
     saved: Option<i64>,
+    /// Findings to skip: the page starts after them.
+    offset: Option<usize>,
 }
+
+/// Findings per page.
+const FINDINGS_PAGE: usize = 200;
 
 /// Vulnerability findings (staff), worst first, with a form per finding to move it or say what
 /// was done, for those who may (`Need::Manage`).
@@ -464,9 +604,12 @@ async fn findings(
         },
     };
     let shown = q.status.clone().unwrap_or_default();
+    let offset = q.offset.unwrap_or(0);
+    // One more than a page tells whether there is a next one.
     let filter = FindingFilter {
         status,
-        limit: Some(1000),
+        limit: Some(FINDINGS_PAGE + 1),
+        offset,
         ..FindingFilter::default()
     };
     let editable = p.can(Need::Manage);
@@ -476,25 +619,27 @@ async fn findings(
     })
     .await
     .map(|mut list| {
-        // Worst first, then the newest.
-        list.sort_by(|a, b| {
-            b.draft
-                .severity
-                .rating
-                .cmp(&a.draft.severity.rating)
-                .then(b.id.cmp(&a.id))
-        });
+        // Worst first, in the store's order, so pages follow one another.
+        let more = list.len() > FINDINGS_PAGE;
+        list.truncate(FINDINGS_PAGE);
+        let page_link = |at: usize| {
+            let mut link = format!("/findings?offset={at}");
+            if !shown.is_empty() {
+                link.push_str(&format!("&status={}", enc(&shown)));
+            }
+            link
+        };
         layout(
             "Findings",
             Some(&p),
             html! {
                 @if let Some(id) = q.saved { p.notice #saved { "Saved finding " (id) "." } }
-                p.note { "Imported advisories (" code { "focal vulns import" } ", CSAF 2.0 or OSV) matched against the assets' software; at most 1000 shown. Status: "
+                p.note { "Imported advisories (" code { "focal vulns import" } ", CSAF 2.0 or OSV) matched against the assets' software, worst first, " (FINDINGS_PAGE) " a page. Status: "
                     a href="/findings" { "all" }
                     @for st in FindingStatus::ALL { " · " a href=(format!("/findings?status={}", st.as_str())) { (st.as_str()) } } }
                 @if list.is_empty() { p { "No finding" @if !shown.is_empty() { " with status " (shown) } "." } }
                 @else {
-                    table #findings { thead { tr { th { "#" } th { "Severity" } th { "Asset" } th { "Advisory" } th { "Package" } th { "Status" } th { "Resolution" } @if editable { th { "Change" } } } }
+                    table #findings { thead { tr { th { "#" } th { "Severity" } th { "Asset" } th { "Advisory" } th { "Package" } th { "Status" } th { "Resolution, due, links" } @if editable { th { "Change" } } } }
                         tbody { @for f in &list {
                             @let d = &f.draft;
                             tr id=(format!("finding-{}", f.id)) {
@@ -505,7 +650,10 @@ async fn findings(
                                 td { (d.advisory_ref) @if d.vuln_id != d.advisory_ref { br; small { (d.vuln_id) } } }
                                 td { (d.product) @if let Some(v) = &d.version { " " (v) } }
                                 td.status { (f.status.as_str()) }
-                                td { (f.resolution.clone().unwrap_or_default()) }
+                                td { (f.resolution.clone().unwrap_or_default())
+                                    @if let Some(d) = f.due { br; small.due { "due " (d) } }
+                                    @for r in &f.risks { br; small { a.risk-link href=(format!("/risks/{r}")) { "risk " (r) } } }
+                                    @for n in &f.incidents { br; small { a.incident-link href=(format!("/incidents/{n}")) { "incident " (n) } } } }
                                 @if editable { td {
                                     form.inline method="post" action=(format!("/findings/{}", f.id)) {
                                         input type="hidden" name="csrf" value=(p.csrf());
@@ -513,7 +661,10 @@ async fn findings(
                                             option value="" { "(keep " (f.status.as_str()) ")" }
                                             @for n in f.status.next() { option value=(n.as_str()) { (n.as_str()) } }
                                         }
-                                        input type="text" name="resolution" placeholder="resolution" id=(format!("resolution-{}", f.id));
+                                        input type="text" name="resolution" placeholder="resolution" aria-label="resolution" id=(format!("resolution-{}", f.id));
+                                        input type="date" name="due" aria-label="due date" title="remediation due" id=(format!("due-{}", f.id)) value=(f.due.map(|d| d.to_string()).unwrap_or_default());
+                                        input type="text" name="risk" placeholder="risk #" aria-label="link to risk" size="5" id=(format!("risk-{}", f.id));
+                                        input type="text" name="incident" placeholder="incident #" aria-label="link to incident" size="6" id=(format!("incident-{}", f.id));
                                         button type="submit" id=(format!("save-{}", f.id)) { "Save" }
                                     }
                                 } }
@@ -521,6 +672,11 @@ async fn findings(
                         } }
                     }
                 }
+                @if !list.is_empty() || offset > 0 { nav.pager #findings-pages {
+                    @if offset > 0 { a #findings-prev href=(page_link(offset.saturating_sub(FINDINGS_PAGE))) { "← Previous" } " " }
+                    span { "Findings " (offset + 1) "–" (offset + list.len()) }
+                    @if more { " " a #findings-next href=(page_link(offset + FINDINGS_PAGE)) { "Next →" } }
+                } }
             },
         )
     });
@@ -531,6 +687,9 @@ async fn findings(
 struct FindingForm {
     status: Option<String>,
     resolution: Option<String>,
+    due: Option<String>,
+    risk: Option<String>,
+    incident: Option<String>,
 }
 
 async fn change_finding(
@@ -545,8 +704,13 @@ async fn change_finding(
             &state,
             &actor,
             id,
-            f.status.as_deref(),
-            f.resolution.as_deref(),
+            &asm::FindingEdit {
+                status: f.status.as_deref(),
+                resolution: f.resolution.as_deref(),
+                due: f.due.as_deref(),
+                risk: f.risk.as_deref(),
+                incident: f.incident.as_deref(),
+            },
         )
     })
     .await

@@ -16,7 +16,8 @@ use crate::schema::ErrorBody;
 use axum::http::StatusCode;
 use axum::{Extension, Router, extract::State, routing};
 use focal_assessment::assessment::{
-    Answer, AnswerChange, Assessment, AssessmentHeader, Status, apply_change, due_reassessments,
+    Answer, AnswerChange, Assessment, AssessmentHeader, EvidenceFile, Status, apply_change,
+    due_reassessments,
 };
 use focal_assessment::framework::Framework;
 use focal_assessment::matching::{Finding, FindingChange, FindingStatus};
@@ -25,6 +26,7 @@ use focal_assessment::risk::{Control, Risk, Treatment};
 use focal_assessment::score::{Comparison, Scorecard, compare, score};
 use focal_assessment::store::{AssessmentFilter, FindingFilter, RiskFilter, Storage, StoreError};
 use focal_store::Store;
+use focal_store::incidents::IncidentStore;
 use focal_store::web::Scope;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -638,6 +640,9 @@ pub struct FindingQuery {
     pub advisory: Option<i64>,
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// Findings to skip first (worst first, then oldest), to read the next page.
+    #[param(minimum = 0)]
+    pub offset: Option<usize>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -670,6 +675,7 @@ async fn api_findings(
         advisory: q.advisory,
         min_rating: None,
         limit: Some(bounded(q.limit)?),
+        offset: q.offset.unwrap_or(0),
     };
     let list = blocking(move || Ok(state.store.assessment().findings(&filter)?)).await?;
     Ok(Json(FindingList {
@@ -680,14 +686,39 @@ async fn api_findings(
 /// A person's change to a finding's status or resolution, applied by the store's
 /// `update_finding` (which checks the move and audits it) as `focal vulns finding ID --status`
 /// is. An empty status leaves it as it is.
+/// A change to a finding from the web form: any of its fields may be left empty.
+#[derive(Debug, Default)]
+pub struct FindingEdit<'a> {
+    pub status: Option<&'a str>,
+    pub resolution: Option<&'a str>,
+    /// The remediation due date (2026-12-31), or `-` to clear it.
+    pub due: Option<&'a str>,
+    /// A risk of the register to link the finding to.
+    pub risk: Option<&'a str>,
+    /// An incident to link the finding to.
+    pub incident: Option<&'a str>,
+}
+
+fn linked_id(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match text.map(str::trim).filter(|x| !x.is_empty()) {
+        None => Ok(None),
+        Some(x) => x
+            .trim_start_matches('#')
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad(format!("{name} {x:?}: expected the number of a {name}"))),
+    }
+}
+
 pub fn change_finding(
     st: &AppState,
     actor: &str,
     id: i64,
-    status: Option<&str>,
-    resolution: Option<&str>,
+    edit: &FindingEdit<'_>,
 ) -> Result<Finding, ApiError> {
-    let status = match status.map(str::trim).filter(|x| !x.is_empty()) {
+    let status = match edit.status.map(str::trim).filter(|x| !x.is_empty()) {
         Some(x) => Some(FindingStatus::parse(x).ok_or_else(|| {
             ApiError::bad(format!(
                 "status {x:?}: open, in_progress, resolved, accepted or false_positive"
@@ -695,16 +726,93 @@ pub fn change_finding(
         })?),
         None => None,
     };
-    let resolution = resolution.map(str::trim).filter(|x| !x.is_empty());
+    let resolution = edit.resolution.map(str::trim).filter(|x| !x.is_empty());
     if resolution.is_some_and(|r| r.len() > 4096) {
         return Err(ApiError::bad("resolution: at most 4096 bytes"));
+    }
+    let due = match edit.due.map(str::trim).filter(|x| !x.is_empty()) {
+        None => None,
+        Some("-") => Some(None),
+        Some(d) => Some(Some(parse_date("due", d)?)),
+    };
+    let add_risk = linked_id("risk", edit.risk)?;
+    let add_incident = linked_id("incident", edit.incident)?;
+    // Incidents are another domain's: the finding's store cannot check the link, so it is
+    // checked here, before anything is written.
+    if let Some(n) = add_incident
+        && st.store.incident(n)?.is_none()
+    {
+        return Err(ApiError::not_found(&format!("incident {n}")));
     }
     let change = FindingChange {
         status,
         resolution: resolution.map(str::to_string),
-        ..FindingChange::default()
+        due,
+        add_risk,
+        add_incident,
     };
     Ok(st.store.assessment().update_finding(id, &change, actor)?)
+}
+
+/// Attaches a file to an item of a draft assessment as evidence, within the principal's scope.
+pub fn attach_evidence(
+    st: &AppState,
+    scope: &Scope,
+    actor: &str,
+    id: i64,
+    item: &str,
+    file_name: &str,
+    content: &[u8],
+) -> Result<EvidenceFile, ApiError> {
+    let store = st.store.assessment();
+    let s: &dyn Storage = &*store;
+    let a = load(s, scope, id)?;
+    if a.header.status == Status::Completed {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("assessment {id} is completed and cannot change; start a new one from it"),
+        ));
+    }
+    let fw = ops::framework_of(s, &a.header)?;
+    let item = item.trim();
+    if fw.leaf(item).is_none() {
+        return Err(ApiError::bad(format!(
+            "item {item:?}: not an answerable item of {}",
+            fw.id
+        )));
+    }
+    Ok(s.add_evidence_file(id, item, &evidence_name(file_name), content, actor)?)
+}
+
+/// The name an uploaded file is kept under: its last path component (browsers on some systems
+/// send a whole path), without control characters, at most 200 characters.
+fn evidence_name(sent: &str) -> String {
+    let last = sent.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        "evidence".to_string()
+    } else {
+        clean.to_string()
+    }
+}
+
+/// An evidence file of an assessment the principal may see, with its content.
+pub fn evidence_download(
+    st: &AppState,
+    scope: &Scope,
+    id: i64,
+    file: i64,
+) -> Result<(EvidenceFile, Vec<u8>), ApiError> {
+    let store = st.store.assessment();
+    let s: &dyn Storage = &*store;
+    let a = load(s, scope, id)?;
+    if !a.files.iter().any(|f| f.id == file) {
+        return Err(ApiError::not_found(&format!(
+            "evidence file {file} of assessment {id}"
+        )));
+    }
+    Ok(s.evidence_file(file)?)
 }
 
 /// The assessment routes' part of the OpenAPI document (merged into `crate::api::ApiDoc`'s).
@@ -734,3 +842,18 @@ pub fn change_finding(
     ))
 )]
 pub struct AssessDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::evidence_name;
+
+    #[test]
+    fn uploaded_file_names_keep_only_their_last_component() {
+        assert_eq!(evidence_name("C:\\Users\\a\\policy.pdf"), "policy.pdf");
+        assert_eq!(evidence_name("../../etc/passwd"), "passwd");
+        assert_eq!(evidence_name("a\u{7}b.txt"), "ab.txt");
+        assert_eq!(evidence_name(".."), "evidence");
+        assert_eq!(evidence_name(""), "evidence");
+        assert_eq!(evidence_name(&"x".repeat(300)).len(), 200);
+    }
+}

@@ -1684,6 +1684,35 @@ mod assessment_domain {
             })
             .unwrap();
         assert!(open.is_empty());
+        // Paging: pages of one, read by offset, are the whole list in its order; an offset
+        // past the end (without a limit) gives nothing.
+        let all: Vec<i64> = s
+            .findings(&FindingFilter::default())
+            .unwrap()
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        assert!(!all.is_empty());
+        let paged: Vec<i64> = (0..all.len())
+            .flat_map(|k| {
+                s.findings(&FindingFilter {
+                    limit: Some(1),
+                    offset: k,
+                    ..FindingFilter::default()
+                })
+                .unwrap()
+            })
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(paged, all);
+        assert!(
+            s.findings(&FindingFilter {
+                offset: all.len(),
+                ..FindingFilter::default()
+            })
+            .unwrap()
+            .is_empty()
+        );
         let actions: Vec<String> = b
             .store
             .audit()

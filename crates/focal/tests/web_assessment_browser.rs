@@ -31,6 +31,15 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
+/// The `id` of every element the selector finds, in page order.
+async fn row_ids(c: &Client, css: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for row in c.find_all(Locator::Css(css)).await.unwrap() {
+        ids.push(row.attr("id").await.unwrap().unwrap_or_default());
+    }
+    ids
+}
+
 /// The overall score the API computes, as the page shows it (one decimal). reqwest's blocking
 /// client runs on a blocking thread, outside the test's runtime.
 async fn overall_by_api(base: &str, token: &str, id: i64) -> String {
@@ -154,6 +163,67 @@ async fn an_analyst_answers_an_item_and_the_score_changes_and_the_dashboard_show
         entries.iter().any(|e| e["actor"] == json!("user:analyst2")),
         "{entries:?}"
     );
+
+    // Evidence on the same form: a link and a file for item b. The page lists both; the file
+    // downloads, with the session, as it was uploaded; another organisation's user gets 404.
+    let upload_dir = tempfile::tempdir().unwrap();
+    let upload = upload_dir.path().join("board-minutes.txt");
+    let minutes = "Minutes: the board approved the policy on 2026-11-30.\n";
+    std::fs::write(&upload, minutes).unwrap();
+    fill(&c, "#link-b", "https://intranet.example/policy-2026.pdf").await;
+    fill(&c, "#file-b", upload.to_str().unwrap()).await;
+    click(&c, "#save-b").await;
+    let cell = wait_text(&c, "#item-b", "intranet.example/policy-2026.pdf").await;
+    assert!(cell.contains("board-minutes.txt"), "{cell}");
+    let file_href = c
+        .find(Locator::Css("#item-b .evidence-file a"))
+        .await
+        .expect("the file is listed with the answer")
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a download link");
+    let session = c
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| format!("{}={}", k.name(), k.value()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (b, href) = (base.clone(), file_href.clone());
+    let (status, disposition, body, foreign) = tokio::task::spawn_blocking(move || {
+        let r = client()
+            .get(format!("{b}{href}"))
+            .header("cookie", session)
+            .send()
+            .unwrap();
+        let disposition = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let status = r.status();
+        let body = r.text().unwrap();
+        let foreign = login(&b, "constituent_b").get(&href).status();
+        (status, disposition, body, foreign)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, minutes, "the file as uploaded");
+    assert!(
+        disposition.starts_with("attachment;") && disposition.contains("board-minutes.txt"),
+        "{disposition}"
+    );
+    assert_eq!(foreign, 404, "another organisation's user");
+    assert!(
+        audit_entries(&site.data, "assessment.evidence_file")
+            .iter()
+            .any(|e| e["actor"] == json!("user:analyst2")
+                && e["after"]["name"] == json!("board-minutes.txt")),
+        "the upload is audited"
+    );
+    shot(&c, "assessment-evidence").await;
 
     // The report export: the page's links download, with the session, the bytes
     // `focal assess export` writes, and they carry the new score and the gap list.
@@ -377,5 +447,66 @@ async fn an_analyst_answers_an_item_and_the_score_changes_and_the_dashboard_show
         "the change is audited"
     );
     shot(&c, "findings").await;
+
+    // The same form sets a remediation due date and links the finding to a risk and to an
+    // incident; the row shows them, linked.
+    let incident = focal_json(&site.data, &["incidents", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .expect("the demo has an incident");
+    c.execute(
+        &format!("document.getElementById('due-{finding}').value = '2027-01-15';"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    fill(&c, &format!("#risk-{finding}"), &risk_id.to_string()).await;
+    fill(&c, &format!("#incident-{finding}"), &incident.to_string()).await;
+    click(&c, &format!("#save-{finding}")).await;
+    let row = wait_text(&c, &format!("#finding-{finding}"), "due 2027-01-15").await;
+    assert!(row.contains(&format!("risk {risk_id}")), "{row}");
+    assert!(row.contains(&format!("incident {incident}")), "{row}");
+    let href = c
+        .find(Locator::Css(&format!("#finding-{finding} a.incident-link")))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(href, Some(format!("/incidents/{incident}")));
+    shot(&c, "findings-linked").await;
+    // An incident that does not exist is refused, and nothing is linked.
+    let b = base.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let s = login(&b, "analyst2");
+        let r = s.post_form(
+            &format!("/findings/{finding}"),
+            &[("incident", "999999"), ("due", "2027-02-01")],
+            Some(&s.csrf),
+        );
+        (r.status(), r.text().unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("incident 999999"), "{body}");
+    let stored = focal_json(&site.data, &["vulns", "findings", "--all"]);
+    let stored = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == json!(finding))
+        .unwrap()
+        .clone();
+    assert_eq!(stored["due"], json!("2027-01-15"), "{stored}");
+    assert_eq!(stored["incidents"], json!([incident]), "{stored}");
+    assert_eq!(stored["risks"], json!([risk_id]), "{stored}");
+
+    // Paging: the second page starts after the first finding, in the same order.
+    let all = row_ids(&c, "#findings tbody tr").await;
+    c.goto(&format!("{base}/findings?offset=1")).await.unwrap();
+    let rest = row_ids(&c, "#findings tbody tr").await;
+    assert!(all.len() >= 2, "{all:?}");
+    assert_eq!(rest, all[1..].to_vec());
+    assert!(c.find(Locator::Css("#findings-prev")).await.is_ok());
     c.close().await.unwrap();
 }

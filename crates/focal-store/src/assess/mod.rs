@@ -1282,9 +1282,14 @@ impl<D: Db> VulnStore for Assess<'_, D> {
             sql.push_str(&format!(" AND rating_rank >= ?{}", args.len()));
         }
         sql.push_str(" ORDER BY rating_rank DESC, id");
-        if let Some(l) = filter.limit {
-            args.push(i(l as i64));
+        if filter.limit.is_some() || filter.offset > 0 {
+            let limit = filter
+                .limit
+                .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            args.push(i(limit));
             sql.push_str(&format!(" LIMIT ?{}", args.len()));
+            args.push(i(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+            sql.push_str(&format!(" OFFSET ?{}", args.len()));
         }
         self.0.read(&mut |tx| rows(tx, &sql, &args, finding_row))
     }

@@ -709,6 +709,7 @@ pub fn vulns(data: &Path, cmd: VulnsCommand, json: bool) -> Result<()> {
                 advisory: None,
                 min_rating,
                 limit: Some(limit),
+                offset: 0,
             })?;
             if json {
                 return print_json(&list);
