@@ -47,7 +47,7 @@ impl QueueConfig {
 
     pub(crate) fn error(&self, doing: &str, e: impl std::fmt::Display) -> DistributedError {
         DistributedError::Nats {
-            url: self.url.clone(),
+            url: focal_model::redact::url_list(&self.url),
             message: format!("{doing}: {e}"),
         }
     }
@@ -109,3 +109,20 @@ impl QueueConfig {
 /// Message headers naming the chunk.
 pub const JOB_HEADER: &str = "Focal-Job";
 pub const CHUNK_HEADER: &str = "Focal-Chunk";
+
+#[cfg(test)]
+mod tests {
+    use super::QueueConfig;
+
+    #[test]
+    fn errors_name_the_server_without_its_credentials() {
+        let q =
+            QueueConfig::new("nats://a:4222,nats://focal:SECRET@b:4222?token=SECRET", "s").unwrap();
+        let shown = q.error("connecting", "refused").to_string();
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("nats://a:4222") && shown.contains("b:4222"),
+            "{shown}"
+        );
+    }
+}

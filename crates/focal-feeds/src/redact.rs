@@ -7,51 +7,7 @@
 //! Every place that shows a definition or its pull URL goes through this module, so there is one
 //! rule to check.
 
-/// What a secret is replaced with.
-pub const REDACTED: &str = "[redacted]";
-
-/// `url` without what may be a secret: the user and password (`https://[redacted]@host/`), and
-/// the query and fragment (`https://host/path?[redacted]`). Works on any text, valid URL or not
-/// (error messages quote URLs that do not validate), and errs towards hiding too much: anything
-/// before the last `@` of the authority or of the part before the query is hidden.
-pub fn url(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i)
-            if i > 0
-                && url[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            url.split_at(i + 3)
-        }
-        _ => ("", url),
-    };
-    // A password may hold '?', '#' or '/' (invalid, but written anyway): take the later of the
-    // last '@' before the first '/' and the last '@' before the query.
-    let before = |stops: &[char]| rest.find(stops).unwrap_or(rest.len());
-    let at = [before(&['/']), before(&['?', '#'])]
-        .into_iter()
-        .filter_map(|end| rest[..end].rfind('@'))
-        .max();
-    let mut out = String::with_capacity(url.len());
-    out.push_str(scheme);
-    let rest = match at {
-        Some(at) => {
-            out.push_str(REDACTED);
-            &rest[at..]
-        }
-        None => rest,
-    };
-    match rest.find(['?', '#']) {
-        Some(q) => {
-            out.push_str(&rest[..q]);
-            out.push_str(&rest[q..=q]);
-            out.push_str(REDACTED);
-        }
-        None => out.push_str(rest),
-    }
-    out
-}
+pub use focal_model::redact::{REDACTED, url};
 
 /// The definition file `toml` as it may be shown: as written, with every `[pull.headers]` value
 /// and the secret parts of `pull.url` (see [`url`]) replaced by [`REDACTED`]. A file that is not
@@ -104,38 +60,6 @@ fn replace(item: &mut toml_edit::Item, text: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_user_password_query_and_fragment() {
-        for (given, shown) in [
-            ("https://x.org/a/b.csv", "https://x.org/a/b.csv"),
-            ("file:///srv/feed.txt", "file:///srv/feed.txt"),
-            (
-                "https://x.org/a.csv?key=SECRET&b=1",
-                "https://x.org/a.csv?[redacted]",
-            ),
-            (
-                "https://x.org/a.csv#SECRET",
-                "https://x.org/a.csv#[redacted]",
-            ),
-            (
-                "https://user:SECRET@x.org:8443/a?k=SECRET",
-                "https://[redacted]@x.org:8443/a?[redacted]",
-            ),
-            ("https://SECRET@x.org/", "https://[redacted]@x.org/"),
-            // Not valid URLs, but hidden all the same.
-            ("https://u:SE?CRET@x.org/a", "https://[redacted]@x.org/a"),
-            ("https://u:SE/CRET@x.org/a", "https://[redacted]@x.org/a"),
-            ("https://u:SE#CRET@x.org/a", "https://[redacted]@x.org/a"),
-            ("ftp://u:SECRET@x.org/x", "ftp://[redacted]@x.org/x"),
-            ("u:SECRET@x.org/x?SECRET", "[redacted]@x.org/x?[redacted]"),
-            // A '@' in the query is the query's.
-            ("https://x.org/a?to=a@SECRET", "https://x.org/a?[redacted]"),
-            ("", ""),
-        ] {
-            assert_eq!(url(given), shown, "{given}");
-        }
-    }
 
     #[test]
     fn definitions_lose_header_values_and_url_secrets_and_keep_the_rest() {

@@ -12,6 +12,7 @@ pub mod constituent;
 pub mod event;
 pub mod field;
 pub mod intelmq;
+pub mod redact;
 pub mod taxonomy;
 pub mod tlp;
 

@@ -101,20 +101,10 @@ pub fn open(location: &Location) -> Result<Box<dyn Store>> {
     }
 }
 
-/// A URL with any password replaced, for messages and logs.
+/// A connection string as it may be shown in messages and logs: no user, password or query
+/// (the one rule of [`focal_model::redact::url`]).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    focal_model::redact::url(url)
 }
 
 /// Checks a schema name: identifiers cannot be bound as parameters, so only plain lower-case
@@ -163,7 +153,9 @@ mod tests {
         let shown = redact_url("postgres://focal:s3cret@db.example:5432/focal");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.example:5432/focal"), "{shown}");
-        assert_eq!(redact_url("postgres://focal@db/x"), "postgres://focal@db/x");
+        // libpq takes a password in the query too, and a user name is nobody's business.
+        let shown = redact_url("postgres://focal@db/x?password=s3cret");
+        assert_eq!(shown, "postgres://[redacted]@db/x?[redacted]");
     }
 
     #[test]

@@ -127,10 +127,6 @@ impl SqliteStore {
              PRAGMA cache_size = -131072;",
         )
         .map_err(err("setting connection options"))?;
-        if let Ok(extra) = std::env::var("FOCAL_SQLITE_PRAGMAS") {
-            conn.execute_batch(&extra)
-                .map_err(err("setting connection options"))?;
-        }
         Ok(conn)
     }
 
