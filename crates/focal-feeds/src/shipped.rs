@@ -14,20 +14,20 @@ pub const SHIPPED: [(&str, &str); 6] = [
         include_str!("../../../feeds/blocklist-de.toml"),
     ),
     (
-        "spamhaus-drop.toml",
-        include_str!("../../../feeds/spamhaus-drop.toml"),
-    ),
-    (
-        "spamhaus-drop-json.toml",
-        include_str!("../../../feeds/spamhaus-drop-json.toml"),
+        "dataplane.toml",
+        include_str!("../../../feeds/dataplane.toml"),
     ),
     (
         "spamhaus-asndrop.toml",
         include_str!("../../../feeds/spamhaus-asndrop.toml"),
     ),
     (
-        "dataplane.toml",
-        include_str!("../../../feeds/dataplane.toml"),
+        "spamhaus-drop-json.toml",
+        include_str!("../../../feeds/spamhaus-drop-json.toml"),
+    ),
+    (
+        "spamhaus-drop.toml",
+        include_str!("../../../feeds/spamhaus-drop.toml"),
     ),
 ];
 
