@@ -4,10 +4,50 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 6] = [
+pub const SHIPPED: [(&str, &str); 16] = [
     (
         "abusech-feodo-ipblocklist.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist.toml"),
+    ),
+    (
+        "blocklist-de-apache.toml",
+        include_str!("../../../feeds/blocklist-de-apache.toml"),
+    ),
+    (
+        "blocklist-de-bots.toml",
+        include_str!("../../../feeds/blocklist-de-bots.toml"),
+    ),
+    (
+        "blocklist-de-bruteforcelogin.toml",
+        include_str!("../../../feeds/blocklist-de-bruteforcelogin.toml"),
+    ),
+    (
+        "blocklist-de-ftp.toml",
+        include_str!("../../../feeds/blocklist-de-ftp.toml"),
+    ),
+    (
+        "blocklist-de-imap.toml",
+        include_str!("../../../feeds/blocklist-de-imap.toml"),
+    ),
+    (
+        "blocklist-de-ircbot.toml",
+        include_str!("../../../feeds/blocklist-de-ircbot.toml"),
+    ),
+    (
+        "blocklist-de-mail.toml",
+        include_str!("../../../feeds/blocklist-de-mail.toml"),
+    ),
+    (
+        "blocklist-de-sip.toml",
+        include_str!("../../../feeds/blocklist-de-sip.toml"),
+    ),
+    (
+        "blocklist-de-ssh.toml",
+        include_str!("../../../feeds/blocklist-de-ssh.toml"),
+    ),
+    (
+        "blocklist-de-strongips.toml",
+        include_str!("../../../feeds/blocklist-de-strongips.toml"),
     ),
     (
         "blocklist-de.toml",
