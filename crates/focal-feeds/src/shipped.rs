@@ -4,7 +4,7 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 16] = [
+pub const SHIPPED: [(&str, &str); 29] = [
     (
         "abusech-feodo-ipblocklist.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist.toml"),
@@ -52,6 +52,58 @@ pub const SHIPPED: [(&str, &str); 16] = [
     (
         "blocklist-de.toml",
         include_str!("../../../feeds/blocklist-de.toml"),
+    ),
+    (
+        "dataplane-dnsrd.toml",
+        include_str!("../../../feeds/dataplane-dnsrd.toml"),
+    ),
+    (
+        "dataplane-dnsrdany.toml",
+        include_str!("../../../feeds/dataplane-dnsrdany.toml"),
+    ),
+    (
+        "dataplane-dnsversion.toml",
+        include_str!("../../../feeds/dataplane-dnsversion.toml"),
+    ),
+    (
+        "dataplane-proto41.toml",
+        include_str!("../../../feeds/dataplane-proto41.toml"),
+    ),
+    (
+        "dataplane-sipinvitation.toml",
+        include_str!("../../../feeds/dataplane-sipinvitation.toml"),
+    ),
+    (
+        "dataplane-sipquery.toml",
+        include_str!("../../../feeds/dataplane-sipquery.toml"),
+    ),
+    (
+        "dataplane-sipregistration.toml",
+        include_str!("../../../feeds/dataplane-sipregistration.toml"),
+    ),
+    (
+        "dataplane-smtpdata.toml",
+        include_str!("../../../feeds/dataplane-smtpdata.toml"),
+    ),
+    (
+        "dataplane-smtpgreet.toml",
+        include_str!("../../../feeds/dataplane-smtpgreet.toml"),
+    ),
+    (
+        "dataplane-sshclient.toml",
+        include_str!("../../../feeds/dataplane-sshclient.toml"),
+    ),
+    (
+        "dataplane-sshpwauth.toml",
+        include_str!("../../../feeds/dataplane-sshpwauth.toml"),
+    ),
+    (
+        "dataplane-telnetlogin.toml",
+        include_str!("../../../feeds/dataplane-telnetlogin.toml"),
+    ),
+    (
+        "dataplane-vncrfb.toml",
+        include_str!("../../../feeds/dataplane-vncrfb.toml"),
     ),
     (
         "dataplane.toml",
