@@ -4,10 +4,42 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 29] = [
+pub const SHIPPED: [(&str, &str); 37] = [
+    (
+        "abusech-feodo-ipblocklist-txt.toml",
+        include_str!("../../../feeds/abusech-feodo-ipblocklist-txt.toml"),
+    ),
     (
         "abusech-feodo-ipblocklist.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist.toml"),
+    ),
+    (
+        "abusech-sslbl-ip-aggressive.toml",
+        include_str!("../../../feeds/abusech-sslbl-ip-aggressive.toml"),
+    ),
+    (
+        "abusech-sslbl-ip.toml",
+        include_str!("../../../feeds/abusech-sslbl-ip.toml"),
+    ),
+    (
+        "abusech-threatfox-domains.toml",
+        include_str!("../../../feeds/abusech-threatfox-domains.toml"),
+    ),
+    (
+        "abusech-threatfox-ipport.toml",
+        include_str!("../../../feeds/abusech-threatfox-ipport.toml"),
+    ),
+    (
+        "abusech-threatfox-urls.toml",
+        include_str!("../../../feeds/abusech-threatfox-urls.toml"),
+    ),
+    (
+        "abusech-urlhaus-hostfile.toml",
+        include_str!("../../../feeds/abusech-urlhaus-hostfile.toml"),
+    ),
+    (
+        "abusech-urlhaus.toml",
+        include_str!("../../../feeds/abusech-urlhaus.toml"),
     ),
     (
         "blocklist-de-apache.toml",
