@@ -4,7 +4,7 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 37] = [
+pub const SHIPPED: [(&str, &str); 45] = [
     (
         "abusech-feodo-ipblocklist-txt.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist-txt.toml"),
@@ -86,6 +86,14 @@ pub const SHIPPED: [(&str, &str); 37] = [
         include_str!("../../../feeds/blocklist-de.toml"),
     ),
     (
+        "cymru-fullbogons-ipv4.toml",
+        include_str!("../../../feeds/cymru-fullbogons-ipv4.toml"),
+    ),
+    (
+        "cymru-fullbogons-ipv6.toml",
+        include_str!("../../../feeds/cymru-fullbogons-ipv6.toml"),
+    ),
+    (
         "dataplane-dnsrd.toml",
         include_str!("../../../feeds/dataplane-dnsrd.toml"),
     ),
@@ -142,8 +150,20 @@ pub const SHIPPED: [(&str, &str); 37] = [
         include_str!("../../../feeds/dataplane.toml"),
     ),
     (
+        "dshield-block.toml",
+        include_str!("../../../feeds/dshield-block.toml"),
+    ),
+    (
+        "dshield-suspicious-domains.toml",
+        include_str!("../../../feeds/dshield-suspicious-domains.toml"),
+    ),
+    (
         "spamhaus-asndrop.toml",
         include_str!("../../../feeds/spamhaus-asndrop.toml"),
+    ),
+    (
+        "spamhaus-cert.toml",
+        include_str!("../../../feeds/spamhaus-cert.toml"),
     ),
     (
         "spamhaus-drop-json.toml",
@@ -152,6 +172,18 @@ pub const SHIPPED: [(&str, &str); 37] = [
     (
         "spamhaus-drop.toml",
         include_str!("../../../feeds/spamhaus-drop.toml"),
+    ),
+    (
+        "spamhaus-dropv6-json.toml",
+        include_str!("../../../feeds/spamhaus-dropv6-json.toml"),
+    ),
+    (
+        "spamhaus-dropv6.toml",
+        include_str!("../../../feeds/spamhaus-dropv6.toml"),
+    ),
+    (
+        "spamhaus-edrop.toml",
+        include_str!("../../../feeds/spamhaus-edrop.toml"),
     ),
 ];
 
