@@ -4,7 +4,7 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 45] = [
+pub const SHIPPED: [(&str, &str); 60] = [
     (
         "abusech-feodo-ipblocklist-txt.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist-txt.toml"),
@@ -40,6 +40,22 @@ pub const SHIPPED: [(&str, &str); 45] = [
     (
         "abusech-urlhaus.toml",
         include_str!("../../../feeds/abusech-urlhaus.toml"),
+    ),
+    (
+        "bambenek-c2-domain.toml",
+        include_str!("../../../feeds/bambenek-c2-domain.toml"),
+    ),
+    (
+        "bambenek-c2-ip.toml",
+        include_str!("../../../feeds/bambenek-c2-ip.toml"),
+    ),
+    (
+        "bambenek-dga.toml",
+        include_str!("../../../feeds/bambenek-dga.toml"),
+    ),
+    (
+        "binarydefense-banlist.toml",
+        include_str!("../../../feeds/binarydefense-banlist.toml"),
     ),
     (
         "blocklist-de-apache.toml",
@@ -84,6 +100,18 @@ pub const SHIPPED: [(&str, &str); 45] = [
     (
         "blocklist-de.toml",
         include_str!("../../../feeds/blocklist-de.toml"),
+    ),
+    (
+        "cert-pl-warning-list.toml",
+        include_str!("../../../feeds/cert-pl-warning-list.toml"),
+    ),
+    (
+        "cins-army.toml",
+        include_str!("../../../feeds/cins-army.toml"),
+    ),
+    (
+        "cybercrime-tracker.toml",
+        include_str!("../../../feeds/cybercrime-tracker.toml"),
     ),
     (
         "cymru-fullbogons-ipv4.toml",
@@ -158,6 +186,23 @@ pub const SHIPPED: [(&str, &str); 45] = [
         include_str!("../../../feeds/dshield-suspicious-domains.toml"),
     ),
     (
+        "emergingthreats-compromised.toml",
+        include_str!("../../../feeds/emergingthreats-compromised.toml"),
+    ),
+    (
+        "greensnow.toml",
+        include_str!("../../../feeds/greensnow.toml"),
+    ),
+    ("ipsum.toml", include_str!("../../../feeds/ipsum.toml")),
+    (
+        "openphish.toml",
+        include_str!("../../../feeds/openphish.toml"),
+    ),
+    (
+        "phishtank.toml",
+        include_str!("../../../feeds/phishtank.toml"),
+    ),
+    (
         "spamhaus-asndrop.toml",
         include_str!("../../../feeds/spamhaus-asndrop.toml"),
     ),
@@ -184,6 +229,18 @@ pub const SHIPPED: [(&str, &str); 45] = [
     (
         "spamhaus-edrop.toml",
         include_str!("../../../feeds/spamhaus-edrop.toml"),
+    ),
+    (
+        "tor-exit-nodes.toml",
+        include_str!("../../../feeds/tor-exit-nodes.toml"),
+    ),
+    (
+        "turris-greylist.toml",
+        include_str!("../../../feeds/turris-greylist.toml"),
+    ),
+    (
+        "viriback-c2.toml",
+        include_str!("../../../feeds/viriback-c2.toml"),
     ),
 ];
 

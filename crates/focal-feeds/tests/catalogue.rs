@@ -289,3 +289,10 @@ fn every_sample_and_expected_file_belongs_to_a_definition() {
     }
     assert!(strays.is_empty(), "samples of no definition: {strays:?}");
 }
+
+/// Issue 14, item 7: the catalogue holds at least 60 definitions (feeds/README.md lists them).
+#[test]
+fn the_catalogue_holds_at_least_60_definitions() {
+    let n = definitions().len();
+    assert!(n >= 60, "only {n} definitions in feeds/");
+}
