@@ -4,7 +4,7 @@
 use crate::definition::Feed;
 
 /// (file name, TOML text) of every shipped definition.
-pub const SHIPPED: [(&str, &str); 60] = [
+pub const SHIPPED: [(&str, &str); 67] = [
     (
         "abusech-feodo-ipblocklist-txt.toml",
         include_str!("../../../feeds/abusech-feodo-ipblocklist-txt.toml"),
@@ -122,6 +122,14 @@ pub const SHIPPED: [(&str, &str); 60] = [
         include_str!("../../../feeds/cymru-fullbogons-ipv6.toml"),
     ),
     (
+        "cznic-haas.toml",
+        include_str!("../../../feeds/cznic-haas.toml"),
+    ),
+    (
+        "cznic-proki.toml",
+        include_str!("../../../feeds/cznic-proki.toml"),
+    ),
+    (
         "dataplane-dnsrd.toml",
         include_str!("../../../feeds/dataplane-dnsrd.toml"),
     ),
@@ -195,6 +203,18 @@ pub const SHIPPED: [(&str, &str); 60] = [
     ),
     ("ipsum.toml", include_str!("../../../feeds/ipsum.toml")),
     (
+        "netlab360-dga.toml",
+        include_str!("../../../feeds/netlab360-dga.toml"),
+    ),
+    (
+        "netlab360-magnitude.toml",
+        include_str!("../../../feeds/netlab360-magnitude.toml"),
+    ),
+    (
+        "netlab360-mirai-scanner.toml",
+        include_str!("../../../feeds/netlab360-mirai-scanner.toml"),
+    ),
+    (
         "openphish.toml",
         include_str!("../../../feeds/openphish.toml"),
     ),
@@ -233,6 +253,14 @@ pub const SHIPPED: [(&str, &str); 60] = [
     (
         "tor-exit-nodes.toml",
         include_str!("../../../feeds/tor-exit-nodes.toml"),
+    ),
+    (
+        "toulouse-malware.toml",
+        include_str!("../../../feeds/toulouse-malware.toml"),
+    ),
+    (
+        "toulouse-phishing.toml",
+        include_str!("../../../feeds/toulouse-phishing.toml"),
     ),
     (
         "turris-greylist.toml",
