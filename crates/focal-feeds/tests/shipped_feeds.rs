@@ -215,7 +215,7 @@ fn spamhaus_drop_text() {
 
 #[test]
 fn spamhaus_drop_json_lines() {
-    let run = run("spamhaus-drop-json.toml", "spamhaus-drop-v4.json");
+    let run = run("spamhaus-drop-json.toml", "spamhaus-drop-json.json");
     assert_eq!(run.feed.format(), Format::Jsonl);
     // Line 5 is blank; line 9 is the metadata trailer, read as a record and skipped by skip_where.
     assert_eq!(run.records, 8);
@@ -284,7 +284,10 @@ fn spamhaus_drop_json_lines() {
 
 #[test]
 fn abusech_feodo_ipblocklist() {
-    let run = run("abusech-feodo-ipblocklist.toml", "feodo-ipblocklist.csv");
+    let run = run(
+        "abusech-feodo-ipblocklist.toml",
+        "abusech-feodo-ipblocklist.csv",
+    );
     assert_eq!(run.feed.format(), Format::Csv);
     // Lines 1-7 are the '#' banner; the quoted header on line 8 is not commented in the real file.
     assert_eq!(run.header_line, Some(8));

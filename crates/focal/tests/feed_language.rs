@@ -177,7 +177,7 @@ fn sample(name: &str) -> PathBuf {
 fn feeds_test_maps_the_first_rows_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("never-made");
-    let feodo = sample("feodo-ipblocklist.csv");
+    let feodo = sample("abusech-feodo-ipblocklist.csv");
     let p = json(
         &data,
         &[
@@ -253,7 +253,7 @@ fn feeds_test_maps_the_first_rows_and_stores_nothing() {
 fn a_definition_that_does_not_fit_fails_the_ingest_and_names_one_that_does() {
     let dir = tempfile::tempdir().unwrap();
     let data = prepared(dir.path());
-    let feodo = sample("feodo-ipblocklist.csv");
+    let feodo = sample("abusech-feodo-ipblocklist.csv");
     let drop = shipped("spamhaus-drop.toml");
     let out = support::focal(&data, &["ingest", "--feed", s(&drop), s(&feodo)]);
     let stderr = String::from_utf8_lossy(&out.stderr);

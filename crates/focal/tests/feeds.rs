@@ -505,7 +505,7 @@ fn serve_pulls_a_feed_on_its_schedule_and_records_every_attempt() {
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     std::fs::create_dir(&www).unwrap();
-    let sample = repo().join("feeds/samples/feodo-ipblocklist.csv");
+    let sample = repo().join("feeds/samples/abusech-feodo-ipblocklist.csv");
     std::fs::copy(&sample, www.join("feodo.csv")).unwrap();
     let http = HttpServer::start(&www);
     let shipped = repo().join("feeds/abusech-feodo-ipblocklist.toml");

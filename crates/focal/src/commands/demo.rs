@@ -99,8 +99,11 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     )];
     for (def, sample) in [
         ("spamhaus-drop.toml", "spamhaus-drop.txt"),
-        ("spamhaus-drop-json.toml", "spamhaus-drop-v4.json"),
-        ("abusech-feodo-ipblocklist.toml", "feodo-ipblocklist.csv"),
+        ("spamhaus-drop-json.toml", "spamhaus-drop-json.json"),
+        (
+            "abusech-feodo-ipblocklist.toml",
+            "abusech-feodo-ipblocklist.csv",
+        ),
         ("blocklist-de.toml", "blocklist-de-all.txt"),
     ] {
         let (def, sample) = (
