@@ -12,7 +12,8 @@ use crate::api::{
     PullPage, blocking,
 };
 use crate::constituents::{self as cons, ChangeError, Fields, ImportResult, Problem};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
+use crate::extract::PagePath as Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
@@ -139,7 +140,8 @@ pub(crate) fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<S
     )
 }
 
-pub fn login_page(csrf: &str, message: Option<&str>) -> String {
+/// The sign-in form; `next` (already checked by `session::safe_next`) is where it leads after.
+pub fn login_page(csrf: &str, message: Option<&str>, next: Option<&str>) -> String {
     layout(
         "Sign in",
         None,
@@ -147,6 +149,7 @@ pub fn login_page(csrf: &str, message: Option<&str>) -> String {
             @if let Some(m) = message { p.error { (m) } }
             form.login method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
+                @if let Some(n) = next { input type="hidden" name="next" id="next" value=(n); }
                 label { "Name" input type="text" name="username" id="username" autocomplete="username" required; }
                 label { "Password" input type="password" name="password" id="password" autocomplete="current-password" required; }
                 button type="submit" id="signin" { "Sign in" }
@@ -157,7 +160,7 @@ pub fn login_page(csrf: &str, message: Option<&str>) -> String {
 }
 
 fn error_page(p: &Principal, e: ApiError) -> Response {
-    (e.0, layout("Problem", Some(p), html! { p.error { (e.1) } })).into_response()
+    crate::errors::page(e.0, Some(p), &e.1)
 }
 
 fn page_result(p: &Principal, r: Result<Html<String>, ApiError>) -> Response {

