@@ -185,6 +185,7 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (true, _, ["metrics"]) => (Need::StaffRead, "/metrics"),
         (true, _, [""]) => (Need::Read, "/"),
         (true, _, ["events"]) => (Need::Read, "/events"),
+        (true, _, ["events", _]) => (Need::Read, "/events/{seq}"),
         (true, _, ["incidents"]) => (Need::Read, "/incidents"),
         (true, _, ["incidents", _]) => (Need::Read, "/incidents/{id}"),
         (_, true, ["incidents", _, "transition"]) => (Need::Act, "/incidents/{id}/transition"),

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", routing::get(dashboard))
         .route("/static/focal.css", routing::get(css))
         .route("/events", routing::get(events))
+        .route("/events/{seq}", routing::get(event))
         .route("/incidents", routing::get(incidents))
         .route("/incidents/{id}", routing::get(incident))
         .route("/incidents/{id}/transition", routing::post(transition))
@@ -311,68 +312,187 @@ fn event_filters(q: &EventQuery) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
+/// Whether the events page lists the newest first: its default, unlike the API's. An order
+/// that is neither is refused, as by the API.
+fn events_newest_first(q: &EventQuery) -> Result<bool, ApiError> {
+    match q.order.as_deref().map(str::trim) {
+        None | Some("") => Ok(true),
+        Some(_) => q.newest_first(),
+    }
+}
+
 async fn events(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Query(q): Query<EventQuery>,
 ) -> Response {
+    let newest = match events_newest_first(&q) {
+        Ok(n) => n,
+        Err(e) => return error_page(&p, e),
+    };
     let mut asked = q.clone();
     asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    asked.order = Some(if newest { "newest" } else { "oldest" }.into());
     let filters = event_filters(&q);
-    let r = api::search_events(&state, &p, asked, api::MAX_LIMIT)
-        .await
-        .map(|(rows, next)| {
-            let base = query(&filters);
-            let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
-                label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
-            };
-            layout(
-                "Events",
-                Some(&p),
-                html! {
-                    form.filters method="get" action="/events" {
-                        (field("ip", "IP or CIDR", &q.ip, "192.0.2.0/24"))
-                        (field("asn", "ASN", &q.asn, "64500"))
-                        (field("country", "Country", &q.country, "NL"))
-                        (field("constituent", "Constituent", &q.constituent, ""))
-                        (field("type", "Type", &q.type_, "infected-system"))
-                        (field("feed", "Feed", &q.feed, ""))
-                        (field("since", "Since", &q.since, "2026-11-01"))
-                        (field("until", "Until", &q.until, ""))
-                        button type="submit" id="search" { "Search" }
-                    }
-                    p.exports {
-                        "Export this search: "
-                        a href=(format!("/api/v1/events/export?format=csv&{base}")) { "CSV" } " · "
-                        a href=(format!("/api/v1/events/export?format=json&{base}")) { "JSON" }
-                    }
-                    table #events {
-                        thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
-                        tbody {
-                            @for (seq, e) in &rows {
-                                tr {
-                                    td.num { (seq) }
-                                    td { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
-                                    td { (e.classification_type.as_str()) }
-                                    td { (e.source_ip.map(|i| i.to_string()).unwrap_or_default()) }
-                                    td { (e.source_asn.map(|a| a.to_string()).unwrap_or_default()) }
-                                    td { (e.source_cc.as_ref().map(|c| c.to_string()).unwrap_or_default()) }
-                                    td { (e.constituent.as_deref().unwrap_or("")) }
-                                    td { (e.feed_name) }
-                                    td { (e.tlp.to_string()) }
-                                }
-                            }
+    let order_param = (!newest).then(|| "oldest".to_string());
+    let found = match api::search_events(&state, &p, asked.clone(), api::MAX_LIMIT).await {
+        Ok(found) => found,
+        Err(e) => return error_page(&p, e),
+    };
+    let total = match api::count_events(&state, &p, &asked).await {
+        Ok(n) => n,
+        Err(e) => return error_page(&p, e),
+    };
+    let (rows, next) = found;
+    let base = query(&filters);
+    let mut with_order = filters.clone();
+    with_order.push(("order", order_param.clone()));
+    let here = query(&with_order);
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
+        label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+    };
+    let page = layout(
+        "Events",
+        Some(&p),
+        html! {
+            form.filters method="get" action="/events" {
+                (field("ip", "IP or CIDR", &q.ip, "192.0.2.0/24"))
+                (field("asn", "ASN", &q.asn, "64500"))
+                (field("country", "Country", &q.country, "NL"))
+                (field("constituent", "Constituent", &q.constituent, ""))
+                (field("type", "Type", &q.type_, "infected-system"))
+                (field("feed", "Feed", &q.feed, ""))
+                (field("since", "Since", &q.since, "2026-11-01"))
+                (field("until", "Until", &q.until, ""))
+                label { "Order" select name="order" id="f-order" {
+                    option value="newest" selected[newest] { "newest stored first" }
+                    option value="oldest" selected[!newest] { "oldest stored first" }
+                } }
+                button type="submit" id="search" { "Search" }
+            }
+            p.count {
+                strong #event-count { (total) }
+                @if total == 1 { " event matches" } @else { " events match" }
+                (if newest { ", newest stored first." } else { ", oldest stored first." })
+            }
+            p.exports {
+                "Export this search: "
+                a href=(format!("/api/v1/events/export?format=csv&{here}")) { "CSV" } " · "
+                a href=(format!("/api/v1/events/export?format=json&{here}")) { "JSON" }
+            }
+            table #events {
+                thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
+                tbody {
+                    @for (seq, e) in &rows {
+                        tr {
+                            td.num { a.event href=(format!("/events/{seq}")) { (seq) } }
+                            td { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
+                            td { (e.classification_type.as_str()) }
+                            td { (e.source_ip.map(|i| i.to_string()).unwrap_or_default()) }
+                            td { (e.source_asn.map(|a| a.to_string()).unwrap_or_default()) }
+                            td { (e.source_cc.as_ref().map(|c| c.to_string()).unwrap_or_default()) }
+                            td { (e.constituent.as_deref().unwrap_or("")) }
+                            td { (e.feed_name) }
+                            td { (tlp_label(&e.tlp.to_string())) }
                         }
                     }
-                    @if rows.is_empty() { p { "No events match." } }
-                    nav.pager {
-                        a href=(format!("/events?{base}")) { "First page" }
-                        @if let Some(n) = next { " · " a rel="next" id="next" href=(format!("/events?{}&after={n}", base)) { "Next page" } }
+                }
+            }
+            @if rows.is_empty() { p { "No events match." } }
+            nav.pager {
+                a href=(format!("/events?{here}")) { "First page" }
+                @if let Some(n) = next {
+                    " · "
+                    a rel="next" id="next" href=(format!("/events?{here}&{}={n}", if newest { "before" } else { "after" })) { "Next page" }
+                }
+            }
+            @if base.is_empty() && total == 0 { p.note { "No event has been stored yet." } }
+        },
+    );
+    page.into_response()
+}
+
+/// A TLP label in FIRST's colours (the classes of focal.css).
+fn tlp_label(tlp: &str) -> Markup {
+    let class = match tlp.to_ascii_uppercase() {
+        t if t.contains("RED") => "tlp tlp-red",
+        t if t.contains("AMBER") => "tlp tlp-amber",
+        t if t.contains("GREEN") => "tlp tlp-green",
+        _ => "tlp",
+    };
+    html! { span class=(class) { (tlp) } }
+}
+
+/// One event: every field, its run and feed, the incidents it belongs to, and (for staff) the
+/// record as the feed sent it.
+async fn event(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(seq): Path<i64>,
+) -> Response {
+    let d = match api::event_detail(&state, &p, seq).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    let staff = p.can(Need::StaffRead);
+    let e = &d.event;
+    // Every field as the API names it (IntelMQ's), except the raw record, shown below.
+    let mut fields = focal_model::intelmq::to_json(e);
+    fields.remove("raw");
+    fields.remove("__type");
+    let raw = e
+        .raw
+        .as_ref()
+        .map(|r| String::from_utf8_lossy(r).into_owned());
+    let feed = e.feed_name.to_string();
+    layout(
+        &format!("Event {seq}"),
+        Some(&p),
+        html! {
+            dl.facts #event-facts {
+                dt { "seq" } dd #event-seq { (seq) }
+                dt { "Time" } dd { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
+                dt { "Type" } dd { a href=(format!("/events?type={}", enc(e.classification_type.as_str()))) { (e.classification_type.as_str()) } }
+                dt { "TLP" } dd { (tlp_label(&e.tlp.to_string())) }
+                dt { "Constituent" } dd #event-constituent {
+                    @if let Some(c) = &e.constituent { a href=(format!("/constituents/{}", enc(c))) { (c) } }
+                    @else { "none matched" }
+                }
+                dt { "Incidents" } dd #event-incidents {
+                    @if d.incidents.is_empty() { "none" }
+                    @for (n, i) in d.incidents.iter().enumerate() {
+                        @if n > 0 { ", " }
+                        a.incident href=(format!("/incidents/{i}")) { "#" (i) }
                     }
-                },
-            )
-        });
-    page_result(&p, r)
+                }
+                dt { "Feed" } dd #event-feed {
+                    @if staff { a href=(format!("/feeds/{}", enc(&feed))) { (feed) } } @else { (feed) }
+                    " · " a href=(format!("/events?feed={}", enc(&feed))) { "its events" }
+                }
+                dt { "Run" } dd #event-run {
+                    @if staff {
+                        a href=(format!("/feeds#run-{}", d.run.id)) { "run " (d.run.id) }
+                        " of " code { (d.run.file_name) } ", started " (short_time(&d.run.started_at))
+                        " (" (d.run.status.as_str()) ")"
+                    } @else { "run " (d.run.id) }
+                }
+            }
+            h2 { "Fields" }
+            table #event-fields {
+                thead { tr { th { "Field" } th { "Value" } } }
+                tbody { @for (k, v) in &fields { tr {
+                    td { code { (k) } }
+                    td { @match v { Value::String(t) => (t), other => (other.to_string()) } }
+                } } }
+            }
+            @if staff {
+                h2 { "Raw record" }
+                @if let Some(r) = &raw { pre.definition #event-raw { code { (r) } } }
+                @else { p { "The feed's record was not kept for this event." } }
+            }
+        },
+    )
+    .into_response()
 }
 
 async fn incidents(
@@ -1097,7 +1217,7 @@ async fn feeds(
                 }
                 h2 { "Last runs" }
                 table #runs { thead { tr { th { "Run" } th { "Feed" } th { "File" } th { "Status" } th { "Rows" } th { "Stored" } th { "Duplicates" } th { "Quarantined" } th { "Started" } } }
-                    tbody { @for r in &runs { tr {
+                    tbody { @for r in &runs { tr id=(format!("run-{}", r.id)) {
                         td.num { (r.id) } td { (r.feed) } td { (r.file_name) } td { (r.status.as_str()) } td.num { (r.progress.rows_read) }
                         td.num { (r.progress.events_stored) } td.num { (r.progress.duplicates) } td.num { (r.progress.quarantined) } td { (r.started_at) }
                     } } } }

@@ -290,6 +290,15 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         .collect();
 
     let (a, b) = (&site.org_a, &site.org_b);
+    // An event of each organisation, for its page.
+    let event_of = |org: &str| -> i64 {
+        let v: Value = admin
+            .get(&format!("/api/v1/events?constituent={org}&limit=1"))
+            .json()
+            .unwrap();
+        v["events"][0]["seq"].as_i64().expect("an event of the organisation")
+    };
+    let (seq_a, seq_b) = (event_of(a), event_of(b));
     let mut routes = vec![
         get("/login".into(), Need::Public),
         get("/healthz".into(), Need::Public),
@@ -301,6 +310,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/".into(), Need::Read),
         get("/events".into(), Need::Read),
         get(format!("/events?constituent={a}"), Need::Read),
+        get(format!("/events/{seq_a}"), Need::Read),
         get("/incidents".into(), Need::Read),
         get(format!("/incidents/{id_a}"), Need::Read),
         get("/constituents".into(), Need::Read),
@@ -852,6 +862,10 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         .json()
         .unwrap();
     assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    // Nor its event's page: the same 404 as an event that does not exist.
+    let resp = ca.get(&format!("/events/{seq_b}"));
+    assert_eq!(resp.status(), 404);
+    assert!(!contains_id(&resp.text().unwrap(), b));
     let v: Value = admin
         .get(&format!("/api/v1/events?constituent={b}&limit=1"))
         .json()

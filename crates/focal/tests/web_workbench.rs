@@ -251,3 +251,183 @@ async fn in_the_browser_errors_are_pages_and_a_sign_in_returns_to_the_page() {
     shot(&c, "error-403").await;
     c.close().await.unwrap();
 }
+
+/// The `seq`s linked from the events table of a page, in order.
+fn listed_seqs(html: &str) -> Vec<i64> {
+    html.split("<a class=\"event\" href=\"/events/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The text of the element with this id (up to the next tag).
+fn by_id(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    rest[start..].split('<').next().unwrap().to_string()
+}
+
+/// Every event `seq` the API lists for this session and query, oldest first.
+fn all_seqs(s: &Session, query: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let v: Value = s
+            .get(&format!("/api/v1/events?{query}&limit=1000&after={after}"))
+            .json()
+            .unwrap();
+        out.extend(
+            v["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_i64().unwrap()),
+        );
+        match v["next_after"].as_i64() {
+            Some(n) => after = n,
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn the_events_page_is_newest_first_with_an_exact_count_and_a_page_per_event() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let analyst = login(&base, "analyst2");
+    let constituent = login(&base, "constituent_a");
+    let (a, b) = (site.org_a.clone(), site.org_b.clone());
+
+    let first: Value = analyst
+        .get(&format!("/api/v1/events?constituent={a}&limit=1"))
+        .json()
+        .unwrap();
+    let type_ = first["events"][0]["classification.type"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (who, query) in [
+        (&analyst, format!("constituent={a}")),
+        (&analyst, format!("type={type_}")),
+        (&constituent, String::new()),
+    ] {
+        let oldest = all_seqs(who, &query);
+        assert!(!oldest.is_empty(), "{query}");
+        let html = who.get(&format!("/events?{query}")).text().unwrap();
+        assert_eq!(
+            by_id(&html, "event-count"),
+            oldest.len().to_string(),
+            "{query}: the count is exact"
+        );
+        let first = listed_seqs(&html);
+        let mut newest = oldest.clone();
+        newest.reverse();
+        assert_eq!(
+            first,
+            newest[..first.len()],
+            "{query}: newest first by default"
+        );
+        // The next page continues below the first, without a gap or an overlap.
+        if oldest.len() > first.len() {
+            let at = html.find("id=\"next\" href=\"").expect("a next page") + 16;
+            let href = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+            assert!(href.contains("before="), "{href}");
+            let second = listed_seqs(&who.get(&href).text().unwrap());
+            assert_eq!(
+                second,
+                newest[first.len()..(first.len() + second.len())],
+                "{href}"
+            );
+        }
+        // Oldest first on request.
+        let html = who
+            .get(&format!("/events?{query}&order=oldest"))
+            .text()
+            .unwrap();
+        let listed = listed_seqs(&html);
+        assert_eq!(listed, oldest[..listed.len()], "{query}");
+    }
+
+    // An event's page: every field, its constituent, run, feed and incidents, the raw record.
+    let seq = *all_seqs(&analyst, &format!("constituent={a}")).last().unwrap();
+    let html = analyst.get(&format!("/events/{seq}")).text().unwrap();
+    assert!(html.contains(&format!("<h1>Event {seq}</h1>")), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/constituents/{a}\"")),
+        "the constituent is linked: {html}"
+    );
+    assert!(html.contains("id=\"event-raw\""), "staff see the raw record");
+    assert!(html.contains("href=\"/feeds/"), "the feed is linked: {html}");
+    assert!(html.contains("href=\"/feeds#run-"), "the run is linked: {html}");
+    assert!(html.contains("<code>classification.type</code>"), "{html}");
+    // An event grouped into an incident links it, and that incident lists it among its events.
+    let grouped = all_seqs(&analyst, &format!("constituent={a}"))
+        .into_iter()
+        .find_map(|seq| {
+            let html = analyst.get(&format!("/events/{seq}")).text().unwrap();
+            let at = html.find("<a class=\"incident\" href=\"/incidents/")?;
+            let id: i64 = html[at + 37..].split('"').next()?.parse().ok()?;
+            Some((seq, id))
+        });
+    let (_, incident) = grouped.expect("some event of org A is in an incident");
+    assert_eq!(analyst.get(&format!("/incidents/{incident}")).status(), 200);
+
+    // A constituent: its own event without the raw record; another's, or nonsense, is 404.
+    let own = all_seqs(&constituent, "")[0];
+    let resp = constituent.get(&format!("/events/{own}"));
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().unwrap();
+    assert!(!html.contains("id=\"event-raw\""), "{html}");
+    assert!(!html.contains("href=\"/feeds/"), "no link to staff pages: {html}");
+    let theirs = all_seqs(&analyst, &format!("constituent={b}"))[0];
+    for path in [format!("/events/{theirs}"), "/events/x".into(), "/events/0".into()] {
+        let resp = constituent.get(&path);
+        assert_eq!(resp.status(), 404, "{path}");
+        assert!(!contains_id(&resp.text().unwrap(), &b), "{path}");
+    }
+    // A bad order is a message, not an empty list.
+    let resp = analyst.get("/events?order=sideways");
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().unwrap().contains("order"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_browser_an_event_row_leads_to_its_page_and_on_to_its_constituent() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "analyst2").await;
+    c.goto(&format!("{base}/events?constituent={}", site.org_a))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Events").await;
+    let count = text(&c, "#event-count").await;
+    assert!(count.parse::<u64>().unwrap() > 0, "{count}");
+    shot(&c, "events-newest").await;
+    let first = c
+        .find(Locator::Css("#events tbody tr a.event"))
+        .await
+        .expect("a linked event");
+    let seq = first.text().await.unwrap();
+    first.click().await.unwrap();
+    wait_path(&c, &format!("/events/{seq}")).await;
+    assert_eq!(text(&c, "#event-seq").await, seq);
+    c.find(Locator::Css("#event-fields"))
+        .await
+        .expect("the fields table");
+    shot(&c, "event").await;
+    c.find(Locator::Css("#event-constituent a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &format!("/constituents/{}", site.org_a)).await;
+    c.close().await.unwrap();
+}
