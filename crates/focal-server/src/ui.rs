@@ -1378,9 +1378,103 @@ async fn pull_now(
     Redirect::to(&format!("/feeds/{}?requested=1", enc(&name))).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct AuditPage {
+    /// Older entries than this id (the next page, newest first).
+    before: Option<i64>,
+    /// Newer entries than this id (oldest first, `order=oldest`).
     after: Option<i64>,
+    actor: Option<String>,
+    subject: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    order: Option<String>,
+}
+
+fn filled(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A JSON value as a person reads it: text as text (its line breaks kept), lists of plain
+/// values joined, anything else indented.
+fn readable(v: &Value) -> Markup {
+    match v {
+        Value::Null => html! { span.none { "—" } },
+        Value::String(t) => html! { span.text { (t) } },
+        Value::Bool(_) | Value::Number(_) => html! { (v.to_string()) },
+        Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if parts.is_empty() {
+                html! { span.none { "(none)" } }
+            } else {
+                html! { span.text { (parts.join(", ")) } }
+            }
+        }
+        other => html! {
+            pre.json { (serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())) }
+        },
+    }
+}
+
+/// What an audit entry changed: field by field where both sides are objects (changed fields
+/// marked), else the value before and after.
+fn change(before: Option<&Value>, after: Option<&Value>) -> Markup {
+    let empty = serde_json::Map::new();
+    match (before, after) {
+        (b, a) if b.is_none_or(Value::is_object) && a.is_none_or(Value::is_object) => {
+            let b = b.and_then(Value::as_object).unwrap_or(&empty);
+            let a = a.and_then(Value::as_object).unwrap_or(&empty);
+            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let both = before.is_some() && after.is_some();
+            // With both sides, the changed fields; the unchanged ones folded away.
+            let (changed, same): (Vec<&String>, Vec<&String>) = keys
+                .into_iter()
+                .partition(|k| !both || b.get(k.as_str()) != a.get(k.as_str()));
+            let row = |k: &String, class: &str| {
+                let (vb, va) = (b.get(k.as_str()), a.get(k.as_str()));
+                html! {
+                    tr class=(class) {
+                        th { (k) }
+                        @if before.is_some() { td { @if let Some(v) = vb { (readable(v)) } @else { span.none { "—" } } } }
+                        @if after.is_some() { td { @if let Some(v) = va { (readable(v)) } @else { span.none { "—" } } } }
+                    }
+                }
+            };
+            html! {
+                @if changed.is_empty() && same.is_empty() { span.none { "—" } }
+                @if !changed.is_empty() {
+                    table.change {
+                        @if both { thead { tr { th { "Field" } th { "Before" } th { "After" } } } }
+                        tbody { @for k in &changed { (row(k, if both { "changed" } else { "" })) } }
+                    }
+                }
+                @if !same.is_empty() {
+                    details.unchanged {
+                        summary { (same.len()) " unchanged field" @if same.len() != 1 { "s" } }
+                        table.change { tbody { @for k in &same { (row(k, "")) } } }
+                    }
+                }
+            }
+        }
+        (b, a) => html! {
+            div.change {
+                @if let Some(b) = b { div { span.label { "Before: " } (readable(b)) } }
+                @if let Some(a) = a { div { span.label { "After: " } (readable(a)) } }
+            }
+        },
+    }
 }
 
 async fn audit(
@@ -1388,29 +1482,86 @@ async fn audit(
     Extension(p): Extension<Principal>,
     Query(q): Query<AuditPage>,
 ) -> Response {
-    let st = state.clone();
-    let filter = AuditFilter {
-        after_id: q.after,
-        limit: Some(PAGE),
-        ..AuditFilter::default()
+    let newest = match q.order.as_deref().map(str::trim) {
+        None | Some("") | Some("newest") => true,
+        Some("oldest") => false,
+        Some(other) => {
+            return error_page(
+                &p,
+                ApiError::bad(format!("order {other:?}: expected newest or oldest")),
+            );
+        }
     };
-    let r = blocking(move || Ok(st.store.audit_entries(&filter)?))
-        .await
-        .map(|rows| {
-            let next = (rows.len() == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
-            layout(
-                "Audit log",
-                Some(&p),
-                html! {
-                    table #audit { thead { tr { th { "#" } th { "At" } th { "Actor" } th { "Action" } th { "Subject" } th { "Change" } th { "Hash" } } }
-                        tbody { @for e in &rows { tr {
-                            td.num { (e.id) } td { (e.at) } td { (e.actor) } td { (e.action) } td { (e.subject) }
-                            td { code { (e.before.as_ref().map(|v| v.to_string()).unwrap_or_default()) " → " (e.after.as_ref().map(|v| v.to_string()).unwrap_or_default()) } }
-                            td { code { (e.hash.get(..12).unwrap_or(&e.hash)) } }
-                        } } } }
-                    @if let Some(n) = next { nav.pager { a rel="next" href=(format!("/audit?after={n}")) { "Next page" } } }
-                },
-            )
-        });
-    page_result(&p, r)
+    let time = |name: &str, v: &Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
+        filled(v).map(|t| api::parse_time(name, &t)).transpose()
+    };
+    let (since, until) = match (time("since", &q.since), time("until", &q.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_page(&p, e),
+    };
+    let filter = AuditFilter {
+        actor: filled(&q.actor),
+        subject: filled(&q.subject),
+        action: filled(&q.action),
+        since,
+        until,
+        after_id: if newest { None } else { q.after },
+        before_id: if newest { q.before } else { None },
+        newest_first: newest,
+        limit: Some(PAGE),
+    };
+    let st = state.clone();
+    let rows = match blocking(move || Ok(st.store.audit_entries(&filter)?)).await {
+        Ok(rows) => rows,
+        Err(e) => return error_page(&p, e),
+    };
+    let next = (rows.len() == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let base = query(&[
+        ("actor", filled(&q.actor)),
+        ("subject", filled(&q.subject)),
+        ("action", filled(&q.action)),
+        ("since", filled(&q.since)),
+        ("until", filled(&q.until)),
+        ("order", (!newest).then(|| "oldest".to_string())),
+    ]);
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
+        label { (label) input type="text" name=(name) id=(format!("a-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+    };
+    layout(
+        "Audit log",
+        Some(&p),
+        html! {
+            form.filters method="get" action="/audit" {
+                (field("actor", "Actor", &q.actor, "user:alice"))
+                (field("subject", "Subject", &q.subject, "incident:12"))
+                (field("action", "Action", &q.action, "incident.transition"))
+                (field("since", "Since", &q.since, "2026-11-01"))
+                (field("until", "Until", &q.until, "2026-12-01T12:00:00Z"))
+                label { "Order" select name="order" id="a-order" {
+                    option value="newest" selected[newest] { "newest first" }
+                    option value="oldest" selected[!newest] { "oldest first" }
+                } }
+                button type="submit" id="audit-filter" { "Filter" }
+            }
+            @if rows.is_empty() { p #audit-empty { "No entries match." } }
+            table #audit { thead { tr { th { "#" } th { "At" } th { "Actor" } th { "Action" } th { "Subject" } th { "Change" } th { "Hash" } } }
+                tbody { @for e in &rows { tr {
+                    td.num { (e.id) }
+                    td.nowrap { time datetime=(e.at) { (short_time(&e.at)) } }
+                    td { a href=(format!("/audit?actor={}", enc(&e.actor))) { (e.actor) } }
+                    td { a href=(format!("/audit?action={}", enc(&e.action))) { (e.action) } }
+                    td { a href=(format!("/audit?subject={}", enc(&e.subject))) { (e.subject) } }
+                    td { (change(e.before.as_ref(), e.after.as_ref())) }
+                    td.nowrap { code title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                } } } }
+            nav.pager {
+                a href=(format!("/audit?{base}")) { "First page" }
+                @if let Some(n) = next {
+                    " · "
+                    a rel="next" id="next" href=(format!("/audit?{base}&{}={n}", if newest { "before" } else { "after" })) { "Next page" }
+                }
+            }
+        },
+    )
+    .into_response()
 }

@@ -1017,6 +1017,7 @@ fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
             action: Some("test.change".into()),
             after_id: None,
             limit: None,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(entries.len(), 4);
@@ -1026,6 +1027,52 @@ fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
     );
     let latest = log.audit_latest("test.change", "thing:3").unwrap().unwrap();
     assert_eq!(latest.id, entries[3].id);
+    // The audit page's filters: newest first, paged back, by actor and by time.
+    log.audit_append("bob", "test.other", "thing:9", None, None)
+        .unwrap();
+    let list = |f: focal_store::incidents::AuditFilter| -> Vec<i64> {
+        log.audit_entries(&f)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    let newest = list(focal_store::incidents::AuditFilter {
+        newest_first: true,
+        limit: Some(3),
+        ..Default::default()
+    });
+    assert_eq!(newest, vec![ids[3] + 1, ids[3], ids[2]]);
+    let older = list(focal_store::incidents::AuditFilter {
+        newest_first: true,
+        before_id: Some(ids[2]),
+        ..Default::default()
+    });
+    assert_eq!(older, vec![ids[1], ids[0]]);
+    let by_bob = list(focal_store::incidents::AuditFilter {
+        actor: Some("bob".into()),
+        ..Default::default()
+    });
+    assert_eq!(by_bob, vec![ids[3] + 1]);
+    let at: jiff::Timestamp = entries[0].at.parse().unwrap();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let this_hour = list(focal_store::incidents::AuditFilter {
+        since: Some(at - hour),
+        until: Some(at + hour),
+        ..Default::default()
+    });
+    assert_eq!(this_hour.len(), 5, "{this_hour:?}");
+    let later = list(focal_store::incidents::AuditFilter {
+        since: Some(at + hour),
+        ..Default::default()
+    });
+    assert!(later.is_empty(), "{later:?}");
+    let earlier = list(focal_store::incidents::AuditFilter {
+        until: Some(at - hour),
+        ..Default::default()
+    });
+    assert!(earlier.is_empty(), "{earlier:?}");
     // An edit by hand breaks the chain at that entry.
     b.exec_by_hand("UPDATE audit_log SET actor = 'mallory' WHERE id = 2");
     let edited = log.audit_verify().unwrap();

@@ -431,3 +431,163 @@ async fn in_the_browser_an_event_row_leads_to_its_page_and_on_to_its_constituent
     wait_path(&c, &format!("/constituents/{}", site.org_a)).await;
     c.close().await.unwrap();
 }
+
+/// The audit entry ids of an audit page, in order.
+fn audit_ids(html: &str) -> Vec<i64> {
+    let Some(at) = html.find("<table id=\"audit\">") else {
+        panic!("no audit table: {html}")
+    };
+    html[at..]
+        .split("<tr><td class=\"num\">")
+        .skip(1)
+        .map(|r| r.split('<').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_audit_page_is_newest_first_filtered_and_shows_changes_readably() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let analyst = login(&base, "analyst2");
+    let auditor = login(&base, "auditor");
+    let id = focal_json(&site.data, &["incidents", "--open", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let resp = analyst.post_form(
+        &format!("/incidents/{id}/comment"),
+        &[("text", "line one\nline two")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 303);
+
+    // Newest first: the first row is the API's last entry.
+    let mut entries: Vec<Value> = Vec::new();
+    loop {
+        let after = entries.last().map_or(0, |e| e["id"].as_i64().unwrap());
+        let page: Value = auditor
+            .get(&format!("/api/v1/audit?limit=1000&after={after}"))
+            .json()
+            .unwrap();
+        let list = page["entries"].as_array().unwrap();
+        entries.extend(list.iter().cloned());
+        if list.len() < 1000 {
+            break;
+        }
+    }
+    let newest = entries.last().unwrap()["id"].as_i64().unwrap();
+    let html = auditor.get("/audit").text().unwrap();
+    let ids = audit_ids(&html);
+    assert_eq!(ids[0], newest, "newest first");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+
+    // The comment: its text with its line break, not JSON with an escaped \n.
+    let html = auditor
+        .get(&format!("/audit?subject=incident:{id}&action=incident.comment"))
+        .text()
+        .unwrap();
+    let ids = audit_ids(&html);
+    assert_eq!(ids.len(), 1, "{html}");
+    assert!(html.contains("line one\nline two"), "{html}");
+    assert!(!html.contains("line one\\nline two"), "{html}");
+    assert!(!html.contains("{&quot;text&quot;"), "no raw JSON: {html}");
+
+    // By actor: only that actor's entries.
+    let html = auditor.get("/audit?actor=user:analyst2").text().unwrap();
+    let ids = audit_ids(&html);
+    let by_analyst: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["actor"] == "user:analyst2")
+        .map(|e| e["id"].as_i64().unwrap())
+        .rev()
+        .collect();
+    assert!(!by_analyst.is_empty());
+    assert_eq!(ids, by_analyst[..ids.len()], "{html}");
+
+    // By time: an hour around now holds the comment; tomorrow and last year hold nothing.
+    let now = jiff::Timestamp::now();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let around = auditor
+        .get(&format!(
+            "/audit?action=incident.comment&since={}&until={}",
+            now - hour,
+            now + hour
+        ))
+        .text()
+        .unwrap();
+    assert_eq!(audit_ids(&around).len(), 1, "{around}");
+    for q in [
+        format!("since={}", (now + jiff::SignedDuration::from_hours(24)).strftime("%Y-%m-%d")),
+        "until=2020-01-01".to_string(),
+    ] {
+        let html = auditor.get(&format!("/audit?{q}")).text().unwrap();
+        assert!(audit_ids(&html).is_empty(), "{q}: {html}");
+        assert!(html.contains("id=\"audit-empty\""), "{q}");
+    }
+    // A time that is not one is a message.
+    let resp = auditor.get("/audit?since=yesterday");
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().unwrap().contains("since"));
+    // Staff who may not read the log still may not.
+    assert_eq!(analyst.get("/audit").status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_browser_an_auditor_filters_the_audit_log_by_actor() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let id = focal_json(&site.data, &["incidents", "--open", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    // The blocking client, off the test's async threads.
+    let b = base.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        let analyst = login(&b, "analyst2");
+        analyst
+            .post_form(
+                &format!("/incidents/{id}/assign"),
+                &[("assignee", "analyst2")],
+                Some(&analyst.csrf),
+            )
+            .status()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 303);
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "auditor").await;
+    c.goto(&format!("{base}/audit")).await.unwrap();
+    wait_text(&c, "h1", "Audit log").await;
+    c.find(Locator::Css("#a-actor"))
+        .await
+        .unwrap()
+        .send_keys("user:analyst2")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#audit-filter"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_query(&c, "actor=user%3Aanalyst2").await;
+    let rows = c.find_all(Locator::Css("#audit > tbody > tr")).await.unwrap();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let actor = row
+            .find(Locator::Css(":scope > td:nth-child(3)"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(actor, "user:analyst2");
+    }
+    shot(&c, "audit-filtered").await;
+    c.goto(&format!("{base}/audit")).await.unwrap();
+    wait_text(&c, "h1", "Audit log").await;
+    shot(&c, "audit").await;
+    c.close().await.unwrap();
+}
