@@ -393,6 +393,7 @@ async fn export(
 pub struct IncidentQuery {
     /// A state: new, acknowledged, notified, in_progress, resolved, false_positive, closed.
     pub state: Option<String>,
+    /// A severity: low, medium, high, critical.
     pub severity: Option<String>,
     pub assignee: Option<String>,
     #[serde(rename = "type")]
@@ -418,10 +419,23 @@ impl IncidentQuery {
             ],
             None => vec![],
         };
+        // An unknown severity is a mistake to name, not a filter nothing matches.
+        let severity = nonempty(&self.severity)
+            .map(|s| {
+                focal_incidents::Severity::parse(s)
+                    .map(|s| s.as_str().to_string())
+                    .map_err(|_| {
+                        ApiError::bad(format!(
+                            "severity {s:?}: expected one of {}",
+                            focal_incidents::Severity::ALL.map(|s| s.as_str()).join(", ")
+                        ))
+                    })
+            })
+            .transpose()?;
         Ok(IncidentFilter {
             constituent: nonempty(&self.constituent).map(str::to_string),
             states,
-            severity: nonempty(&self.severity).map(str::to_string),
+            severity,
             assignee: nonempty(&self.assignee).map(str::to_string),
             classification_type: nonempty(&self.type_).map(str::to_string),
             breached_at: self.breached.unwrap_or(false).then(jiff::Timestamp::now),

@@ -412,6 +412,25 @@ async fn events(
     page.into_response()
 }
 
+/// A stored word as a CSS class name part: letters, digits, `-` and `_` only.
+fn css_token(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// How long ago `t` was, in the largest whole unit: `3 d`, `5 h`, `12 min`.
+fn age(t: &jiff::Timestamp, now: &jiff::Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(t.as_second()).max(0);
+    match secs {
+        s if s >= 86_400 => format!("{} d", s / 86_400),
+        s if s >= 3600 => format!("{} h", s / 3600),
+        s if s >= 60 => format!("{} min", s / 60),
+        _ => "just now".to_string(),
+    }
+}
+
 /// A TLP label in FIRST's colours (the classes of focal.css).
 fn tlp_label(tlp: &str) -> Markup {
     let class = match tlp.to_ascii_uppercase() {
@@ -502,6 +521,7 @@ async fn incidents(
 ) -> Response {
     let mut asked = q.clone();
     asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    let now = jiff::Timestamp::now();
     let r = api::list_incidents(&state, &p, &asked).await.map(|(rows, next)| {
         let base = query(&[
             ("state", q.state.clone()),
@@ -522,20 +542,36 @@ async fn incidents(
                             option value=(s.as_str()) selected[q.state.as_deref() == Some(s.as_str())] { (s.as_str()) }
                         }
                     } }
-                    label { "Severity" input type="text" name="severity" value=(q.severity.clone().unwrap_or_default()); }
+                    label { "Severity" select name="severity" id="f-severity" {
+                        option value="" { "any" }
+                        @for sev in focal_incidents::Severity::ALL {
+                            option value=(sev.as_str()) selected[q.severity.as_deref().map(str::trim) == Some(sev.as_str())] { (sev.as_str()) }
+                        }
+                    } }
                     label { "Assignee" input type="text" name="assignee" value=(q.assignee.clone().unwrap_or_default()); }
                     label { "Type" input type="text" name="type" value=(q.type_.clone().unwrap_or_default()); }
                     label { "Constituent" input type="text" name="constituent" value=(q.constituent.clone().unwrap_or_default()); }
                     button type="submit" { "Filter" }
                 }
                 table #incidents {
-                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "Assignee" } th { "Events" } th { "Due" } } }
+                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "TLP" } th { "Age" } th { "Assignee" } th { "Events" } th { "Due" } } }
                     tbody {
                         @for i in &rows {
+                            @let open = focal_incidents::State::parse(&i.state).map(|s| s.is_open()).unwrap_or(true);
                             tr {
                                 td { a.incident href=(format!("/incidents/{}", i.id)) { (i.id) } }
-                                td { (i.constituent) } td { (i.classification_type) } td { span.state { (i.state) } }
-                                td { (i.severity) } td { (i.assignee.as_deref().unwrap_or("")) } td.num { (i.event_count) } td { (fmt_ts(&i.due_at)) }
+                                td { (i.constituent) } td { (i.classification_type) }
+                                td { span class=(format!("state state-{}", css_token(&i.state))) { (i.state) } }
+                                td { span class=(format!("sev sev-{}", css_token(&i.severity))) { (i.severity) } }
+                                td { (tlp_label(&i.tlp)) }
+                                td.nowrap.age title=(fmt_ts(&i.created_at)) { (age(&i.created_at, &now)) }
+                                td { (i.assignee.as_deref().unwrap_or("")) } td.num { (i.event_count) }
+                                // A closed incident has nothing due.
+                                td.due {
+                                    @if open {
+                                        @if i.due_at < now { span.overdue { (fmt_ts(&i.due_at)) } } @else { (fmt_ts(&i.due_at)) }
+                                    } @else { span.none { "—" } }
+                                }
                             }
                         }
                     }

@@ -591,3 +591,142 @@ async fn in_the_browser_an_auditor_filters_the_audit_log_by_actor() {
     shot(&c, "audit").await;
     c.close().await.unwrap();
 }
+
+/// The rows of the incidents table: (id, state class, severity class, TLP, age, due).
+fn incident_rows(html: &str) -> Vec<(i64, String, String, String, String, String)> {
+    let Some(at) = html.find("<table id=\"incidents\">") else {
+        panic!("no incidents table: {html}")
+    };
+    let table = &html[at..html[at..].find("</table>").unwrap() + at];
+    let after = |row: &str, marker: &str| -> String {
+        let i = row.find(marker).unwrap_or_else(|| panic!("{marker} in {row}")) + marker.len();
+        row[i..].split(['"', '<']).next().unwrap().to_string()
+    };
+    table
+        .split("<tr><td><a class=\"incident\" href=\"/incidents/")
+        .skip(1)
+        .map(|row| {
+            let id = row.split('"').next().unwrap().parse().unwrap();
+            let due_at = row.find("<td class=\"due\">").unwrap();
+            let due = row[due_at..]
+                .split("</td>")
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                id,
+                after(row, "class=\"state state-"),
+                after(row, "class=\"sev sev-"),
+                after(row, "class=\"tlp"),
+                after(row, "class=\"nowrap age\" title=\""),
+                due,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_incidents_list_colours_states_and_severities_and_refuses_an_unknown_severity() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let analyst = login(&base, "analyst2");
+    let token = site.token("analyst2", "write");
+    // Close one incident: new → false_positive → closed.
+    let id = focal_json(&site.data, &["incidents", "--open", "--limit", "1"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    for state in ["false_positive", "closed"] {
+        let resp = client()
+            .post(format!("{base}/api/v1/incidents/{id}/transition"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"state": state, "reason": "test"}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{state}: {}", resp.text().unwrap());
+    }
+
+    // Every row has its state and severity as classes, a TLP and an age.
+    let html = analyst.get("/incidents?limit=200").text().unwrap();
+    let rows = incident_rows(&html);
+    assert!(!rows.is_empty());
+    let api: Value = analyst.get("/api/v1/incidents?limit=200").json().unwrap();
+    for (i, row) in api["incidents"].as_array().unwrap().iter().zip(&rows) {
+        assert_eq!(i["id"].as_i64().unwrap(), row.0);
+        assert_eq!(i["state"].as_str().unwrap(), row.1);
+        assert_eq!(i["severity"].as_str().unwrap(), row.2);
+        assert!(!row.4.is_empty(), "an age: {row:?}");
+    }
+    // A closed incident has nothing due; an open one shows its due time.
+    let html = analyst.get("/incidents?state=closed").text().unwrap();
+    let closed = incident_rows(&html);
+    let row = closed.iter().find(|r| r.0 == id).expect("the closed incident");
+    assert!(row.5.contains("—") && !row.5.contains("20"), "{row:?}");
+    let html = analyst.get("/incidents?state=new").text().unwrap();
+    let open = incident_rows(&html);
+    assert!(open.iter().all(|r| r.5.contains("20")), "{open:?}");
+
+    // Severity is a select of the real severities, and filters.
+    let html = analyst.get("/incidents").text().unwrap();
+    for sev in ["low", "medium", "high", "critical"] {
+        assert!(html.contains(&format!("<option value=\"{sev}\"")), "{sev}");
+    }
+    let severity = api["incidents"][0]["severity"].as_str().unwrap().to_string();
+    let html = analyst
+        .get(&format!("/incidents?severity={severity}"))
+        .text()
+        .unwrap();
+    let rows = incident_rows(&html);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.2 == severity), "{rows:?}");
+    assert!(html.contains(&format!("<option value=\"{severity}\" selected")), "{html}");
+    // An unknown one is an error naming it, on the page and in the API.
+    let resp = analyst.get("/incidents?severity=urgent");
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().unwrap();
+    assert!(body.contains("severity") && body.contains("urgent"), "{body}");
+    let resp = analyst.get("/api/v1/incidents?severity=urgent");
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().unwrap();
+    assert!(v["error"].as_str().unwrap().contains("critical"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_browser_an_analyst_filters_incidents_by_a_severity_from_the_list() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let severity = focal_json(&site.data, &["incidents", "--limit", "1"])[0]["severity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "analyst2").await;
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    wait_text(&c, "h1", "Incidents").await;
+    shot(&c, "incidents-workbench").await;
+    c.find(Locator::Css(&format!("#f-severity option[value='{severity}']")))
+        .await
+        .expect("the severity is offered")
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.filters button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_query(&c, &format!("severity={severity}")).await;
+    let cells = c
+        .find_all(Locator::Css("#incidents tbody td span.sev"))
+        .await
+        .unwrap();
+    assert!(!cells.is_empty());
+    for cell in &cells {
+        assert_eq!(cell.text().await.unwrap(), severity);
+    }
+    shot(&c, "incidents-by-severity").await;
+    c.close().await.unwrap();
+}
