@@ -239,7 +239,11 @@ impl EventQuery {
 }
 
 /// How many events match the query in the caller's scope (paging ignored).
-pub async fn count_events(state: &AppState, p: &Principal, q: &EventQuery) -> Result<u64, ApiError> {
+pub async fn count_events(
+    state: &AppState,
+    p: &Principal,
+    q: &EventQuery,
+) -> Result<u64, ApiError> {
     let filter = q.filter(MAX_EXPORT)?;
     let (st, scope) = (state.clone(), p.scope());
     blocking(move || Ok(st.store.events_count(&filter, &scope)?)).await
@@ -427,7 +431,9 @@ impl IncidentQuery {
                     .map_err(|_| {
                         ApiError::bad(format!(
                             "severity {s:?}: expected one of {}",
-                            focal_incidents::Severity::ALL.map(|s| s.as_str()).join(", ")
+                            focal_incidents::Severity::ALL
+                                .map(|s| s.as_str())
+                                .join(", ")
                         ))
                     })
             })

@@ -11,9 +11,9 @@ use crate::api::{ApiError, blocking};
 use crate::assessments::{
     self as asm, AnswerBody, AssessmentQuery, AssessmentRow, AssessmentView, RiskQuery,
 };
+use crate::extract::PagePath as Path;
 use crate::ui::{enc, layout};
 use axum::extract::{Form, Query, State};
-use crate::extract::PagePath as Path;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};

@@ -69,11 +69,7 @@ pub fn page(status: StatusCode, p: Option<&Principal>, message: &str) -> Respons
 
 /// `{"error": message}` with the status.
 pub fn json(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({ "error": message })),
-    )
-        .into_response()
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// An error in the shape the path's clients expect.
@@ -185,7 +181,9 @@ mod tests {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, ct, String::from_utf8(body.to_vec()).unwrap())
     }
 

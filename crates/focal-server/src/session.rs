@@ -68,15 +68,11 @@ fn random_token() -> Option<String> {
 /// Anything else is ignored and the user lands on the dashboard.
 pub fn safe_next(next: &str) -> Option<&str> {
     let rest = next.strip_prefix('/')?;
-    let ok = next.len() <= 2048
-        && !rest.starts_with('/')
-        && !next.contains('\\')
-        && !next
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-        // `/login` again would only show the form once more.
-        && !(next == "/login" || next.starts_with("/login?"));
-    ok.then_some(next)
+    let elsewhere = rest.starts_with('/') || next.contains('\\');
+    let odd = next.len() > 2048 || next.chars().any(|c| c.is_control() || c.is_whitespace());
+    // `/login` again would only show the form once more.
+    let login = next == "/login" || next.starts_with("/login?");
+    (!elsewhere && !odd && !login).then_some(next)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -228,7 +224,12 @@ mod tests {
 
     #[test]
     fn only_paths_of_this_site_are_followed_after_signing_in() {
-        for good in ["/incidents/8", "/events?type=scanner&after=3", "/", "/a/b%2Fc"] {
+        for good in [
+            "/incidents/8",
+            "/events?type=scanner&after=3",
+            "/",
+            "/a/b%2Fc",
+        ] {
             assert_eq!(safe_next(good), Some(good), "{good}");
         }
         for bad in [

@@ -12,8 +12,8 @@ use crate::api::{
     PullPage, blocking,
 };
 use crate::constituents::{self as cons, ChangeError, Fields, ImportResult, Problem};
-use axum::extract::{Form, Query, State};
 use crate::extract::PagePath as Path;
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
@@ -348,8 +348,17 @@ async fn events(
     let mut with_order = filters.clone();
     with_order.push(("order", order_param.clone()));
     let here = query(&with_order);
-    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
-        label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+    // The API's default order is the oldest first: the export names the page's order.
+    let mut export = filters.clone();
+    export.push((
+        "order",
+        Some(if newest { "newest" } else { "oldest" }.to_string()),
+    ));
+    let export = query(&export);
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| {
+        html! {
+            label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+        }
     };
     let page = layout(
         "Events",
@@ -377,8 +386,8 @@ async fn events(
             }
             p.exports {
                 "Export this search: "
-                a href=(format!("/api/v1/events/export?format=csv&{here}")) { "CSV" } " · "
-                a href=(format!("/api/v1/events/export?format=json&{here}")) { "JSON" }
+                a #export-csv href=(format!("/api/v1/events/export?format=csv&{export}")) { "CSV" } " · "
+                a #export-json href=(format!("/api/v1/events/export?format=json&{export}")) { "JSON" }
             }
             table #events {
                 thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
@@ -1551,7 +1560,9 @@ async fn audit(
         Ok(rows) => rows,
         Err(e) => return error_page(&p, e),
     };
-    let next = (rows.len() == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let base = query(&[
         ("actor", filled(&q.actor)),
         ("subject", filled(&q.subject)),
@@ -1560,8 +1571,10 @@ async fn audit(
         ("until", filled(&q.until)),
         ("order", (!newest).then(|| "oldest".to_string())),
     ]);
-    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
-        label { (label) input type="text" name=(name) id=(format!("a-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| {
+        html! {
+            label { (label) input type="text" name=(name) id=(format!("a-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+        }
     };
     layout(
         "Audit log",

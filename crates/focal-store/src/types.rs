@@ -186,8 +186,8 @@ pub struct EventFilter {
     pub after_seq: Option<i64>,
     /// Only events stored before this sequence number (for paging newest first).
     pub before_seq: Option<i64>,
-    /// Newest (highest seq) first rather than in storage order. Honoured by the paged web
-    /// search (`WebStore::events_page`) and PostgreSQL's `query_events`.
+    /// Newest (highest seq) first rather than in storage order (`Store::events` on both
+    /// backends, and the paged web search).
     pub newest_first: bool,
 }
 

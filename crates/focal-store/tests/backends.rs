@@ -514,6 +514,33 @@ fn events_are_written_once_and_read_back_unchanged(b: &Backend) {
     let original = event(3, "2001:db8::3", Some("org-b"));
     let back = stored.iter().find(|e| e.id == original.id).unwrap();
     assert_eq!(back, &original, "every field survives the round trip");
+    // Newest first, and a page of it before a point.
+    let in_order: Vec<u128> = stored.iter().map(|e| e.id.as_u128()).collect();
+    let newest = all_events(
+        &*b.store,
+        &EventFilter {
+            newest_first: true,
+            ..EventFilter::default()
+        },
+    );
+    let mut reversed = in_order.clone();
+    reversed.reverse();
+    assert_eq!(
+        newest.iter().map(|e| e.id.as_u128()).collect::<Vec<_>>(),
+        reversed
+    );
+    let first_two = all_events(
+        &*b.store,
+        &EventFilter {
+            newest_first: true,
+            limit: Some(2),
+            ..EventFilter::default()
+        },
+    );
+    assert_eq!(
+        first_two.iter().map(|e| e.id.as_u128()).collect::<Vec<_>>(),
+        reversed[..2]
+    );
 }
 
 fn uncommitted_writes_are_rolled_back(b: &Backend) {

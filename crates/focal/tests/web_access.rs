@@ -296,7 +296,9 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             .get(&format!("/api/v1/events?constituent={org}&limit=1"))
             .json()
             .unwrap();
-        v["events"][0]["seq"].as_i64().expect("an event of the organisation")
+        v["events"][0]["seq"]
+            .as_i64()
+            .expect("an event of the organisation")
     };
     let (seq_a, seq_b) = (event_of(a), event_of(b));
     let mut routes = vec![

@@ -63,10 +63,18 @@ fn errors_are_pages_in_the_layout_for_browsers_and_json_under_the_api() {
     };
 
     // Unknown pages and unparsable path parameters: the 404 page, with the navigation.
-    for path in ["/no/such/page", "/incidents/abc", "/assessments/xyz", "/incidents/99999999"] {
+    for path in [
+        "/no/such/page",
+        "/incidents/abc",
+        "/assessments/xyz",
+        "/incidents/99999999",
+    ] {
         for s in [&analyst, &constituent] {
             let body = is_page(s.get(path), 404, "Not found");
-            assert!(body.contains("href=\"/incidents\""), "{path}: the navigation");
+            assert!(
+                body.contains("href=\"/incidents\""),
+                "{path}: the navigation"
+            );
             assert!(body.contains("id=\"error-message\""), "{path}: {body}");
             assert!(!body.contains("Cannot parse"), "{path}: {body}");
         }
@@ -77,7 +85,11 @@ fn errors_are_pages_in_the_layout_for_browsers_and_json_under_the_api() {
     assert!(body.contains("Sign out"), "{body}");
     is_page(auditor.get("/users"), 403, "Not allowed");
     // A malformed query on a page: a page naming the problem, not plain text.
-    let body = is_page(analyst.get("/incidents?breached=perhaps"), 400, "Bad request");
+    let body = is_page(
+        analyst.get("/incidents?breached=perhaps"),
+        400,
+        "Bad request",
+    );
     assert!(body.contains("breached"), "{body}");
     // A method a page does not take.
     let resp = client()
@@ -107,7 +119,13 @@ fn errors_are_pages_in_the_layout_for_browsers_and_json_under_the_api() {
     json_error(analyst.get("/api/v1/incidents/abc"), 400);
     json_error(analyst.get("/api/v1/incidents/99999999"), 404);
     json_error(constituent.get("/api/v1/feeds"), 403);
-    json_error(client().get(format!("{base}/api/v1/incidents")).send().unwrap(), 401);
+    json_error(
+        client()
+            .get(format!("{base}/api/v1/incidents"))
+            .send()
+            .unwrap(),
+        401,
+    );
     let resp = client()
         .delete(format!("{base}/api/v1/incidents"))
         .header(COOKIE, format!("focal_session={}", analyst.cookie))
@@ -166,7 +184,10 @@ fn signing_in_returns_to_the_page_that_asked_and_never_to_another_site() {
     };
     let resp = sign_in_with_next(&format!("/incidents/{id}"));
     assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()[LOCATION], format!("/incidents/{id}").as_str());
+    assert_eq!(
+        resp.headers()[LOCATION],
+        format!("/incidents/{id}").as_str()
+    );
 
     // Anything but a path of this site is ignored: the dashboard.
     for evil in [
@@ -343,6 +364,20 @@ fn the_events_page_is_newest_first_with_an_exact_count_and_a_page_per_event() {
                 "{href}"
             );
         }
+        // The export link exports what the page shows, in its order.
+        let at = html
+            .find("id=\"export-json\" href=\"")
+            .expect("an export link")
+            + 23;
+        let href = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+        let exported: Value = who.get(&href).json().unwrap();
+        let exported: Vec<i64> = exported
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(exported[..first.len()], first[..], "{href}");
         // Oldest first on request.
         let html = who
             .get(&format!("/events?{query}&order=oldest"))
@@ -353,16 +388,27 @@ fn the_events_page_is_newest_first_with_an_exact_count_and_a_page_per_event() {
     }
 
     // An event's page: every field, its constituent, run, feed and incidents, the raw record.
-    let seq = *all_seqs(&analyst, &format!("constituent={a}")).last().unwrap();
+    let seq = *all_seqs(&analyst, &format!("constituent={a}"))
+        .last()
+        .unwrap();
     let html = analyst.get(&format!("/events/{seq}")).text().unwrap();
     assert!(html.contains(&format!("<h1>Event {seq}</h1>")), "{html}");
     assert!(
         html.contains(&format!("href=\"/constituents/{a}\"")),
         "the constituent is linked: {html}"
     );
-    assert!(html.contains("id=\"event-raw\""), "staff see the raw record");
-    assert!(html.contains("href=\"/feeds/"), "the feed is linked: {html}");
-    assert!(html.contains("href=\"/feeds#run-"), "the run is linked: {html}");
+    assert!(
+        html.contains("id=\"event-raw\""),
+        "staff see the raw record"
+    );
+    assert!(
+        html.contains("href=\"/feeds/"),
+        "the feed is linked: {html}"
+    );
+    assert!(
+        html.contains("href=\"/feeds#run-"),
+        "the run is linked: {html}"
+    );
     assert!(html.contains("<code>classification.type</code>"), "{html}");
     // An event grouped into an incident links it, and that incident lists it among its events.
     let grouped = all_seqs(&analyst, &format!("constituent={a}"))
@@ -382,9 +428,16 @@ fn the_events_page_is_newest_first_with_an_exact_count_and_a_page_per_event() {
     assert_eq!(resp.status(), 200);
     let html = resp.text().unwrap();
     assert!(!html.contains("id=\"event-raw\""), "{html}");
-    assert!(!html.contains("href=\"/feeds/"), "no link to staff pages: {html}");
+    assert!(
+        !html.contains("href=\"/feeds/"),
+        "no link to staff pages: {html}"
+    );
     let theirs = all_seqs(&analyst, &format!("constituent={b}"))[0];
-    for path in [format!("/events/{theirs}"), "/events/x".into(), "/events/0".into()] {
+    for path in [
+        format!("/events/{theirs}"),
+        "/events/x".into(),
+        "/events/0".into(),
+    ] {
         let resp = constituent.get(&path);
         assert_eq!(resp.status(), 404, "{path}");
         assert!(!contains_id(&resp.text().unwrap(), &b), "{path}");
@@ -483,7 +536,9 @@ fn the_audit_page_is_newest_first_filtered_and_shows_changes_readably() {
 
     // The comment: its text with its line break, not JSON with an escaped \n.
     let html = auditor
-        .get(&format!("/audit?subject=incident:{id}&action=incident.comment"))
+        .get(&format!(
+            "/audit?subject=incident:{id}&action=incident.comment"
+        ))
         .text()
         .unwrap();
     let ids = audit_ids(&html);
@@ -517,7 +572,10 @@ fn the_audit_page_is_newest_first_filtered_and_shows_changes_readably() {
         .unwrap();
     assert_eq!(audit_ids(&around).len(), 1, "{around}");
     for q in [
-        format!("since={}", (now + jiff::SignedDuration::from_hours(24)).strftime("%Y-%m-%d")),
+        format!(
+            "since={}",
+            (now + jiff::SignedDuration::from_hours(24)).strftime("%Y-%m-%d")
+        ),
         "until=2020-01-01".to_string(),
     ] {
         let html = auditor.get(&format!("/audit?{q}")).text().unwrap();
@@ -573,7 +631,10 @@ async fn in_the_browser_an_auditor_filters_the_audit_log_by_actor() {
         .await
         .unwrap();
     wait_query(&c, "actor=user%3Aanalyst2").await;
-    let rows = c.find_all(Locator::Css("#audit > tbody > tr")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#audit > tbody > tr"))
+        .await
+        .unwrap();
     assert!(!rows.is_empty());
     for row in &rows {
         let actor = row
@@ -599,7 +660,10 @@ fn incident_rows(html: &str) -> Vec<(i64, String, String, String, String, String
     };
     let table = &html[at..html[at..].find("</table>").unwrap() + at];
     let after = |row: &str, marker: &str| -> String {
-        let i = row.find(marker).unwrap_or_else(|| panic!("{marker} in {row}")) + marker.len();
+        let i = row
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker} in {row}"))
+            + marker.len();
         row[i..].split(['"', '<']).next().unwrap().to_string()
     };
     table
@@ -608,11 +672,7 @@ fn incident_rows(html: &str) -> Vec<(i64, String, String, String, String, String
         .map(|row| {
             let id = row.split('"').next().unwrap().parse().unwrap();
             let due_at = row.find("<td class=\"due\">").unwrap();
-            let due = row[due_at..]
-                .split("</td>")
-                .next()
-                .unwrap()
-                .to_string();
+            let due = row[due_at..].split("</td>").next().unwrap().to_string();
             (
                 id,
                 after(row, "class=\"state state-"),
@@ -660,7 +720,10 @@ fn the_incidents_list_colours_states_and_severities_and_refuses_an_unknown_sever
     // A closed incident has nothing due; an open one shows its due time.
     let html = analyst.get("/incidents?state=closed").text().unwrap();
     let closed = incident_rows(&html);
-    let row = closed.iter().find(|r| r.0 == id).expect("the closed incident");
+    let row = closed
+        .iter()
+        .find(|r| r.0 == id)
+        .expect("the closed incident");
     assert!(row.5.contains("—") && !row.5.contains("20"), "{row:?}");
     let html = analyst.get("/incidents?state=new").text().unwrap();
     let open = incident_rows(&html);
@@ -671,7 +734,10 @@ fn the_incidents_list_colours_states_and_severities_and_refuses_an_unknown_sever
     for sev in ["low", "medium", "high", "critical"] {
         assert!(html.contains(&format!("<option value=\"{sev}\"")), "{sev}");
     }
-    let severity = api["incidents"][0]["severity"].as_str().unwrap().to_string();
+    let severity = api["incidents"][0]["severity"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let html = analyst
         .get(&format!("/incidents?severity={severity}"))
         .text()
@@ -679,12 +745,18 @@ fn the_incidents_list_colours_states_and_severities_and_refuses_an_unknown_sever
     let rows = incident_rows(&html);
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r.2 == severity), "{rows:?}");
-    assert!(html.contains(&format!("<option value=\"{severity}\" selected")), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{severity}\" selected")),
+        "{html}"
+    );
     // An unknown one is an error naming it, on the page and in the API.
     let resp = analyst.get("/incidents?severity=urgent");
     assert_eq!(resp.status(), 400);
     let body = resp.text().unwrap();
-    assert!(body.contains("severity") && body.contains("urgent"), "{body}");
+    assert!(
+        body.contains("severity") && body.contains("urgent"),
+        "{body}"
+    );
     let resp = analyst.get("/api/v1/incidents?severity=urgent");
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().unwrap();
@@ -706,12 +778,14 @@ async fn in_the_browser_an_analyst_filters_incidents_by_a_severity_from_the_list
     c.goto(&format!("{base}/incidents")).await.unwrap();
     wait_text(&c, "h1", "Incidents").await;
     shot(&c, "incidents-workbench").await;
-    c.find(Locator::Css(&format!("#f-severity option[value='{severity}']")))
-        .await
-        .expect("the severity is offered")
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(&format!(
+        "#f-severity option[value='{severity}']"
+    )))
+    .await
+    .expect("the severity is offered")
+    .click()
+    .await
+    .unwrap();
     c.find(Locator::Css("form.filters button[type='submit']"))
         .await
         .unwrap()

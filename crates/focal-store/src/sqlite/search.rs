@@ -270,8 +270,7 @@ fn plain(
     let mut w = Where::new(Placeholder::Question);
     event_conditions(f, &mut w);
     extra(&mut w);
-    w.sql
-        .push_str(&format!(" ORDER BY e.seq {}", direction(f)));
+    w.sql.push_str(&format!(" ORDER BY e.seq {}", direction(f)));
     w.limit(limit);
     run(conn, &format!("{EVENT_SELECT}{}", w.sql), w.args)
 }
