@@ -139,7 +139,7 @@ pub fn allowed(role: Role, need: Need) -> bool {
 }
 
 /// What a (method, path) needs, and the route template used as the metrics label. Unknown
-/// routes need the most (so probing them reveals nothing) and answer 404 once allowed.
+/// writes need the most and answer 404 once allowed; unknown pages need a sign-in.
 pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = method == Method::GET || method == Method::HEAD;
@@ -185,6 +185,7 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (true, _, ["metrics"]) => (Need::StaffRead, "/metrics"),
         (true, _, [""]) => (Need::Read, "/"),
         (true, _, ["events"]) => (Need::Read, "/events"),
+        (true, _, ["events", _]) => (Need::Read, "/events/{seq}"),
         (true, _, ["incidents"]) => (Need::Read, "/incidents"),
         (true, _, ["incidents", _]) => (Need::Read, "/incidents/{id}"),
         (_, true, ["incidents", _, "transition"]) => (Need::Act, "/incidents/{id}/transition"),
@@ -336,6 +337,10 @@ pub fn route(method: &Method, path: &str) -> (Need, &'static str) {
         (_, true, ["api", "v1", "users", _, "password"]) => {
             (Need::Accounts, "/api/v1/users/{name}/password")
         }
+        // An unknown page: anyone signed in is told it is not there (a 404 page, in
+        // `errors::fallback`). The route table is no secret, so a 404 reveals nothing a
+        // refusal would hide. Unknown writes still need the most.
+        (true, _, _) => (Need::SignedIn, "other"),
         _ => (Need::Manage, "other"),
     }
 }
@@ -344,13 +349,10 @@ fn is_ui(path: &str) -> bool {
     !(path.starts_with("/api/") || path == "/metrics")
 }
 
-/// A plain refusal. API clients get JSON; browsers get text (the UI pages link back).
+/// A refusal. API clients get JSON; browsers get an error page in the application's layout
+/// (without the navigation: who is signed in is not known here, see [`guard`] for when it is).
 pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
-    let mut resp = if is_ui(path) {
-        (status, message.to_string()).into_response()
-    } else {
-        (status, axum::Json(serde_json::json!({"error": message}))).into_response()
-    };
+    let mut resp = crate::errors::for_path(status, path, None, message);
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -490,9 +492,19 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     }
 
     let taxii = need == Need::Taxii;
+    let request_target = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .filter(|t| session::safe_next(t).is_some());
     let unauthenticated = || {
         if is_ui(&path) && !taxii && !state_changing {
-            Redirect::to("/login").into_response()
+            // Back to this page after signing in (`session::safe_next` checks it again).
+            let target = match request_target.as_deref() {
+                Some(t) if t != "/" => format!("/login?next={}", crate::ui::enc(t)),
+                _ => "/login".to_string(),
+            };
+            Redirect::to(&target).into_response()
         } else if taxii {
             refusal(
                 StatusCode::UNAUTHORIZED,
@@ -553,6 +565,13 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         }
     };
     if !allowed(principal.user.role, need) {
+        if !taxii && is_ui(&path) {
+            return crate::errors::page(
+                StatusCode::FORBIDDEN,
+                Some(&principal),
+                "your role may not do this",
+            );
+        }
         return refusal(
             StatusCode::FORBIDDEN,
             &path,
@@ -789,11 +808,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_routes_need_the_most() {
-        assert_eq!(route(&Method::GET, "/nope").0, Need::Manage);
+    fn unknown_writes_need_the_most_and_unknown_pages_a_sign_in() {
+        // Reading an unknown page needs only a sign-in, and is then answered 404.
+        assert_eq!(route(&Method::GET, "/nope").0, Need::SignedIn);
+        assert_eq!(route(&Method::POST, "/nope").0, Need::Manage);
         assert_eq!(route(&Method::DELETE, "/incidents/1").0, Need::Manage);
         assert_eq!(route(&Method::GET, "/incidents/1").0, Need::Read);
-        assert_eq!(route(&Method::GET, "/feeds/x/pull").0, Need::Manage);
+        assert_eq!(route(&Method::GET, "/feeds/x/pull").0, Need::SignedIn);
         assert_eq!(route(&Method::POST, "/feeds/x/pull").0, Need::Operate);
     }
 

@@ -148,8 +148,12 @@ pub struct EventQuery {
     pub feed: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
-    /// Continue after this event `seq` (the previous page's `next_after`).
+    /// Continue after this event `seq` (the previous page's `next_after`; oldest first).
     pub after: Option<i64>,
+    /// Continue before this event `seq` (the previous page's `next_after` when newest first).
+    pub before: Option<i64>,
+    /// `oldest` (storage order, the default here) or `newest` first (the web page's default).
+    pub order: Option<String>,
     /// Page size (1 to 1000; exports up to 10000).
     #[param(minimum = 1)]
     pub limit: Option<usize>,
@@ -159,7 +163,7 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn parse_time(name: &str, text: &str) -> Result<jiff::Timestamp, ApiError> {
+pub(crate) fn parse_time(name: &str, text: &str) -> Result<jiff::Timestamp, ApiError> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
@@ -215,10 +219,49 @@ impl EventQuery {
                 .map(|t| parse_time("until", t))
                 .transpose()?,
             after_seq: self.after,
+            before_seq: self.before,
+            newest_first: self.newest_first()?,
             limit: Some(limit(self.limit, max, DEFAULT_LIMIT.min(max))?),
             ..EventFilter::default()
         })
     }
+
+    /// Whether `order` asks for the newest first (absent: oldest first).
+    pub fn newest_first(&self) -> Result<bool, ApiError> {
+        match nonempty(&self.order) {
+            None | Some("oldest") => Ok(false),
+            Some("newest") => Ok(true),
+            Some(other) => Err(ApiError::bad(format!(
+                "order {other:?}: expected newest or oldest"
+            ))),
+        }
+    }
+}
+
+/// How many events match the query in the caller's scope (paging ignored).
+pub async fn count_events(
+    state: &AppState,
+    p: &Principal,
+    q: &EventQuery,
+) -> Result<u64, ApiError> {
+    let filter = q.filter(MAX_EXPORT)?;
+    let (st, scope) = (state.clone(), p.scope());
+    blocking(move || Ok(st.store.events_count(&filter, &scope)?)).await
+}
+
+/// One event with its run and incidents, if it is in the caller's scope.
+pub async fn event_detail(
+    state: &AppState,
+    p: &Principal,
+    seq: i64,
+) -> Result<focal_store::web::EventDetail, ApiError> {
+    let (st, scope) = (state.clone(), p.scope());
+    blocking(move || {
+        st.store
+            .event_in(seq, &scope)?
+            .ok_or_else(|| ApiError::not_found(&format!("event {seq}")))
+    })
+    .await
 }
 
 /// An event as the API shows it: IntelMQ field names, plus its storage `seq` where it has one;
@@ -236,7 +279,8 @@ pub fn event_json(seq: Option<i64>, e: &Event) -> EventJson {
 #[derive(Serialize, ToSchema)]
 pub struct EventPage {
     pub events: Vec<EventJson>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` (as `before` with `order=newest`) for the next page; absent on the last
+    /// page.
     pub next_after: Option<i64>,
 }
 
@@ -353,6 +397,7 @@ async fn export(
 pub struct IncidentQuery {
     /// A state: new, acknowledged, notified, in_progress, resolved, false_positive, closed.
     pub state: Option<String>,
+    /// A severity: low, medium, high, critical.
     pub severity: Option<String>,
     pub assignee: Option<String>,
     #[serde(rename = "type")]
@@ -378,10 +423,25 @@ impl IncidentQuery {
             ],
             None => vec![],
         };
+        // An unknown severity is a mistake to name, not a filter nothing matches.
+        let severity = nonempty(&self.severity)
+            .map(|s| {
+                focal_incidents::Severity::parse(s)
+                    .map(|s| s.as_str().to_string())
+                    .map_err(|_| {
+                        ApiError::bad(format!(
+                            "severity {s:?}: expected one of {}",
+                            focal_incidents::Severity::ALL
+                                .map(|s| s.as_str())
+                                .join(", ")
+                        ))
+                    })
+            })
+            .transpose()?;
         Ok(IncidentFilter {
             constituent: nonempty(&self.constituent).map(str::to_string),
             states,
-            severity: nonempty(&self.severity).map(str::to_string),
+            severity,
             assignee: nonempty(&self.assignee).map(str::to_string),
             classification_type: nonempty(&self.type_).map(str::to_string),
             breached_at: self.breached.unwrap_or(false).then(jiff::Timestamp::now),
@@ -1289,6 +1349,7 @@ async fn audit(
         action: nonempty(&q.action).map(str::to_string),
         after_id: q.after,
         limit: Some(asked),
+        ..AuditFilter::default()
     };
     let rows = blocking(move || Ok(st.store.audit_entries(&filter)?)).await?;
     let next = (rows.len() == asked)

@@ -11,9 +11,10 @@ use crate::api::{ApiError, blocking};
 use crate::assessments::{
     self as asm, AnswerBody, AssessmentQuery, AssessmentRow, AssessmentView, RiskQuery,
 };
+use crate::extract::PagePath as Path;
 use crate::ui::{enc, layout};
 use axum::body::Body;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};

@@ -69,3 +69,25 @@ impl<T: Serialize> IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
+
+/// Path parameters of a page: one that does not parse (`/incidents/abc`) names nothing there,
+/// so the answer is the 404 page, with the navigation of whoever is signed in.
+pub struct PagePath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(PagePath(p.0)),
+            Err(_) => {
+                let p = parts.extensions.get::<crate::access::Principal>().cloned();
+                Err(crate::errors::page(
+                    StatusCode::NOT_FOUND,
+                    p.as_ref(),
+                    &format!("there is nothing at {}", parts.uri.path()),
+                ))
+            }
+        }
+    }
+}

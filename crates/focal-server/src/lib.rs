@@ -21,6 +21,7 @@ pub mod auth;
 pub mod awareness_pages;
 pub mod client;
 pub mod constituents;
+pub mod errors;
 pub mod extract;
 pub mod limits;
 pub mod multipart;
@@ -169,6 +170,9 @@ pub fn router(state: AppState) -> Router {
         .merge(awareness_pages::routes())
         .merge(public::routes())
         .merge(telemetry::routes())
+        .fallback(errors::fallback)
+        // Inside the access layer, so an error page still knows who is signed in.
+        .layer(axum::middleware::from_fn(errors::uniform))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::guard,

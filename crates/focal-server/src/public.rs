@@ -16,8 +16,9 @@
 
 use crate::AppState;
 use crate::api::{ApiError, blocking};
+use crate::extract::PagePath as Path;
 use crate::ui::layout;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing};

@@ -11,7 +11,7 @@
 
 use crate::AppState;
 use crate::access::{BehindTlsProxy, ClientAddress, Principal, refuse};
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
@@ -62,12 +62,32 @@ fn random_token() -> Option<String> {
         .map(|(t, _)| t)
 }
 
+/// Where to go after signing in, if `next` is a path on this site: it starts with a single `/`
+/// (not `//host`, which browsers read as another site, nor `/\host`, which they read the same
+/// way), holds no backslash and no control character or space, and is not absurdly long.
+/// Anything else is ignored and the user lands on the dashboard.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let rest = next.strip_prefix('/')?;
+    let elsewhere = rest.starts_with('/') || next.contains('\\');
+    let odd = next.len() > 2048 || next.chars().any(|c| c.is_control() || c.is_whitespace());
+    // `/login` again would only show the form once more.
+    let login = next == "/login" || next.starts_with("/login?");
+    (!elsewhere && !odd && !login).then_some(next)
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct LoginQuery {
+    pub next: Option<String>,
+}
+
 async fn login_page(
     State(state): State<AppState>,
     Extension(tls): Extension<BehindTlsProxy>,
     headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
 ) -> Response {
-    login_form(&state, tls, &headers, None, StatusCode::OK)
+    let next = q.next;
+    login_form(&state, tls, &headers, None, StatusCode::OK, next.as_deref())
 }
 
 /// The login form. An existing login CSRF cookie is kept rather than replaced, so that a second
@@ -79,6 +99,7 @@ fn login_form(
     headers: &HeaderMap,
     message: Option<&str>,
     status: StatusCode,
+    next: Option<&str>,
 ) -> Response {
     let existing = cookie(headers, LOGIN_CSRF_COOKIE).filter(|c| {
         c.len() == 70 && c.starts_with("focal_") && c[6..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -86,7 +107,7 @@ fn login_form(
     let Some(csrf) = existing.or_else(random_token) else {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "/login", "no randomness");
     };
-    let page = crate::ui::login_page(&csrf, message);
+    let page = crate::ui::login_page(&csrf, message, next.and_then(safe_next));
     let mut resp = (status, Html(page)).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
@@ -99,6 +120,8 @@ fn login_form(
 pub struct LoginForm {
     pub username: String,
     pub password: String,
+    /// The page that asked for the sign-in (see [`safe_next`]).
+    pub next: Option<String>,
 }
 
 async fn login(
@@ -109,12 +132,13 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let auth = state.auth.clone();
+    let next = form.next.clone().filter(|n| safe_next(n).is_some());
     let outcome =
         tokio::task::spawn_blocking(move || auth.sign_in(&form.username, &form.password, client))
             .await;
     match outcome {
         Ok(Ok(signed_in)) => {
-            let mut resp = Redirect::to("/").into_response();
+            let mut resp = Redirect::to(next.as_deref().unwrap_or("/")).into_response();
             resp.headers_mut().append(
                 header::SET_COOKIE,
                 set_cookie(
@@ -137,6 +161,7 @@ async fn login(
             &headers,
             Some("Wrong name or password."),
             StatusCode::UNAUTHORIZED,
+            next.as_deref(),
         ),
         Ok(Err(Refused::Throttled { retry_after })) => {
             let mut resp = login_form(
@@ -147,6 +172,7 @@ async fn login(
                     "Too many failed attempts from your address: try again in {retry_after} s."
                 )),
                 StatusCode::TOO_MANY_REQUESTS,
+                next.as_deref(),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -190,4 +216,39 @@ async fn logout(
         set_cookie(&state, tls, SESSION_COOKIE, "", 0),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_signing_in() {
+        for good in [
+            "/incidents/8",
+            "/events?type=scanner&after=3",
+            "/",
+            "/a/b%2Fc",
+        ] {
+            assert_eq!(safe_next(good), Some(good), "{good}");
+        }
+        for bad in [
+            "//evil.example",
+            "//evil.example/incidents",
+            "/\\evil.example",
+            "/incidents\\..\\x",
+            "https://evil.example/",
+            "http:/evil.example",
+            "evil.example",
+            "",
+            "javascript:alert(1)",
+            "/\tevil",
+            "/ //evil",
+            "/login",
+            "/login?next=/x",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(3000))), None);
+    }
 }

@@ -12,9 +12,10 @@
 use crate::AppState;
 use crate::access::{Need, Principal};
 use crate::api::{ApiError, blocking};
+use crate::extract::PagePath as Path;
 use crate::schema::{SharingPeerList, SharingPeerOut, SharingPolicyOut, SharingPreviewOut};
 use crate::ui::{enc, layout};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};

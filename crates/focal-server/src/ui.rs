@@ -12,7 +12,8 @@ use crate::api::{
     PullPage, blocking,
 };
 use crate::constituents::{self as cons, ChangeError, Fields, ImportResult, Problem};
-use axum::extract::{Form, Path, Query, State};
+use crate::extract::PagePath as Path;
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Router, routing};
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", routing::get(dashboard))
         .route("/static/focal.css", routing::get(css))
         .route("/events", routing::get(events))
+        .route("/events/{seq}", routing::get(event))
         .route("/incidents", routing::get(incidents))
         .route("/incidents/{id}", routing::get(incident))
         .route("/incidents/{id}/transition", routing::post(transition))
@@ -139,7 +141,8 @@ pub(crate) fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Html<S
     )
 }
 
-pub fn login_page(csrf: &str, message: Option<&str>) -> String {
+/// The sign-in form; `next` (already checked by `session::safe_next`) is where it leads after.
+pub fn login_page(csrf: &str, message: Option<&str>, next: Option<&str>) -> String {
     layout(
         "Sign in",
         None,
@@ -147,6 +150,7 @@ pub fn login_page(csrf: &str, message: Option<&str>) -> String {
             @if let Some(m) = message { p.error { (m) } }
             form.login method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
+                @if let Some(n) = next { input type="hidden" name="next" id="next" value=(n); }
                 label { "Name" input type="text" name="username" id="username" autocomplete="username" required; }
                 label { "Password" input type="password" name="password" id="password" autocomplete="current-password" required; }
                 button type="submit" id="signin" { "Sign in" }
@@ -157,7 +161,7 @@ pub fn login_page(csrf: &str, message: Option<&str>) -> String {
 }
 
 fn error_page(p: &Principal, e: ApiError) -> Response {
-    (e.0, layout("Problem", Some(p), html! { p.error { (e.1) } })).into_response()
+    crate::errors::page(e.0, Some(p), &e.1)
 }
 
 fn page_result(p: &Principal, r: Result<Html<String>, ApiError>) -> Response {
@@ -308,68 +312,215 @@ fn event_filters(q: &EventQuery) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
+/// Whether the events page lists the newest first: its default, unlike the API's. An order
+/// that is neither is refused, as by the API.
+fn events_newest_first(q: &EventQuery) -> Result<bool, ApiError> {
+    match q.order.as_deref().map(str::trim) {
+        None | Some("") => Ok(true),
+        Some(_) => q.newest_first(),
+    }
+}
+
 async fn events(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Query(q): Query<EventQuery>,
 ) -> Response {
+    let newest = match events_newest_first(&q) {
+        Ok(n) => n,
+        Err(e) => return error_page(&p, e),
+    };
     let mut asked = q.clone();
     asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    asked.order = Some(if newest { "newest" } else { "oldest" }.into());
     let filters = event_filters(&q);
-    let r = api::search_events(&state, &p, asked, api::MAX_LIMIT)
-        .await
-        .map(|(rows, next)| {
-            let base = query(&filters);
-            let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| html! {
-                label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
-            };
-            layout(
-                "Events",
-                Some(&p),
-                html! {
-                    form.filters method="get" action="/events" {
-                        (field("ip", "IP or CIDR", &q.ip, "192.0.2.0/24"))
-                        (field("asn", "ASN", &q.asn, "64500"))
-                        (field("country", "Country", &q.country, "NL"))
-                        (field("constituent", "Constituent", &q.constituent, ""))
-                        (field("type", "Type", &q.type_, "infected-system"))
-                        (field("feed", "Feed", &q.feed, ""))
-                        (field("since", "Since", &q.since, "2026-11-01"))
-                        (field("until", "Until", &q.until, ""))
-                        button type="submit" id="search" { "Search" }
-                    }
-                    p.exports {
-                        "Export this search: "
-                        a href=(format!("/api/v1/events/export?format=csv&{base}")) { "CSV" } " · "
-                        a href=(format!("/api/v1/events/export?format=json&{base}")) { "JSON" }
-                    }
-                    table #events {
-                        thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
-                        tbody {
-                            @for (seq, e) in &rows {
-                                tr {
-                                    td.num { (seq) }
-                                    td { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
-                                    td { (e.classification_type.as_str()) }
-                                    td { (e.source_ip.map(|i| i.to_string()).unwrap_or_default()) }
-                                    td { (e.source_asn.map(|a| a.to_string()).unwrap_or_default()) }
-                                    td { (e.source_cc.as_ref().map(|c| c.to_string()).unwrap_or_default()) }
-                                    td { (e.constituent.as_deref().unwrap_or("")) }
-                                    td { (e.feed_name) }
-                                    td { (e.tlp.to_string()) }
-                                }
-                            }
+    let order_param = (!newest).then(|| "oldest".to_string());
+    let found = match api::search_events(&state, &p, asked.clone(), api::MAX_LIMIT).await {
+        Ok(found) => found,
+        Err(e) => return error_page(&p, e),
+    };
+    let total = match api::count_events(&state, &p, &asked).await {
+        Ok(n) => n,
+        Err(e) => return error_page(&p, e),
+    };
+    let (rows, next) = found;
+    let base = query(&filters);
+    let mut with_order = filters.clone();
+    with_order.push(("order", order_param.clone()));
+    let here = query(&with_order);
+    // The API's default order is the oldest first: the export names the page's order.
+    let mut export = filters.clone();
+    export.push((
+        "order",
+        Some(if newest { "newest" } else { "oldest" }.to_string()),
+    ));
+    let export = query(&export);
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| {
+        html! {
+            label { (label) input type="text" name=(name) id=(format!("f-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+        }
+    };
+    let page = layout(
+        "Events",
+        Some(&p),
+        html! {
+            form.filters method="get" action="/events" {
+                (field("ip", "IP or CIDR", &q.ip, "192.0.2.0/24"))
+                (field("asn", "ASN", &q.asn, "64500"))
+                (field("country", "Country", &q.country, "NL"))
+                (field("constituent", "Constituent", &q.constituent, ""))
+                (field("type", "Type", &q.type_, "infected-system"))
+                (field("feed", "Feed", &q.feed, ""))
+                (field("since", "Since", &q.since, "2026-11-01"))
+                (field("until", "Until", &q.until, ""))
+                label { "Order" select name="order" id="f-order" {
+                    option value="newest" selected[newest] { "newest stored first" }
+                    option value="oldest" selected[!newest] { "oldest stored first" }
+                } }
+                button type="submit" id="search" { "Search" }
+            }
+            p.count {
+                strong #event-count { (total) }
+                @if total == 1 { " event matches" } @else { " events match" }
+                (if newest { ", newest stored first." } else { ", oldest stored first." })
+            }
+            p.exports {
+                "Export this search: "
+                a #export-csv href=(format!("/api/v1/events/export?format=csv&{export}")) { "CSV" } " · "
+                a #export-json href=(format!("/api/v1/events/export?format=json&{export}")) { "JSON" }
+            }
+            table #events {
+                thead { tr { th { "seq" } th { "Time" } th { "Type" } th { "Source IP" } th { "ASN" } th { "CC" } th { "Constituent" } th { "Feed" } th { "TLP" } } }
+                tbody {
+                    @for (seq, e) in &rows {
+                        tr {
+                            td.num { a.event href=(format!("/events/{seq}")) { (seq) } }
+                            td { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
+                            td { (e.classification_type.as_str()) }
+                            td { (e.source_ip.map(|i| i.to_string()).unwrap_or_default()) }
+                            td { (e.source_asn.map(|a| a.to_string()).unwrap_or_default()) }
+                            td { (e.source_cc.as_ref().map(|c| c.to_string()).unwrap_or_default()) }
+                            td { (e.constituent.as_deref().unwrap_or("")) }
+                            td { (e.feed_name) }
+                            td { (tlp_label(&e.tlp.to_string())) }
                         }
                     }
-                    @if rows.is_empty() { p { "No events match." } }
-                    nav.pager {
-                        a href=(format!("/events?{base}")) { "First page" }
-                        @if let Some(n) = next { " · " a rel="next" id="next" href=(format!("/events?{}&after={n}", base)) { "Next page" } }
+                }
+            }
+            @if rows.is_empty() { p { "No events match." } }
+            nav.pager {
+                a href=(format!("/events?{here}")) { "First page" }
+                @if let Some(n) = next {
+                    " · "
+                    a rel="next" id="next" href=(format!("/events?{here}&{}={n}", if newest { "before" } else { "after" })) { "Next page" }
+                }
+            }
+            @if base.is_empty() && total == 0 { p.note { "No event has been stored yet." } }
+        },
+    );
+    page.into_response()
+}
+
+/// A stored word as a CSS class name part: letters, digits, `-` and `_` only.
+fn css_token(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// How long ago `t` was, in the largest whole unit: `3 d`, `5 h`, `12 min`.
+fn age(t: &jiff::Timestamp, now: &jiff::Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(t.as_second()).max(0);
+    match secs {
+        s if s >= 86_400 => format!("{} d", s / 86_400),
+        s if s >= 3600 => format!("{} h", s / 3600),
+        s if s >= 60 => format!("{} min", s / 60),
+        _ => "just now".to_string(),
+    }
+}
+
+/// A TLP label in FIRST's colours (the classes of focal.css).
+fn tlp_label(tlp: &str) -> Markup {
+    let class = match tlp.to_ascii_uppercase() {
+        t if t.contains("RED") => "tlp tlp-red",
+        t if t.contains("AMBER") => "tlp tlp-amber",
+        t if t.contains("GREEN") => "tlp tlp-green",
+        _ => "tlp",
+    };
+    html! { span class=(class) { (tlp) } }
+}
+
+/// One event: every field, its run and feed, the incidents it belongs to, and (for staff) the
+/// record as the feed sent it.
+async fn event(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(seq): Path<i64>,
+) -> Response {
+    let d = match api::event_detail(&state, &p, seq).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    let staff = p.can(Need::StaffRead);
+    let e = &d.event;
+    // Every field as the API names it (IntelMQ's), except the raw record, shown below.
+    let mut fields = focal_model::intelmq::to_json(e);
+    fields.remove("raw");
+    fields.remove("__type");
+    let raw = e
+        .raw
+        .as_ref()
+        .map(|r| String::from_utf8_lossy(r).into_owned());
+    let feed = e.feed_name.to_string();
+    layout(
+        &format!("Event {seq}"),
+        Some(&p),
+        html! {
+            dl.facts #event-facts {
+                dt { "seq" } dd #event-seq { (seq) }
+                dt { "Time" } dd { (fmt_ts(&e.time_source.unwrap_or(e.time_observation))) }
+                dt { "Type" } dd { a href=(format!("/events?type={}", enc(e.classification_type.as_str()))) { (e.classification_type.as_str()) } }
+                dt { "TLP" } dd { (tlp_label(&e.tlp.to_string())) }
+                dt { "Constituent" } dd #event-constituent {
+                    @if let Some(c) = &e.constituent { a href=(format!("/constituents/{}", enc(c))) { (c) } }
+                    @else { "none matched" }
+                }
+                dt { "Incidents" } dd #event-incidents {
+                    @if d.incidents.is_empty() { "none" }
+                    @for (n, i) in d.incidents.iter().enumerate() {
+                        @if n > 0 { ", " }
+                        a.incident href=(format!("/incidents/{i}")) { "#" (i) }
                     }
-                },
-            )
-        });
-    page_result(&p, r)
+                }
+                dt { "Feed" } dd #event-feed {
+                    @if staff { a href=(format!("/feeds/{}", enc(&feed))) { (feed) } } @else { (feed) }
+                    " · " a href=(format!("/events?feed={}", enc(&feed))) { "its events" }
+                }
+                dt { "Run" } dd #event-run {
+                    @if staff {
+                        a href=(format!("/feeds#run-{}", d.run.id)) { "run " (d.run.id) }
+                        " of " code { (d.run.file_name) } ", started " (short_time(&d.run.started_at))
+                        " (" (d.run.status.as_str()) ")"
+                    } @else { "run " (d.run.id) }
+                }
+            }
+            h2 { "Fields" }
+            table #event-fields {
+                thead { tr { th { "Field" } th { "Value" } } }
+                tbody { @for (k, v) in &fields { tr {
+                    td { code { (k) } }
+                    td { @match v { Value::String(t) => (t), other => (other.to_string()) } }
+                } } }
+            }
+            @if staff {
+                h2 { "Raw record" }
+                @if let Some(r) = &raw { pre.definition #event-raw { code { (r) } } }
+                @else { p { "The feed's record was not kept for this event." } }
+            }
+        },
+    )
+    .into_response()
 }
 
 async fn incidents(
@@ -379,6 +530,7 @@ async fn incidents(
 ) -> Response {
     let mut asked = q.clone();
     asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
+    let now = jiff::Timestamp::now();
     let r = api::list_incidents(&state, &p, &asked).await.map(|(rows, next)| {
         let base = query(&[
             ("state", q.state.clone()),
@@ -399,20 +551,36 @@ async fn incidents(
                             option value=(s.as_str()) selected[q.state.as_deref() == Some(s.as_str())] { (s.as_str()) }
                         }
                     } }
-                    label { "Severity" input type="text" name="severity" value=(q.severity.clone().unwrap_or_default()); }
+                    label { "Severity" select name="severity" id="f-severity" {
+                        option value="" { "any" }
+                        @for sev in focal_incidents::Severity::ALL {
+                            option value=(sev.as_str()) selected[q.severity.as_deref().map(str::trim) == Some(sev.as_str())] { (sev.as_str()) }
+                        }
+                    } }
                     label { "Assignee" input type="text" name="assignee" value=(q.assignee.clone().unwrap_or_default()); }
                     label { "Type" input type="text" name="type" value=(q.type_.clone().unwrap_or_default()); }
                     label { "Constituent" input type="text" name="constituent" value=(q.constituent.clone().unwrap_or_default()); }
                     button type="submit" { "Filter" }
                 }
                 table #incidents {
-                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "Assignee" } th { "Events" } th { "Due" } } }
+                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "TLP" } th { "Age" } th { "Assignee" } th { "Events" } th { "Due" } } }
                     tbody {
                         @for i in &rows {
+                            @let open = focal_incidents::State::parse(&i.state).map(|s| s.is_open()).unwrap_or(true);
                             tr {
                                 td { a.incident href=(format!("/incidents/{}", i.id)) { (i.id) } }
-                                td { (i.constituent) } td { (i.classification_type) } td { span.state { (i.state) } }
-                                td { (i.severity) } td { (i.assignee.as_deref().unwrap_or("")) } td.num { (i.event_count) } td { (fmt_ts(&i.due_at)) }
+                                td { (i.constituent) } td { (i.classification_type) }
+                                td { span class=(format!("state state-{}", css_token(&i.state))) { (i.state) } }
+                                td { span class=(format!("sev sev-{}", css_token(&i.severity))) { (i.severity) } }
+                                td { (tlp_label(&i.tlp)) }
+                                td.nowrap.age title=(fmt_ts(&i.created_at)) { (age(&i.created_at, &now)) }
+                                td { (i.assignee.as_deref().unwrap_or("")) } td.num { (i.event_count) }
+                                // A closed incident has nothing due.
+                                td.due {
+                                    @if open {
+                                        @if i.due_at < now { span.overdue { (fmt_ts(&i.due_at)) } } @else { (fmt_ts(&i.due_at)) }
+                                    } @else { span.none { "—" } }
+                                }
                             }
                         }
                     }
@@ -1094,7 +1262,7 @@ async fn feeds(
                 }
                 h2 { "Last runs" }
                 table #runs { thead { tr { th { "Run" } th { "Feed" } th { "File" } th { "Status" } th { "Rows" } th { "Stored" } th { "Duplicates" } th { "Quarantined" } th { "Started" } } }
-                    tbody { @for r in &runs { tr {
+                    tbody { @for r in &runs { tr id=(format!("run-{}", r.id)) {
                         td.num { (r.id) } td { (r.feed) } td { (r.file_name) } td { (r.status.as_str()) } td.num { (r.progress.rows_read) }
                         td.num { (r.progress.events_stored) } td.num { (r.progress.duplicates) } td.num { (r.progress.quarantined) } td { (r.started_at) }
                     } } } }
@@ -1255,9 +1423,103 @@ async fn pull_now(
     Redirect::to(&format!("/feeds/{}?requested=1", enc(&name))).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct AuditPage {
+    /// Older entries than this id (the next page, newest first).
+    before: Option<i64>,
+    /// Newer entries than this id (oldest first, `order=oldest`).
     after: Option<i64>,
+    actor: Option<String>,
+    subject: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    order: Option<String>,
+}
+
+fn filled(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A JSON value as a person reads it: text as text (its line breaks kept), lists of plain
+/// values joined, anything else indented.
+fn readable(v: &Value) -> Markup {
+    match v {
+        Value::Null => html! { span.none { "—" } },
+        Value::String(t) => html! { span.text { (t) } },
+        Value::Bool(_) | Value::Number(_) => html! { (v.to_string()) },
+        Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if parts.is_empty() {
+                html! { span.none { "(none)" } }
+            } else {
+                html! { span.text { (parts.join(", ")) } }
+            }
+        }
+        other => html! {
+            pre.json { (serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())) }
+        },
+    }
+}
+
+/// What an audit entry changed: field by field where both sides are objects (changed fields
+/// marked), else the value before and after.
+fn change(before: Option<&Value>, after: Option<&Value>) -> Markup {
+    let empty = serde_json::Map::new();
+    match (before, after) {
+        (b, a) if b.is_none_or(Value::is_object) && a.is_none_or(Value::is_object) => {
+            let b = b.and_then(Value::as_object).unwrap_or(&empty);
+            let a = a.and_then(Value::as_object).unwrap_or(&empty);
+            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let both = before.is_some() && after.is_some();
+            // With both sides, the changed fields; the unchanged ones folded away.
+            let (changed, same): (Vec<&String>, Vec<&String>) = keys
+                .into_iter()
+                .partition(|k| !both || b.get(k.as_str()) != a.get(k.as_str()));
+            let row = |k: &String, class: &str| {
+                let (vb, va) = (b.get(k.as_str()), a.get(k.as_str()));
+                html! {
+                    tr class=(class) {
+                        th { (k) }
+                        @if before.is_some() { td { @if let Some(v) = vb { (readable(v)) } @else { span.none { "—" } } } }
+                        @if after.is_some() { td { @if let Some(v) = va { (readable(v)) } @else { span.none { "—" } } } }
+                    }
+                }
+            };
+            html! {
+                @if changed.is_empty() && same.is_empty() { span.none { "—" } }
+                @if !changed.is_empty() {
+                    table.change {
+                        @if both { thead { tr { th { "Field" } th { "Before" } th { "After" } } } }
+                        tbody { @for k in &changed { (row(k, if both { "changed" } else { "" })) } }
+                    }
+                }
+                @if !same.is_empty() {
+                    details.unchanged {
+                        summary { (same.len()) " unchanged field" @if same.len() != 1 { "s" } }
+                        table.change { tbody { @for k in &same { (row(k, "")) } } }
+                    }
+                }
+            }
+        }
+        (b, a) => html! {
+            div.change {
+                @if let Some(b) = b { div { span.label { "Before: " } (readable(b)) } }
+                @if let Some(a) = a { div { span.label { "After: " } (readable(a)) } }
+            }
+        },
+    }
 }
 
 async fn audit(
@@ -1265,29 +1527,90 @@ async fn audit(
     Extension(p): Extension<Principal>,
     Query(q): Query<AuditPage>,
 ) -> Response {
-    let st = state.clone();
-    let filter = AuditFilter {
-        after_id: q.after,
-        limit: Some(PAGE),
-        ..AuditFilter::default()
+    let newest = match q.order.as_deref().map(str::trim) {
+        None | Some("") | Some("newest") => true,
+        Some("oldest") => false,
+        Some(other) => {
+            return error_page(
+                &p,
+                ApiError::bad(format!("order {other:?}: expected newest or oldest")),
+            );
+        }
     };
-    let r = blocking(move || Ok(st.store.audit_entries(&filter)?))
-        .await
-        .map(|rows| {
-            let next = (rows.len() == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
-            layout(
-                "Audit log",
-                Some(&p),
-                html! {
-                    table #audit { thead { tr { th { "#" } th { "At" } th { "Actor" } th { "Action" } th { "Subject" } th { "Change" } th { "Hash" } } }
-                        tbody { @for e in &rows { tr {
-                            td.num { (e.id) } td { (e.at) } td { (e.actor) } td { (e.action) } td { (e.subject) }
-                            td { code { (e.before.as_ref().map(|v| v.to_string()).unwrap_or_default()) " → " (e.after.as_ref().map(|v| v.to_string()).unwrap_or_default()) } }
-                            td { code { (e.hash.get(..12).unwrap_or(&e.hash)) } }
-                        } } } }
-                    @if let Some(n) = next { nav.pager { a rel="next" href=(format!("/audit?after={n}")) { "Next page" } } }
-                },
-            )
-        });
-    page_result(&p, r)
+    let time = |name: &str, v: &Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
+        filled(v).map(|t| api::parse_time(name, &t)).transpose()
+    };
+    let (since, until) = match (time("since", &q.since), time("until", &q.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_page(&p, e),
+    };
+    let filter = AuditFilter {
+        actor: filled(&q.actor),
+        subject: filled(&q.subject),
+        action: filled(&q.action),
+        since,
+        until,
+        after_id: if newest { None } else { q.after },
+        before_id: if newest { q.before } else { None },
+        newest_first: newest,
+        limit: Some(PAGE),
+    };
+    let st = state.clone();
+    let rows = match blocking(move || Ok(st.store.audit_entries(&filter)?)).await {
+        Ok(rows) => rows,
+        Err(e) => return error_page(&p, e),
+    };
+    let next = (rows.len() == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let base = query(&[
+        ("actor", filled(&q.actor)),
+        ("subject", filled(&q.subject)),
+        ("action", filled(&q.action)),
+        ("since", filled(&q.since)),
+        ("until", filled(&q.until)),
+        ("order", (!newest).then(|| "oldest".to_string())),
+    ]);
+    let field = |name: &'static str, label: &str, v: &Option<String>, hint: &str| {
+        html! {
+            label { (label) input type="text" name=(name) id=(format!("a-{name}")) value=(v.clone().unwrap_or_default()) placeholder=(hint); }
+        }
+    };
+    layout(
+        "Audit log",
+        Some(&p),
+        html! {
+            form.filters method="get" action="/audit" {
+                (field("actor", "Actor", &q.actor, "user:alice"))
+                (field("subject", "Subject", &q.subject, "incident:12"))
+                (field("action", "Action", &q.action, "incident.transition"))
+                (field("since", "Since", &q.since, "2026-11-01"))
+                (field("until", "Until", &q.until, "2026-12-01T12:00:00Z"))
+                label { "Order" select name="order" id="a-order" {
+                    option value="newest" selected[newest] { "newest first" }
+                    option value="oldest" selected[!newest] { "oldest first" }
+                } }
+                button type="submit" id="audit-filter" { "Filter" }
+            }
+            @if rows.is_empty() { p #audit-empty { "No entries match." } }
+            table #audit { thead { tr { th { "#" } th { "At" } th { "Actor" } th { "Action" } th { "Subject" } th { "Change" } th { "Hash" } } }
+                tbody { @for e in &rows { tr {
+                    td.num { (e.id) }
+                    td.nowrap { time datetime=(e.at) { (short_time(&e.at)) } }
+                    td { a href=(format!("/audit?actor={}", enc(&e.actor))) { (e.actor) } }
+                    td { a href=(format!("/audit?action={}", enc(&e.action))) { (e.action) } }
+                    td { a href=(format!("/audit?subject={}", enc(&e.subject))) { (e.subject) } }
+                    td { (change(e.before.as_ref(), e.after.as_ref())) }
+                    td.nowrap { code title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                } } } }
+            nav.pager {
+                a href=(format!("/audit?{base}")) { "First page" }
+                @if let Some(n) = next {
+                    " · "
+                    a rel="next" id="next" href=(format!("/audit?{base}&{}={n}", if newest { "before" } else { "after" })) { "Next page" }
+                }
+            }
+        },
+    )
+    .into_response()
 }

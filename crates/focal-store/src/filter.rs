@@ -138,6 +138,14 @@ pub fn event_conditions(f: &EventFilter, w: &mut Where) {
     if let Some(after) = f.after_seq {
         w.and("e.seq > ?", vec![Param::Int(after)]);
     }
+    if let Some(before) = f.before_seq {
+        w.and("e.seq < ?", vec![Param::Int(before)]);
+    }
+}
+
+/// `ASC` or `DESC`, as the filter asks for the events' order.
+pub fn direction(f: &EventFilter) -> &'static str {
+    if f.newest_first { "DESC" } else { "ASC" }
 }
 
 /// Networks wider than an IPv4 /16 or an IPv6 /32 (see below for IPv6 networks holding IPv4
@@ -166,6 +174,13 @@ pub const EVENT_SELECT: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, 
     e.source_network, e.source_cc, e.source_fqdn, e.destination_ip, e.destination_port,
     e.protocol_transport, e.malware_name, e.classification_type, e.tlp, e.constituent, e.detail,
     e.raw, r.feed, r.feed_provider, r.feed_url, r.observed
+  FROM events AS e JOIN runs AS r ON r.id = e.run_id LEFT JOIN as_names AS a ON a.asn = e.source_asn";
+
+/// [`EVENT_SELECT`] with the event's `run_id` as a last column.
+pub const EVENT_SELECT_WITH_RUN: &str = "SELECT e.seq, e.id, e.time_source, e.source_ip, e.source_port, e.source_asn, a.name,
+    e.source_network, e.source_cc, e.source_fqdn, e.destination_ip, e.destination_port,
+    e.protocol_transport, e.malware_name, e.classification_type, e.tlp, e.constituent, e.detail,
+    e.raw, r.feed, r.feed_provider, r.feed_url, r.observed, e.run_id
   FROM events AS e JOIN runs AS r ON r.id = e.run_id LEFT JOIN as_names AS a ON a.asn = e.source_asn";
 
 #[cfg(test)]

@@ -193,8 +193,27 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     pub subject: Option<String>,
     pub action: Option<String>,
+    /// Entries by this actor (`user:alice`, `cli`, ...).
+    pub actor: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<jiff::Timestamp>,
+    /// Entries before this time.
+    pub until: Option<jiff::Timestamp>,
     pub after_id: Option<i64>,
+    /// Entries with a smaller id (paging newest first).
+    pub before_id: Option<i64>,
+    /// Newest first rather than in the chain's order.
+    pub newest_first: bool,
     pub limit: Option<usize>,
+}
+
+impl AuditFilter {
+    /// A time bound as compared with the stored `at` (RFC 3339 in UTC, `...Z`, with a
+    /// fraction of a second or not): the second without zone or fraction, which sorts before
+    /// every stored time within that second and after every earlier one.
+    pub fn bound(t: &jiff::Timestamp) -> String {
+        t.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+    }
 }
 
 /// The result of recomputing the audit chain.

@@ -184,6 +184,11 @@ pub struct EventFilter {
     pub limit: Option<usize>,
     /// Only events stored after this sequence number (for paging).
     pub after_seq: Option<i64>,
+    /// Only events stored before this sequence number (for paging newest first).
+    pub before_seq: Option<i64>,
+    /// Newest (highest seq) first rather than in storage order (`Store::events` on both
+    /// backends, and the paged web search).
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -93,10 +93,27 @@ pub struct QueueDepths {
     pub incidents_breached: u64,
 }
 
+/// One event with what its page links to: the run that stored it and the incidents it belongs
+/// to (within the scope).
+#[derive(Debug, Clone)]
+pub struct EventDetail {
+    pub seq: i64,
+    pub event: Event,
+    pub run: RunRecord,
+    /// Incident ids, in the reader's scope.
+    pub incidents: Vec<i64>,
+}
+
 pub trait WebStore {
-    /// A page of events as (seq, event), in seq order, after `filter.after_seq`, at most
+    /// A page of events as (seq, event), in seq order (newest first if
+    /// `filter.newest_first`), after `filter.after_seq` and before `filter.before_seq`, at most
     /// `filter.limit` (required).
     fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>>;
+    /// How many events match the filter in the scope, exactly (paging fields ignored).
+    fn events_count(&self, filter: &EventFilter, scope: &Scope) -> Result<u64>;
+    /// The event stored as `seq`, if it is in the scope (a constituent: its own, never
+    /// TLP:RED).
+    fn event_in(&self, seq: i64, scope: &Scope) -> Result<Option<EventDetail>>;
     /// A page of incidents with `id > after`, in id order.
     fn incidents_page(
         &self,

@@ -514,6 +514,33 @@ fn events_are_written_once_and_read_back_unchanged(b: &Backend) {
     let original = event(3, "2001:db8::3", Some("org-b"));
     let back = stored.iter().find(|e| e.id == original.id).unwrap();
     assert_eq!(back, &original, "every field survives the round trip");
+    // Newest first, and a page of it before a point.
+    let in_order: Vec<u128> = stored.iter().map(|e| e.id.as_u128()).collect();
+    let newest = all_events(
+        &*b.store,
+        &EventFilter {
+            newest_first: true,
+            ..EventFilter::default()
+        },
+    );
+    let mut reversed = in_order.clone();
+    reversed.reverse();
+    assert_eq!(
+        newest.iter().map(|e| e.id.as_u128()).collect::<Vec<_>>(),
+        reversed
+    );
+    let first_two = all_events(
+        &*b.store,
+        &EventFilter {
+            newest_first: true,
+            limit: Some(2),
+            ..EventFilter::default()
+        },
+    );
+    assert_eq!(
+        first_two.iter().map(|e| e.id.as_u128()).collect::<Vec<_>>(),
+        reversed[..2]
+    );
 }
 
 fn uncommitted_writes_are_rolled_back(b: &Backend) {
@@ -1017,6 +1044,7 @@ fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
             action: Some("test.change".into()),
             after_id: None,
             limit: None,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(entries.len(), 4);
@@ -1026,6 +1054,52 @@ fn the_audit_log_chains_entries_and_detects_edits_and_removals(b: &Backend) {
     );
     let latest = log.audit_latest("test.change", "thing:3").unwrap().unwrap();
     assert_eq!(latest.id, entries[3].id);
+    // The audit page's filters: newest first, paged back, by actor and by time.
+    log.audit_append("bob", "test.other", "thing:9", None, None)
+        .unwrap();
+    let list = |f: focal_store::incidents::AuditFilter| -> Vec<i64> {
+        log.audit_entries(&f)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    let newest = list(focal_store::incidents::AuditFilter {
+        newest_first: true,
+        limit: Some(3),
+        ..Default::default()
+    });
+    assert_eq!(newest, vec![ids[3] + 1, ids[3], ids[2]]);
+    let older = list(focal_store::incidents::AuditFilter {
+        newest_first: true,
+        before_id: Some(ids[2]),
+        ..Default::default()
+    });
+    assert_eq!(older, vec![ids[1], ids[0]]);
+    let by_bob = list(focal_store::incidents::AuditFilter {
+        actor: Some("bob".into()),
+        ..Default::default()
+    });
+    assert_eq!(by_bob, vec![ids[3] + 1]);
+    let at: jiff::Timestamp = entries[0].at.parse().unwrap();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let this_hour = list(focal_store::incidents::AuditFilter {
+        since: Some(at - hour),
+        until: Some(at + hour),
+        ..Default::default()
+    });
+    assert_eq!(this_hour.len(), 5, "{this_hour:?}");
+    let later = list(focal_store::incidents::AuditFilter {
+        since: Some(at + hour),
+        ..Default::default()
+    });
+    assert!(later.is_empty(), "{later:?}");
+    let earlier = list(focal_store::incidents::AuditFilter {
+        until: Some(at - hour),
+        ..Default::default()
+    });
+    assert!(earlier.is_empty(), "{earlier:?}");
     // An edit by hand breaks the chain at that entry.
     b.exec_by_hand("UPDATE audit_log SET actor = 'mallory' WHERE id = 2");
     let edited = log.audit_verify().unwrap();

@@ -290,6 +290,17 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         .collect();
 
     let (a, b) = (&site.org_a, &site.org_b);
+    // An event of each organisation, for its page.
+    let event_of = |org: &str| -> i64 {
+        let v: Value = admin
+            .get(&format!("/api/v1/events?constituent={org}&limit=1"))
+            .json()
+            .unwrap();
+        v["events"][0]["seq"]
+            .as_i64()
+            .expect("an event of the organisation")
+    };
+    let (seq_a, seq_b) = (event_of(a), event_of(b));
     let mut routes = vec![
         get("/login".into(), Need::Public),
         get("/healthz".into(), Need::Public),
@@ -301,6 +312,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get("/".into(), Need::Read),
         get("/events".into(), Need::Read),
         get(format!("/events?constituent={a}"), Need::Read),
+        get(format!("/events/{seq_a}"), Need::Read),
         get("/incidents".into(), Need::Read),
         get(format!("/incidents/{id_a}"), Need::Read),
         get("/constituents".into(), Need::Read),
@@ -707,9 +719,11 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 assert!(body.contains("acknowledge"), "{what}: {body}");
             } else if may(role, route.need) {
                 // Signing out ends at the login form; anything else sent there was refused.
+                let to_login = location
+                    .as_deref()
+                    .is_some_and(|l| l == "/login" || l.starts_with("/login?"));
                 let ok = (200..300).contains(&status)
-                    || (status == 303
-                        && (location.as_deref() != Some("/login") || route.path == "/logout"));
+                    || (status == 303 && (!to_login || route.path == "/logout"));
                 assert!(
                     ok,
                     "{what}: allowed, but answered {status} {location:?}: {body}"
@@ -719,9 +733,15 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
                 && route.path != "/metrics"
                 && matches!(route.body, Body::None)
             {
+                // To the login form, which brings the user back to the page afterwards.
+                let back = if route.path == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", percent_encode(&route.path))
+                };
                 assert_eq!(
                     (status, location.as_deref()),
-                    (303, Some("/login")),
+                    (303, Some(back.as_str())),
                     "{what}"
                 );
             } else {
@@ -844,6 +864,10 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         .json()
         .unwrap();
     assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    // Nor its event's page: the same 404 as an event that does not exist.
+    let resp = ca.get(&format!("/events/{seq_b}"));
+    assert_eq!(resp.status(), 404);
+    assert!(!contains_id(&resp.text().unwrap(), b));
     let v: Value = admin
         .get(&format!("/api/v1/events?constituent={b}&limit=1"))
         .json()
@@ -1666,4 +1690,16 @@ fn advisory_workflow_routes_answer_each_role_and_constituents_read_up_to_their_c
         &["share", "policy", "constituent_a", "--max-tlp", "AMBER"],
     );
     assert_eq!(get(&format!("/api/v1/advisories/{amber}")).status(), 200);
+}
+
+/// Every byte but the unreserved ones as `%XX`, as the server encodes `next`.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -148,7 +148,27 @@ impl AuditLog for PostgresStore {
             args.push(Box::new(after));
             sql.push_str(&format!(" AND id > ${}", args.len()));
         }
-        sql.push_str(" ORDER BY id");
+        if let Some(before) = filter.before_id {
+            args.push(Box::new(before));
+            sql.push_str(&format!(" AND id < ${}", args.len()));
+        }
+        if let Some(actor) = &filter.actor {
+            args.push(Box::new(actor.clone()));
+            sql.push_str(&format!(" AND actor = ${}", args.len()));
+        }
+        if let Some(since) = &filter.since {
+            args.push(Box::new(AuditFilter::bound(since)));
+            sql.push_str(&format!(" AND at >= ${}", args.len()));
+        }
+        if let Some(until) = &filter.until {
+            args.push(Box::new(AuditFilter::bound(until)));
+            sql.push_str(&format!(" AND at < ${}", args.len()));
+        }
+        sql.push_str(if filter.newest_first {
+            " ORDER BY id DESC"
+        } else {
+            " ORDER BY id"
+        });
         if let Some(limit) = filter.limit {
             args.push(Box::new(limit as i64));
             sql.push_str(&format!(" LIMIT ${}", args.len()));

@@ -142,7 +142,27 @@ impl AuditLog for SqliteStore {
             args.push(after.into());
             sql.push_str(&format!(" AND id > ?{}", args.len()));
         }
-        sql.push_str(" ORDER BY id");
+        if let Some(before) = filter.before_id {
+            args.push(before.into());
+            sql.push_str(&format!(" AND id < ?{}", args.len()));
+        }
+        if let Some(actor) = &filter.actor {
+            args.push((actor.clone()).into());
+            sql.push_str(&format!(" AND actor = ?{}", args.len()));
+        }
+        if let Some(since) = &filter.since {
+            args.push(AuditFilter::bound(since).into());
+            sql.push_str(&format!(" AND at >= ?{}", args.len()));
+        }
+        if let Some(until) = &filter.until {
+            args.push(AuditFilter::bound(until).into());
+            sql.push_str(&format!(" AND at < ?{}", args.len()));
+        }
+        sql.push_str(if filter.newest_first {
+            " ORDER BY id DESC"
+        } else {
+            " ORDER BY id"
+        });
         if let Some(limit) = filter.limit {
             args.push((limit as i64).into());
             sql.push_str(&format!(" LIMIT ?{}", args.len()));

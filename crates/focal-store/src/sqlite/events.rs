@@ -62,7 +62,8 @@ pub fn query(
 ) -> Result<()> {
     let mut w = Where::new(Placeholder::Question);
     event_conditions(f, &mut w);
-    w.sql.push_str(" ORDER BY e.seq");
+    w.sql
+        .push_str(&format!(" ORDER BY e.seq {}", crate::filter::direction(f)));
     if let Some(limit) = f.limit {
         w.limit(limit);
     }

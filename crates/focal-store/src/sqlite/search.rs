@@ -10,7 +10,9 @@ use super::SqliteStore;
 use super::events::{bound, event_from_row};
 use super::incidents::{cursor, err};
 use crate::encode::ip_bytes;
-use crate::filter::{EVENT_SELECT, Param, Placeholder, Where, event_conditions, is_wide};
+use crate::filter::{
+    EVENT_SELECT, Param, Placeholder, Where, direction, event_conditions, is_wide,
+};
 use crate::{EventFilter, Result};
 use focal_model::Event;
 use rusqlite::{Connection, params};
@@ -141,7 +143,8 @@ fn run(conn: &Connection, sql: &str, args: Vec<Param>) -> Result<Vec<(i64, Event
 }
 
 /// A page of events matching `f` and the extra conditions `extra` (the caller's scope), in seq
-/// order, after `f.after_seq`, at most `f.limit` (100 if unset).
+/// order (newest first if `f.newest_first`), after `f.after_seq` and before `f.before_seq`, at
+/// most `f.limit` (100 if unset).
 pub fn page(
     conn: &Connection,
     f: &EventFilter,
@@ -153,12 +156,69 @@ pub fn page(
     let Some(driver) = driver(f).filter(|_| indexed_to > after) else {
         return plain(conn, f, extra, limit);
     };
+    // The indexed events are those up to the cursor (and below `before`); the rest are scanned.
+    let upper = f
+        .before_seq
+        .map_or(indexed_to, |b| b.saturating_sub(1).min(indexed_to));
+    let mut tail = f.clone();
+    tail.after_seq = Some(after.max(indexed_to));
+    if f.newest_first {
+        // The events not indexed yet are the newest: they come first.
+        let mut rows = plain(conn, &tail, extra, limit)?;
+        if rows.len() < limit && upper > after {
+            rows.extend(indexed(
+                conn,
+                f,
+                extra,
+                &driver,
+                (after, upper),
+                limit - rows.len(),
+            )?);
+        }
+        return Ok(rows);
+    }
+    let mut rows = if upper > after {
+        indexed(conn, f, extra, &driver, (after, upper), limit)?
+    } else {
+        Vec::new()
+    };
+    if rows.len() < limit {
+        rows.extend(plain(conn, &tail, extra, limit - rows.len())?);
+    }
+    Ok(rows)
+}
 
-    // Part 1: indexed events, through the index.
+/// The indexed events with `after < seq <= upper` matching `f`, through the index, in the
+/// filter's order.
+fn indexed(
+    conn: &Connection,
+    f: &EventFilter,
+    extra: &dyn Fn(&mut Where),
+    driver: &Driver,
+    (after, upper): (i64, i64),
+    limit: usize,
+) -> Result<Vec<(i64, Event)>> {
+    let (from, order, w) = indexed_query(f, extra, driver, (after, upper), EVENT_SELECT);
+    let mut w = w;
+    w.sql
+        .push_str(&format!(" ORDER BY {order} {}", direction(f)));
+    w.limit(limit);
+    run(conn, &format!("{from}{}", w.sql), w.args)
+}
+
+/// The FROM part, the column to order by and the conditions of a query through the index.
+fn indexed_query(
+    f: &EventFilter,
+    extra: &dyn Fn(&mut Where),
+    driver: &Driver,
+    (after, upper): (i64, i64),
+    select: &str,
+) -> (String, &'static str, Where) {
     let mut w = Where::new(Placeholder::Question);
     let mut rest = f.clone();
     rest.after_seq = None;
-    let (from, order) = match &driver {
+    rest.before_seq = None;
+    let (from, order) = match driver {
         Driver::Range(first, last) => {
             rest.network = None;
             w.and(
@@ -174,23 +234,19 @@ pub fn page(
             );
             w.and(
                 "e.seq > ? AND e.seq <= ?",
-                vec![Param::Int(after), Param::Int(indexed_to)],
+                vec![Param::Int(after), Param::Int(upper)],
             );
-            (EVENT_SELECT.to_string(), "e.seq")
+            (select.to_string(), "e.seq")
         }
         Driver::Key(k) => {
             // CROSS JOIN makes the index the outer loop: its rows for the key come in seq
             // order, so the page ends after `limit` matches without sorting.
             w.and(
                 "s.k = ? AND s.seq > ? AND s.seq <= ?",
-                vec![
-                    Param::Text(k.clone()),
-                    Param::Int(after),
-                    Param::Int(indexed_to),
-                ],
+                vec![Param::Text(k.clone()), Param::Int(after), Param::Int(upper)],
             );
             (
-                EVENT_SELECT.replacen(
+                select.replacen(
                     "FROM events AS e",
                     "FROM event_search AS s CROSS JOIN events AS e ON e.seq = s.seq",
                     1,
@@ -201,21 +257,10 @@ pub fn page(
     };
     event_conditions(&rest, &mut w);
     extra(&mut w);
-    w.sql.push_str(&format!(" ORDER BY {order}"));
-    w.limit(limit);
-    let mut rows = run(conn, &format!("{from}{}", w.sql), w.args)?;
-
-    // Part 2: the events not indexed yet, by scanning only those.
-    if rows.len() < limit {
-        let mut tail = f.clone();
-        tail.after_seq = Some(after.max(indexed_to));
-        tail.limit = Some(limit - rows.len());
-        rows.extend(plain(conn, &tail, extra, limit - rows.len())?);
-    }
-    Ok(rows)
+    (from, order, w)
 }
 
-/// The query without the index: conditions on `events`, in seq order.
+/// The query without the index: conditions on `events`, in the filter's order.
 fn plain(
     conn: &Connection,
     f: &EventFilter,
@@ -225,7 +270,41 @@ fn plain(
     let mut w = Where::new(Placeholder::Question);
     event_conditions(f, &mut w);
     extra(&mut w);
-    w.sql.push_str(" ORDER BY e.seq");
+    w.sql.push_str(&format!(" ORDER BY e.seq {}", direction(f)));
     w.limit(limit);
     run(conn, &format!("{EVENT_SELECT}{}", w.sql), w.args)
+}
+
+/// How many events match `f` and `extra`, exactly (`after_seq`, `before_seq` and `limit` are
+/// ignored): through the index for the indexed events where the filter has a key, by
+/// scanning the rest.
+pub fn count(conn: &Connection, f: &EventFilter, extra: &dyn Fn(&mut Where)) -> Result<u64> {
+    const COUNT: &str = "SELECT COUNT(*) FROM events AS e";
+    let mut f = f.clone();
+    f.after_seq = None;
+    f.before_seq = None;
+    f.limit = None;
+    let e = err("counting events");
+    let one = |sql: &str, args: Vec<Param>| -> Result<u64> {
+        conn.query_row(sql, rusqlite::params_from_iter(bound(args)), |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n.max(0) as u64)
+        .map_err(e)
+    };
+    let indexed_to = cursor(conn, CURSOR).map_err(err("reading a cursor"))?;
+    let Some(driver) = driver(&f).filter(|_| indexed_to > 0) else {
+        let mut w = Where::new(Placeholder::Question);
+        event_conditions(&f, &mut w);
+        extra(&mut w);
+        return one(&format!("{COUNT}{}", w.sql), w.args);
+    };
+    let (from, _, w) = indexed_query(&f, extra, &driver, (0, indexed_to), COUNT);
+    let head = one(&format!("{from}{}", w.sql), w.args)?;
+    let mut tail = f.clone();
+    tail.after_seq = Some(indexed_to);
+    let mut w = Where::new(Placeholder::Question);
+    event_conditions(&tail, &mut w);
+    extra(&mut w);
+    Ok(head + one(&format!("{COUNT}{}", w.sql), w.args)?)
 }

@@ -53,21 +53,122 @@ fn counts(
         .map_err(err(context))
 }
 
+/// The conditions of a scope on `events AS e`: a constituent reads its own events, never
+/// TLP:RED.
+fn event_scope(scope: &Scope) -> impl Fn(&mut Where) + use<> {
+    let org = scope.organisation().map(str::to_string);
+    move |w: &mut Where| {
+        if let Some(org) = &org {
+            w.and("e.constituent = ?", vec![Param::Text(org.clone())]);
+            // TLP:RED is for the node's own analysts: it never leaves, not even to the
+            // organisation the event is about (AMBER+STRICT is meant for exactly that one).
+            w.and(
+                "e.tlp != ?",
+                vec![Param::Text(Tlp::Red.as_str().to_string())],
+            );
+        }
+    }
+}
+
 impl WebStore for SqliteStore {
     fn events_page(&self, filter: &EventFilter, scope: &Scope) -> Result<Vec<(i64, Event)>> {
-        let org = scope.organisation().map(str::to_string);
-        let scoped = move |w: &mut Where| {
-            if let Some(org) = &org {
-                w.and("e.constituent = ?", vec![Param::Text(org.clone())]);
-                // TLP:RED is for the node's own analysts: it never leaves, not even to the
-                // organisation the event is about (AMBER+STRICT is meant for exactly that one).
-                w.and(
-                    "e.tlp != ?",
-                    vec![Param::Text(Tlp::Red.as_str().to_string())],
-                );
-            }
-        };
+        let scoped = event_scope(scope);
         super::search::page(&*self.reader()?, filter, &scoped)
+    }
+
+    fn events_count(&self, filter: &EventFilter, scope: &Scope) -> Result<u64> {
+        let conn = self.reader()?;
+        // Staff reading all events, or those of one type or constituent (the page's usual
+        // questions): the dashboard rollup has counted every event up to its cursor once, by
+        // type, so its sums and a count of the events after the cursor are exact and need no
+        // scan of the table. (A constituent's own view leaves TLP:RED out, which the rollup
+        // does not know, so it is counted from the events.)
+        let rollup_answers = *scope == Scope::All
+            && !filter.unassigned
+            && filter.network.is_none()
+            && filter.asn.is_none()
+            && filter.country.is_none()
+            && filter.feed.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none();
+        if rollup_answers {
+            let e = err("counting events");
+            // One read transaction: the cursor and the sums are of the same moment.
+            let tx = conn.unchecked_transaction().map_err(e)?;
+            let cursor = super::incidents::cursor(&tx, "web_rollup").map_err(e)?;
+            let rolled: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(SUM(events), 0) FROM event_rollup WHERE dim = 'type' \
+                     AND (?1 IS NULL OR value = ?1) AND (?2 IS NULL OR constituent = ?2)",
+                    params![filter.classification_type, filter.constituent],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            let mut rest = filter.clone();
+            rest.after_seq = Some(cursor);
+            rest.before_seq = None;
+            let mut w = Where::new(crate::filter::Placeholder::Question);
+            crate::filter::event_conditions(&rest, &mut w);
+            let newer: i64 = tx
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM events AS e{}", w.sql),
+                    rusqlite::params_from_iter(super::events::bound(w.args)),
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            return Ok((rolled.max(0) + newer.max(0)) as u64);
+        }
+        let scoped = event_scope(scope);
+        super::search::count(&conn, filter, &scoped)
+    }
+
+    fn event_in(&self, seq: i64, scope: &Scope) -> Result<Option<EventDetail>> {
+        let conn = self.reader()?;
+        let mut w = Where::new(crate::filter::Placeholder::Question);
+        w.and("e.seq = ?", vec![Param::Int(seq)]);
+        event_scope(scope)(&mut w);
+        let e = err("reading an event");
+        let found = conn
+            .query_row(
+                &format!("{}{}", crate::filter::EVENT_SELECT_WITH_RUN, w.sql),
+                rusqlite::params_from_iter(super::events::bound(w.args)),
+                |r| {
+                    Ok((
+                        super::events::event_from_row(r)?,
+                        r.get::<_, i64>("run_id")?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(e)?;
+        let Some((event, run_id)) = found else {
+            return Ok(None);
+        };
+        let run = conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                params![run_id],
+                run_from_row,
+            )
+            .map_err(err("reading an event's run"))?;
+        let org = scope.organisation().map(str::to_string);
+        let mut stmt = conn
+            .prepare(
+                "SELECT ie.incident_id FROM incident_events AS ie JOIN incidents AS i ON i.id = ie.incident_id \
+                 WHERE ie.event_seq = ?1 AND (?2 IS NULL OR i.constituent = ?2) ORDER BY ie.incident_id",
+            )
+            .map_err(err("reading an event's incidents"))?;
+        let incidents = stmt
+            .query_map(params![seq, org], |r| r.get::<_, i64>(0))
+            .map_err(err("reading an event's incidents"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err("reading an event's incidents"))?;
+        Ok(Some(EventDetail {
+            seq,
+            event,
+            run,
+            incidents,
+        }))
     }
 
     fn incidents_page(
@@ -518,6 +619,112 @@ mod tests {
             vec![1, 2],
             "the constituent sees its own events, AMBER+STRICT included, RED never"
         );
+        // Its count and an event's page hold to the same scope.
+        let org_a = Scope::Organisation("org-a".into());
+        let all = EventFilter::default();
+        assert_eq!(s.events_count(&all, &Scope::All).unwrap(), 3);
+        assert_eq!(s.events_count(&all, &org_a).unwrap(), 2);
+        let detail = s.event_in(2, &org_a).unwrap().expect("its own event");
+        assert_eq!((detail.seq, detail.run.id), (2, 1));
+        assert!(s.event_in(3, &org_a).unwrap().is_none(), "RED: never");
+        assert!(s.event_in(3, &Scope::All).unwrap().is_some());
+        assert!(
+            s.event_in(1, &Scope::Organisation("org-b".into()))
+                .unwrap()
+                .is_none(),
+            "another organisation's event"
+        );
+    }
+
+    #[test]
+    fn newest_first_pages_and_counts_agree_with_the_plain_order_indexed_or_not() {
+        let (_d, s) = store();
+        let add = |from: i64, to: i64| {
+            let conn = s.writer();
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (id, feed, file_name, sha256, size, status, started_at, observed) \
+                 VALUES (1, 'f', 'f.csv', 'x', 0, 'done', 'now', 0)",
+                [],
+            )
+            .unwrap();
+            for i in from..=to {
+                let t = if i % 3 == 0 { "phishing" } else { "scanner" };
+                conn.execute(
+                    "INSERT INTO events (seq, id, run_id, time_event, source_asn, classification_type, tlp, constituent) \
+                     VALUES (?1, ?2, 1, ?1, 64500, ?3, 'GREEN', ?4)",
+                    params![i, i128::from(i).to_be_bytes().to_vec(), t, if i % 2 == 0 { "org-a" } else { "org-b" }],
+                )
+                .unwrap();
+            }
+        };
+        // 20 events indexed and in the dashboard rollup, 7 more not yet: both parts of a page
+        // and of a count are exercised.
+        add(1, 20);
+        assert!(s.index_events(1000, 1000).unwrap());
+        assert!(s.refresh_rollup(1000).unwrap());
+        add(21, 27);
+        let filters = [
+            EventFilter::default(),
+            EventFilter {
+                classification_type: Some("scanner".into()),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                asn: Some(64500),
+                classification_type: Some("phishing".into()),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                constituent: Some("org-b".into()),
+                classification_type: Some("scanner".into()),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                constituent: Some("org-a".into()),
+                ..EventFilter::default()
+            },
+        ];
+        for scope in [Scope::All, Scope::Organisation("org-a".into())] {
+            for f in &filters {
+                let mut everything = f.clone();
+                everything.limit = Some(1000);
+                let oldest: Vec<i64> = s
+                    .events_page(&everything, &scope)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(seq, _)| seq)
+                    .collect();
+                assert!(oldest.windows(2).all(|w| w[0] < w[1]), "{oldest:?}");
+                assert_eq!(
+                    s.events_count(f, &scope).unwrap(),
+                    oldest.len() as u64,
+                    "{f:?} {scope:?}"
+                );
+                // Newest first, three at a time, each page before the last one's end.
+                let mut newest: Vec<i64> = Vec::new();
+                let mut before = None;
+                loop {
+                    let mut page = f.clone();
+                    page.newest_first = true;
+                    page.before_seq = before;
+                    page.limit = Some(3);
+                    let rows: Vec<i64> = s
+                        .events_page(&page, &scope)
+                        .unwrap()
+                        .into_iter()
+                        .map(|(seq, _)| seq)
+                        .collect();
+                    newest.extend(&rows);
+                    if rows.len() < 3 {
+                        break;
+                    }
+                    before = rows.last().copied();
+                }
+                let mut expected = oldest.clone();
+                expected.reverse();
+                assert_eq!(newest, expected, "{f:?} {scope:?}");
+            }
+        }
     }
 
     #[test]

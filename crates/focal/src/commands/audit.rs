@@ -97,6 +97,7 @@ pub fn run(data: &Path, cmd: &AuditCommand, json: bool) -> Result<()> {
                 action: action.clone(),
                 after_id: *after,
                 limit: (*limit > 0).then_some(*limit),
+                ..AuditFilter::default()
             })?;
             if json {
                 return print_json(&entries);

@@ -74,6 +74,7 @@ pub fn filter(args: &EventsArgs) -> Result<EventFilter> {
             .transpose()?,
         limit: (args.limit > 0).then_some(args.limit),
         after_seq: args.after,
+        ..EventFilter::default()
     })
 }
 
