@@ -604,6 +604,35 @@ fn s(v: &Value, k: &str) -> String {
     }
 }
 
+/// One timeline entry as a sentence ("user:alice moved it from new to acknowledged"); internal
+/// notes and replies to the constituent are told apart. Kinds it does not know are shown as
+/// stored, so nothing is hidden.
+fn timeline_entry(t: &Value) -> Markup {
+    let d = &t["detail"];
+    let actor = s(t, "actor");
+    let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    let count = |k: &str| {
+        let n = d[k].as_u64().unwrap_or(0);
+        format!("{n} event{}", if n == 1 { "" } else { "s" })
+    };
+    html! {
+        @match s(t, "kind").as_str() {
+            "created" => { strong { (actor) } " opened it with " (count("events")) }
+            "events_added" => { (count("events")) " more grouped into it" @if !actor.is_empty() { " by " strong { (actor) } } }
+            "transition" => { strong { (actor) } " moved it from " span.state { (text("from")) } " to " span.state { (text("to")) }
+                @if !text("reason").is_empty() { ": " q { (text("reason")) } } }
+            "notified" => { strong { (actor) } " notified the constituent (" (text("from")) " → notified)" }
+            "assigned" => { strong { (actor) } @if text("to").is_empty() { " unassigned it" } @else { " assigned it to " strong { (text("to")) } }
+                @if !text("from").is_empty() { " (was " (text("from")) ")" } }
+            "severity" => { strong { (actor) } " changed the severity from " (text("from")) " to " (text("to"))
+                @if let Some(due) = d["due_at"].as_str() { "; due " (short_time(due)) " UTC" } }
+            "comment" => { strong { (actor) } " wrote an internal note " small.muted { "(staff only)" } blockquote.note-internal { (text("text")) } }
+            "reply" => { strong { (actor) } " replied to the constituent" blockquote.note-reply { (text("text")) } }
+            other => { strong { (actor) } " " (other) " " code { (d.to_string()) } }
+        }
+    }
+}
+
 async fn incident(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -630,7 +659,7 @@ async fn incident(
                     dt { "TLP" } dd { (s(i, "tlp")) }
                     dt { "Assignee" } dd #assignee { (s(i, "assignee")) }
                     dt { "Events" } dd { (s(i, "event_count")) }
-                    dt { "Due" } dd { (s(i, "due_at")) }
+                    dt { "Due" } dd { @if i["due_at"].is_null() { "—" } @else { (short_time(&s(i, "due_at"))) " UTC" } }
                 }
                 // `allowed` is already what this user may do (a constituent: acknowledge, or
                 // dispute with a reason).
@@ -661,7 +690,7 @@ async fn incident(
                 h2 { "Timeline" }
                 ol.timeline #timeline {
                     @for t in timeline {
-                        li { time { (s(t, "at")) } " " strong { (s(t, "kind")) } " by " (s(t, "actor")) " " code { (t["detail"].to_string()) } }
+                        li class=(format!("tl-{}", css_token(&s(t, "kind")))) { time { (short_time(&s(t, "at"))) " UTC" } " " (timeline_entry(t)) }
                     }
                 }
                 @if p.can(Need::Act) {
@@ -678,8 +707,8 @@ async fn incident(
                     }
                 }
                 h2 { "Events (first 50)" }
-                table { thead { tr { th { "Time" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
-                    tbody { @for e in events { tr { td { (s(e, "time.source")) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+                table { thead { tr { th { "Time (UTC)" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
+                    tbody { @for e in events { tr { td { (short_time(&s(e, "time.source"))) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
             },
         )
     });

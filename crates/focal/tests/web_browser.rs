@@ -115,7 +115,13 @@ async fn an_analyst_works_an_incident_and_a_constituent_cannot_reach_another_org
     button.click().await.unwrap();
     wait_text(&c, "#state", &target).await;
     assert_eq!(text(&c, "#state").await, target);
-    assert!(text(&c, "#timeline").await.contains("user:analyst2"));
+    // The timeline reads as sentences, not stored JSON.
+    let timeline = text(&c, "#timeline").await;
+    assert!(
+        timeline.contains(&format!("user:analyst2 moved it from {before} to {target}")),
+        "{timeline}"
+    );
+    assert!(!timeline.contains("{\""), "{timeline}");
     c.find(Locator::Css("#comment"))
         .await
         .unwrap()
@@ -131,6 +137,12 @@ async fn an_analyst_works_an_incident_and_a_constituent_cannot_reach_another_org
     // The comment is shown as text, never run.
     wait_text(&c, "#timeline", "<script>alert(1)</script>").await;
     assert!(c.find(Locator::Css("#timeline script")).await.is_err());
+    // Without "Reply" ticked it is an internal note, marked as such.
+    let note = text(&c, "#timeline li.tl-comment").await;
+    assert!(
+        note.contains("user:analyst2 wrote an internal note (staff only)"),
+        "{note}"
+    );
     shot(&c, "incident").await;
     let stored = focal_json(&site.data, &["incidents", "show", &id_a.to_string()]);
     assert_eq!(stored["incident"]["state"], target.as_str(), "{stored}");
