@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod folder_lock;
+mod intelmq_import;
 mod progress;
 mod pull;
 mod reminders;
