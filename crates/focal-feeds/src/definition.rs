@@ -224,6 +224,9 @@ pub struct TimeSettings {
     /// The same, matched against the file's name.
     pub file_name: Option<String>,
     pub file_name_format: Option<String>,
+    /// The file's modification time, when neither `header` nor `file_name` gives one: for a
+    /// pull, the server's `Last-Modified` (a file:// source's own), which the download is given.
+    pub last_modified: bool,
 }
 
 impl Default for TimeSettings {
@@ -235,6 +238,7 @@ impl Default for TimeSettings {
             header_format: None,
             file_name: None,
             file_name_format: None,
+            last_modified: false,
         }
     }
 }

@@ -1485,3 +1485,85 @@ fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
     .unwrap();
     json(&data, &["stats"]);
 }
+
+/// Gives `path` the modification time `secs` after the epoch.
+fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .unwrap();
+}
+
+#[test]
+fn time_last_modified_dates_records_by_the_pull_s_last_modified_or_the_file_s_mtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let shipped = std::fs::read_to_string(repo().join("feeds/blocklist-de-ssh.toml")).unwrap();
+
+    // A pull: python's http.server sends the served file's mtime as Last-Modified
+    // (Tue, 24 Nov 2026 11:00:00 GMT); the download itself is written now.
+    let served = tmp.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let file = served.join("ssh.txt");
+    std::fs::copy(repo().join("feeds/samples/blocklist-de-ssh.txt"), &file).unwrap();
+    set_mtime(&file, 1_795_518_000);
+    let server = HttpServer::start(&served);
+    let pulled = tmp.path().join("pulled.toml");
+    std::fs::write(
+        &pulled,
+        format!(
+            "{shipped}\n[time]\nlast_modified = true\n\n[pull]\nurl = \"{}\"\n",
+            server.url("ssh.txt")
+        ),
+    )
+    .unwrap();
+    ok(&data, &["feeds", "add", s(&pulled)]);
+    ok(&data, &["feeds", "pull", "blocklist-de-ssh"]);
+    let events = support::all_events(&data);
+    assert!(!events.is_empty());
+    for e in &events {
+        assert_eq!(e["time.source"], "2026-11-24T11:00:00+00:00", "{e:#}");
+    }
+
+    // `focal ingest` of a local file: its mtime (Fri, 20 Nov 2026 08:00:00 GMT).
+    let local = tmp.path().join("local.toml");
+    std::fs::write(
+        &local,
+        shipped.replace("name = \"blocklist-de-ssh\"", "name = \"ssh-local\"")
+            + "\n[time]\nlast_modified = true\n",
+    )
+    .unwrap();
+    let copy = tmp.path().join("ssh-copy.txt");
+    std::fs::copy(repo().join("feeds/samples/blocklist-de-ssh.txt"), &copy).unwrap();
+    set_mtime(&copy, 1_795_161_600);
+    ok(&data, &["ingest", "--feed", s(&local), s(&copy)]);
+    let local_events: Vec<Value> = support::all_events(&data)
+        .into_iter()
+        .filter(|e| e["feed.name"] == "ssh-local")
+        .collect();
+    assert_eq!(local_events.len(), events.len());
+    for e in &local_events {
+        assert_eq!(e["time.source"], "2026-11-20T08:00:00+00:00", "{e:#}");
+    }
+
+    // Without the setting, the same file gives no time.source at all.
+    let untimed = tmp.path().join("untimed.toml");
+    std::fs::write(
+        &untimed,
+        shipped.replace("name = \"blocklist-de-ssh\"", "name = \"ssh-untimed\""),
+    )
+    .unwrap();
+    ok(&data, &["ingest", "--feed", s(&untimed), s(&copy)]);
+    let untimed_events: Vec<Value> = support::all_events(&data)
+        .into_iter()
+        .filter(|e| e["feed.name"] == "ssh-untimed")
+        .collect();
+    assert_eq!(untimed_events.len(), events.len());
+    assert!(
+        untimed_events
+            .iter()
+            .all(|e| e.get("time.source").is_none())
+    );
+}
