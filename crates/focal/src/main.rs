@@ -4,6 +4,7 @@ mod audit_key;
 mod cli;
 mod commands;
 mod config;
+mod drop_folder;
 mod folder_lock;
 mod intelmq_import;
 mod progress;

@@ -51,6 +51,16 @@ pub enum FeedsCommand {
         #[arg(long, default_value_t = 50.0)]
         max_quarantined: f64,
     },
+    /// Watch the drop folders (DATA/drop/NAME/) of the feeds with [drop]: ingest each file once
+    /// it is complete, then move it to done/ (or failed/, with a .reason file).
+    Watch {
+        /// One pass: look, wait the longest drop.quiet, look again, take what stayed unchanged.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between scans.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        every: u64,
+    },
     /// Convert an IntelMQ runtime configuration (runtime.yaml) into feed definitions: each
     /// collector -> parser pair Focal can express, and what it cannot, with the reason.
     /// Without --out or --register it only prints what it would write.
@@ -150,6 +160,7 @@ pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
         FeedsCommand::Show { name, pulls } => show(&registry, &*store, &name, pulls, json),
         FeedsCommand::Remove { name } => remove(&registry, &*store, &name, json),
         FeedsCommand::Pull { name } => pull_now(dir, store, &registry, name.as_deref(), json),
+        FeedsCommand::Watch { once, every } => watch(&dir, &*store, &registry, once, every, json),
         FeedsCommand::Test { .. } | FeedsCommand::ImportIntelmq { .. } => Ok(()),
     }
 }
@@ -246,6 +257,64 @@ fn test(
         println!("{s}");
     }
     Ok(())
+}
+
+/// `focal feeds watch`: scans the drop folders until killed (restart-safe: see
+/// `crate::drop_folder`), or with `once` twice, the longest `drop.quiet` apart.
+fn watch(
+    dir: &crate::config::DataDir,
+    store: &dyn Store,
+    registry: &Registry,
+    once: bool,
+    every: u64,
+    json: bool,
+) -> Result<()> {
+    let mut watcher = crate::drop_folder::Watcher::default();
+    let report = |taken: &[crate::drop_folder::Taken]| -> Result<()> {
+        if json {
+            return print_json(&serde_json::json!({ "taken": taken }));
+        }
+        for t in taken {
+            match &t.reason {
+                Some(r) => println!(
+                    "{} ({}): failed, moved to {}: {r}",
+                    t.file, t.feed, t.moved_to
+                ),
+                None => println!(
+                    "{} ({}): {} (run #{}, {} events stored), moved to {}",
+                    t.file,
+                    t.feed,
+                    t.outcome,
+                    t.run_id.unwrap_or(0),
+                    t.events_stored.unwrap_or(0),
+                    t.moved_to
+                ),
+            }
+        }
+        Ok(())
+    };
+    if once {
+        let quiet = registry
+            .list()?
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .filter_map(|r| r.feed.drop.map(|d| d.quiet_secs))
+            .max();
+        let Some(quiet) = quiet else {
+            bail!("no registered feed has a [drop] table: nothing to watch (see docs/FEEDS.md)");
+        };
+        watcher.scan(dir, store)?;
+        std::thread::sleep(std::time::Duration::from_secs(quiet));
+        let taken = watcher.scan(dir, store)?;
+        return report(&taken);
+    }
+    loop {
+        let taken = watcher.scan(dir, store)?;
+        if !taken.is_empty() {
+            report(&taken)?;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(every));
+    }
 }
 
 /// `focal feeds import-intelmq`: converts, then writes into `out` and/or registers. Every
