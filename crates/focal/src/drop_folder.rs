@@ -20,6 +20,8 @@ use focal_store::{RunStatus, Store};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Directory entries looked at per folder and scan: a folder flooded with files is worked
@@ -79,6 +81,17 @@ impl Watcher {
     /// One scan of every registered feed with `[drop]`: notes what changed, ingests what is
     /// complete. Returns what was taken.
     pub fn scan(&mut self, dir: &DataDir, store: &dyn Store) -> Result<Vec<Taken>> {
+        self.scan_until(dir, store, None)
+    }
+
+    /// [`Watcher::scan`], with a flag that stops an ingest at its next batch (committed, and
+    /// resumed by a later scan) and takes no further file.
+    pub fn scan_until(
+        &mut self,
+        dir: &DataDir,
+        store: &dyn Store,
+        stop: Option<Arc<AtomicBool>>,
+    ) -> Result<Vec<Taken>> {
         let registry = Registry::new(&dir.root);
         let mut taken = Vec::new();
         let mut present = std::collections::HashSet::new();
@@ -154,6 +167,9 @@ impl Watcher {
             ready.sort();
             ready.truncate(settings.max_files);
             for path in ready {
+                if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    break;
+                }
                 if let Some(sqlite) = crate::commands::as_sqlite(store)
                     && sqlite.ingest_busy()?
                 {
@@ -165,7 +181,7 @@ impl Watcher {
                 }
                 let enricher = enrich.as_ref().context("the enrichment tables")?;
                 self.seen.remove(&path);
-                if let Some(t) = take(dir, store, enricher, feed, &folder, &path)? {
+                if let Some(t) = take(dir, store, enricher, feed, &folder, &path, stop.clone())? {
                     taken.push(t);
                 }
             }
@@ -201,9 +217,13 @@ fn take(
     feed: &Feed,
     folder: &Path,
     path: &Path,
+    stop: Option<Arc<AtomicBool>>,
 ) -> Result<Option<Taken>> {
     let name = feed.name.to_string();
-    let options = IngestOptions::default();
+    let options = IngestOptions {
+        stop,
+        ..IngestOptions::default()
+    };
     match ingest_files(
         store,
         enricher,

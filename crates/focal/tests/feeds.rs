@@ -1447,7 +1447,12 @@ fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ok(&data, &["init"]);
-    for flag in ["--feeds-every", "--notify-every", "--sync-every"] {
+    for flag in [
+        "--feeds-every",
+        "--notify-every",
+        "--sync-every",
+        "--drop-every",
+    ] {
         let err = fails_soon(
             &data,
             &[
@@ -1743,4 +1748,36 @@ fn a_drop_folder_file_half_ingested_when_killed_is_ingested_once_after_restart()
             .all(|r| r["status"] != "running"),
         "no run is left running"
     );
+}
+
+/// `focal serve`'s drop-folder worker takes a delivered file on its own.
+#[test]
+fn serve_takes_dropped_files_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let sample = repo().join("feeds/samples/spamhaus-drop.txt");
+    let def = with_drop(&repo().join("feeds/spamhaus-drop.toml"), tmp.path(), "1s");
+    ok(&data, &["feeds", "add", s(&def)]);
+    let want = json(&data, &["feeds", "test", s(&def), s(&sample)]);
+    let drop = data.join("drop/spamhaus-drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::copy(&sample, drop.join("delivered.txt")).unwrap();
+    let _serve = Serve::start(
+        &data,
+        &[
+            "--drop-every",
+            "1",
+            "--feeds-every",
+            "0",
+            "--notify-every",
+            "0",
+            "--sync-every",
+            "0",
+        ],
+    );
+    wait_for("the dropped file in done/", || {
+        drop.join("done/delivered.txt").exists().then_some(())
+    });
+    assert!(!drop.join("delivered.txt").exists());
+    assert_eq!(stats(&data)["events"], want["events"]);
 }
