@@ -262,7 +262,9 @@ fn take(
                     Some(focal_pipeline::IngestError::Stopped { .. })
                 )
             });
-            if stopped {
+            // Stopped: resumed by a later scan. Gone (taken away while it was read): nothing to
+            // move.
+            if stopped || !path.exists() {
                 return Ok(None);
             }
             fail(folder, &name, path, &format!("{e:#}")).map(Some)

@@ -309,9 +309,12 @@ fn watch(
         return report(&taken);
     }
     loop {
-        let taken = watcher.scan(dir, store)?;
-        if !taken.is_empty() {
-            report(&taken)?;
+        // A scan that fails (a file vanished, the store unavailable) is reported; the next one
+        // goes on.
+        match watcher.scan(dir, store) {
+            Ok(taken) if !taken.is_empty() => report(&taken)?,
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: a drop-folder scan failed; trying again: {e:#}"),
         }
         std::thread::sleep(std::time::Duration::from_secs(every));
     }
