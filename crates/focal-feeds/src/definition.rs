@@ -118,6 +118,8 @@ pub struct FeedDefinition {
     /// Where and how often to download the feed (`focal feeds pull`, and `focal serve`'s
     /// scheduled pulls). Without it the feed is read only from files given to `focal ingest`.
     pub pull: Option<PullSettings>,
+    /// Files delivered into `DATA/drop/<name>/` (rsync, scp) are ingested by `focal feeds watch`.
+    pub drop: Option<DropSettings>,
     /// A Shadowserver feed: the report type of each file is recognised from its name or header
     /// and read with the mapping of Shadowserver's schema (`crate::shadowserver`).
     pub shadowserver: Option<crate::shadowserver::ShadowserverSettings>,
@@ -224,6 +226,9 @@ pub struct TimeSettings {
     /// The same, matched against the file's name.
     pub file_name: Option<String>,
     pub file_name_format: Option<String>,
+    /// The file's modification time, when neither `header` nor `file_name` gives one: for a
+    /// pull, the server's `Last-Modified` (a file:// source's own), which the download is given.
+    pub last_modified: bool,
 }
 
 impl Default for TimeSettings {
@@ -235,6 +240,7 @@ impl Default for TimeSettings {
             header_format: None,
             file_name: None,
             file_name_format: None,
+            last_modified: false,
         }
     }
 }
@@ -417,6 +423,49 @@ pub struct PullSettings {
     /// keys: the secret stays in the process environment, never in the definition or the store).
     #[serde(default)]
     pub headers_from_env: BTreeMap<String, String>,
+}
+
+/// `[drop]`: a watched folder, `DATA/drop/<name>/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropSettings {
+    /// A file is taken once its size and modification time stayed the same for this long, seen
+    /// in two scans (default 10s).
+    pub quiet: Option<DurationSetting>,
+    /// Files taken per scan at most (default 100).
+    pub max_files: Option<i64>,
+}
+
+/// `[drop]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drop {
+    pub quiet_secs: u64,
+    pub max_files: usize,
+}
+
+pub const DEFAULT_DROP_QUIET_SECS: u64 = 10;
+pub const DEFAULT_DROP_MAX_FILES: usize = 100;
+
+fn compile_drop(d: &DropSettings) -> Result<Drop, (String, String)> {
+    let quiet_secs = match &d.quiet {
+        None => DEFAULT_DROP_QUIET_SECS,
+        Some(q) => duration_secs(q).map_err(|m| ("drop.quiet".to_string(), m))?,
+    };
+    if quiet_secs > 86_400 {
+        return Err((
+            "drop.quiet".into(),
+            format!("{quiet_secs} seconds: at most 1d"),
+        ));
+    }
+    let max_files = match d.max_files {
+        None => DEFAULT_DROP_MAX_FILES,
+        Some(n) if (1..=100_000).contains(&n) => n as usize,
+        Some(n) => return Err(("drop.max_files".into(), format!("{n}: from 1 to 100000"))),
+    };
+    Ok(Drop {
+        quiet_secs,
+        max_files,
+    })
 }
 
 /// `[pull]`, validated.
@@ -759,6 +808,8 @@ pub struct Feed {
     pub dedup: DedupKey,
     /// `[pull]`, if the feed is downloaded by Focal.
     pub pull: Option<Pull>,
+    /// `[drop]`, if files delivered into `DATA/drop/<name>/` are ingested.
+    pub drop: Option<Drop>,
     /// `[input]` and `[json]`, compiled.
     pub input: crate::input::InputSettings,
     /// `time.header` and `time.file_name`, compiled.
@@ -1177,6 +1228,12 @@ impl Feed {
             .map(compile_pull)
             .transpose()
             .map_err(|(setting, message)| err(&setting, message))?;
+        let drop = definition
+            .drop
+            .as_ref()
+            .map(compile_drop)
+            .transpose()
+            .map_err(|(setting, message)| err(&setting, message))?;
         let input =
             compile_input(&definition).map_err(|(setting, message)| err(&setting, message))?;
         let time_pattern = |setting: &str,
@@ -1233,6 +1290,7 @@ impl Feed {
             header_time,
             file_name_time,
             pull,
+            drop,
             source: source.to_string(),
             name,
             template,

@@ -72,8 +72,10 @@ pub struct InputSettings {
 
 impl Feed {
     /// `time.source` for the records of `path` that give none: from a line among the file's
-    /// first ones matching `time.header`, else from its name matching `time.file_name`. A
-    /// pattern that finds nothing gives nothing; a time found that does not parse is an error.
+    /// first ones matching `time.header`, else from its name matching `time.file_name`, else
+    /// (with `time.last_modified`) the file's modification time, which a pull sets to the
+    /// server's `Last-Modified`. A pattern that finds nothing gives nothing; a time found that
+    /// does not parse is an error.
     pub fn file_time(&self, path: &Path) -> io::Result<Option<jiff::Timestamp>> {
         let parse = |(regex, format): &(regex::Regex, crate::time::TimeFormat),
                      text: &str,
@@ -106,8 +108,32 @@ impl Feed {
         }
         if let Some(name_time) = &self.file_name_time
             && let Some(name) = path.file_name()
+            && let Some(t) = parse(name_time, &name.to_string_lossy(), "file_name")?
         {
-            return parse(name_time, &name.to_string_lossy(), "file_name");
+            return Ok(Some(t));
+        }
+        if self.definition.time.last_modified {
+            let modified = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{}: its modification time (time.last_modified): {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+            let t = jiff::Timestamp::try_from(modified).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: modification time out of range (time.last_modified): {e}",
+                        path.display()
+                    ),
+                )
+            })?;
+            return Ok(Some(t));
         }
         Ok(None)
     }

@@ -449,13 +449,18 @@ async fn fetch_inner(
     let mut out = tokio::fs::File::create(&part_path)
         .await
         .map_err(io(&part_path))?;
+    // The modification time the download is given: a file:// source's own, or the server's
+    // Last-Modified (`time.last_modified` reads it as the records' time).
+    let modified: Option<std::time::SystemTime>;
     let (status, etag, last_modified) = match url.scheme() {
         "file" => {
             let source = url
                 .to_file_path()
                 .map_err(|_| FetchError::Url("the file URL names no local path".into()))?;
             let mut input = tokio::fs::File::open(&source).await.map_err(io(&source))?;
-            let size = input.metadata().await.map_err(io(&source))?.len();
+            let meta = input.metadata().await.map_err(io(&source))?;
+            modified = meta.modified().ok();
+            let size = meta.len();
             if size > request.max_bytes {
                 return Err(FetchError::TooLarge {
                     limit: request.max_bytes,
@@ -531,6 +536,9 @@ async fn fetch_inner(
             };
             let etag = header(reqwest::header::ETAG);
             let last_modified = header(reqwest::header::LAST_MODIFIED);
+            modified = last_modified
+                .as_deref()
+                .and_then(|v| httpdate::parse_http_date(v).ok());
             if let Some(n) = resp.content_length()
                 && n > request.max_bytes
             {
@@ -569,6 +577,14 @@ async fn fetch_inner(
         }
     };
     out.flush().await.map_err(io(&part_path))?;
+    if let Some(time) = modified {
+        let file = out.into_std().await;
+        if let Err(e) = file.set_modified(time) {
+            // The download is good; only its time is the download's instead.
+            tracing::warn!(path = %part_path.display(), error = %e, "Could not set the downloaded file's modification time.");
+        }
+        out = tokio::fs::File::from_std(file);
+    }
     out.sync_all().await.map_err(io(&part_path))?;
     drop(out);
     tokio::fs::rename(&part_path, &final_path)

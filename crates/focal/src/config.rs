@@ -46,6 +46,8 @@ pub struct Workers {
     pub notify_every: u64,
     /// Pull from and push to every peer, as `focal peers sync` does.
     pub sync_every: u64,
+    /// Scan the drop folders (DATA/drop/<feed>/ of feeds with `[drop]`), as `focal feeds watch`.
+    pub drop_every: u64,
 }
 
 /// How `focal serve` meets the network.
@@ -129,6 +131,7 @@ impl Workers {
             ("feeds_every", self.feeds_every),
             ("notify_every", self.notify_every),
             ("sync_every", self.sync_every),
+            ("drop_every", self.drop_every),
         ] {
             if secs > MAX_INTERVAL_SECS {
                 bail!("workers.{setting}: {}", interval_problem(secs));
@@ -162,6 +165,7 @@ impl Default for Workers {
             feeds_every: 10,
             notify_every: 300,
             sync_every: 900,
+            drop_every: 5,
         }
     }
 }

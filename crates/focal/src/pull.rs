@@ -90,11 +90,11 @@ fn stamp(t: Timestamp) -> String {
 }
 
 /// Holds the feed's download folder for one pull at a time (across processes).
-struct FolderLock {
+pub(crate) struct FolderLock {
     _file: std::fs::File,
 }
 
-fn lock_folder(dir: &Path) -> Result<Option<FolderLock>> {
+pub(crate) fn lock_folder(dir: &Path) -> Result<Option<FolderLock>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(".lock");
     let file =

@@ -1,4 +1,5 @@
-//! The background workers of `focal serve`: scheduled feed pulls, notifications and peer sync.
+//! The background workers of `focal serve`: scheduled feed pulls, notifications, peer sync and
+//! drop folders.
 //!
 //! Each worker is a task on the server's runtime that does its blocking work on blocking
 //! threads. A round that fails is logged and counted (`focal_worker_failures_total`) and the
@@ -26,6 +27,7 @@ pub struct Intervals {
     pub feeds: u64,
     pub notify: u64,
     pub sync: u64,
+    pub drop: u64,
 }
 
 /// Starts the workers whose interval is not 0. Returns their handles and, when scheduled feed
@@ -73,6 +75,21 @@ pub fn start(
             shutdown.clone(),
         )));
     }
+    if every.drop > 0 {
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (raise, mut signal) = (flag.clone(), shutdown.clone());
+        rt.spawn(async move {
+            let _ = signal.changed().await;
+            raise.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        handles.push(rt.spawn(drops(
+            dir.clone(),
+            store.clone(),
+            every.drop,
+            flag,
+            shutdown.clone(),
+        )));
+    }
     if every.sync > 0 {
         handles.push(rt.spawn(sync(store, settings, every.sync, shutdown)));
     }
@@ -80,6 +97,7 @@ pub fn start(
         feeds_every = every.feeds,
         notify_every = every.notify,
         sync_every = every.sync,
+        drop_every = every.drop,
         "Background workers started (0: off)."
     );
     (handles, pull_now)
@@ -350,6 +368,45 @@ fn notify_round(
         );
     }
     Ok(Some(report))
+}
+
+/// Scans the drop folders, as `focal feeds watch` does; an ingest in progress stops at its next
+/// batch on shutdown and is resumed by the next scan after a restart.
+async fn drops(
+    dir: Arc<DataDir>,
+    store: Arc<SqliteStore>,
+    every: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let watcher = Arc::new(std::sync::Mutex::new(crate::drop_folder::Watcher::default()));
+    let mut tick = ticker(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let (dir, store, watcher, stop) =
+            (dir.clone(), store.clone(), watcher.clone(), stop.clone());
+        let round =
+            tokio::task::spawn_blocking(move || -> Result<Vec<crate::drop_folder::Taken>> {
+                let mut w = watcher
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("an earlier drop-folder round panicked"))?;
+                w.scan_until(&dir, store.as_ref(), Some(stop))
+            });
+        let round = tokio::select! {
+            r = round => r,
+            _ = shutdown.changed() => return,
+        };
+        match round.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(taken) => counted("drop", taken.iter().all(|t| t.outcome != "failed")),
+            Err(e) => {
+                counted("drop", false);
+                tracing::warn!(error = %format!("{e:#}"), "A drop-folder scan failed; trying again at the next tick.");
+            }
+        }
+    }
 }
 
 /// Pulls from and pushes to every peer that is not paused, as `focal peers sync` does. Each round runs on a

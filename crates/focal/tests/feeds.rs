@@ -6,6 +6,7 @@ mod support;
 mod web;
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1446,7 +1447,12 @@ fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ok(&data, &["init"]);
-    for flag in ["--feeds-every", "--notify-every", "--sync-every"] {
+    for flag in [
+        "--feeds-every",
+        "--notify-every",
+        "--sync-every",
+        "--drop-every",
+    ] {
         let err = fails_soon(
             &data,
             &[
@@ -1484,4 +1490,294 @@ fn worker_intervals_are_bounded_in_the_configuration_and_the_flags() {
     )
     .unwrap();
     json(&data, &["stats"]);
+}
+
+/// Gives `path` the modification time `secs` after the epoch.
+fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .unwrap();
+}
+
+#[test]
+fn time_last_modified_dates_records_by_the_pull_s_last_modified_or_the_file_s_mtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let shipped = std::fs::read_to_string(repo().join("feeds/blocklist-de-ssh.toml")).unwrap();
+
+    // A pull: python's http.server sends the served file's mtime as Last-Modified
+    // (Tue, 24 Nov 2026 11:00:00 GMT); the download itself is written now.
+    let served = tmp.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let file = served.join("ssh.txt");
+    std::fs::copy(repo().join("feeds/samples/blocklist-de-ssh.txt"), &file).unwrap();
+    set_mtime(&file, 1_795_518_000);
+    let server = HttpServer::start(&served);
+    let pulled = tmp.path().join("pulled.toml");
+    std::fs::write(
+        &pulled,
+        format!(
+            "{shipped}\n[time]\nlast_modified = true\n\n[pull]\nurl = \"{}\"\n",
+            server.url("ssh.txt")
+        ),
+    )
+    .unwrap();
+    ok(&data, &["feeds", "add", s(&pulled)]);
+    ok(&data, &["feeds", "pull", "blocklist-de-ssh"]);
+    let events = support::all_events(&data);
+    assert!(!events.is_empty());
+    for e in &events {
+        assert_eq!(e["time.source"], "2026-11-24T11:00:00+00:00", "{e:#}");
+    }
+
+    // `focal ingest` of a local file: its mtime (Fri, 20 Nov 2026 08:00:00 GMT).
+    let local = tmp.path().join("local.toml");
+    std::fs::write(
+        &local,
+        shipped.replace("name = \"blocklist-de-ssh\"", "name = \"ssh-local\"")
+            + "\n[time]\nlast_modified = true\n",
+    )
+    .unwrap();
+    let copy = tmp.path().join("ssh-copy.txt");
+    std::fs::copy(repo().join("feeds/samples/blocklist-de-ssh.txt"), &copy).unwrap();
+    set_mtime(&copy, 1_795_161_600);
+    ok(&data, &["ingest", "--feed", s(&local), s(&copy)]);
+    let local_events: Vec<Value> = support::all_events(&data)
+        .into_iter()
+        .filter(|e| e["feed.name"] == "ssh-local")
+        .collect();
+    assert_eq!(local_events.len(), events.len());
+    for e in &local_events {
+        assert_eq!(e["time.source"], "2026-11-20T08:00:00+00:00", "{e:#}");
+    }
+
+    // Without the setting, the same file gives no time.source at all.
+    let untimed = tmp.path().join("untimed.toml");
+    std::fs::write(
+        &untimed,
+        shipped.replace("name = \"blocklist-de-ssh\"", "name = \"ssh-untimed\""),
+    )
+    .unwrap();
+    ok(&data, &["ingest", "--feed", s(&untimed), s(&copy)]);
+    let untimed_events: Vec<Value> = support::all_events(&data)
+        .into_iter()
+        .filter(|e| e["feed.name"] == "ssh-untimed")
+        .collect();
+    assert_eq!(untimed_events.len(), events.len());
+    assert!(
+        untimed_events
+            .iter()
+            .all(|e| e.get("time.source").is_none())
+    );
+}
+
+/// A copy of a definition with a `[drop]` table appended.
+fn with_drop(definition: &Path, dir: &Path, quiet: &str) -> PathBuf {
+    let text = std::fs::read_to_string(definition).unwrap();
+    let out = dir.join(definition.file_name().unwrap());
+    std::fs::write(&out, format!("{text}\n[drop]\nquiet = \"{quiet}\"\n")).unwrap();
+    out
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_drop_folder_takes_complete_files_once_and_moves_them_to_done_or_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let sample = repo().join("feeds/samples/spamhaus-drop.txt");
+    let def = with_drop(&repo().join("feeds/spamhaus-drop.toml"), tmp.path(), "1s");
+    ok(&data, &["feeds", "add", s(&def)]);
+    let want = json(&data, &["feeds", "test", s(&def), s(&sample)]);
+    let want_events = want["events"].as_u64().unwrap();
+    assert!(want_events > 0);
+
+    let drop = data.join("drop/spamhaus-drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::copy(&sample, drop.join("drop-1.txt")).unwrap();
+    // rsync's temporary file of a transfer still going on.
+    let partial = drop.join(".drop-2.txt.Xy12Ab");
+    std::fs::copy(&sample, &partial).unwrap();
+
+    let first = json(&data, &["feeds", "watch", "--once"]);
+    let taken = first["taken"].as_array().unwrap();
+    assert_eq!(taken.len(), 1, "{first:#}");
+    assert_eq!(taken[0]["outcome"], "done", "{first:#}");
+    assert_eq!(taken[0]["events_stored"], want_events, "{first:#}");
+    assert_eq!(names_in(&drop.join("done")), ["drop-1.txt"]);
+    assert_eq!(
+        names_in(&drop),
+        [".drop-2.txt.Xy12Ab", ".lock", "done", "failed"]
+    );
+    assert_eq!(stats(&data)["events"], want_events);
+
+    // rsync renames the finished transfer (the same content as drop-1.txt); a corrupt gzip
+    // arrives too.
+    std::fs::rename(&partial, drop.join("drop-2.txt")).unwrap();
+    std::fs::write(
+        drop.join("bad.txt.gz"),
+        b"\x1f\x8b\x08\x00garbage, not deflate",
+    )
+    .unwrap();
+    let second = json(&data, &["feeds", "watch", "--once"]);
+    let taken: BTreeMap<String, &Value> = second["taken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let file = t["file"].as_str().unwrap();
+            (
+                Path::new(file)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                t,
+            )
+        })
+        .collect();
+    assert_eq!(taken.len(), 2, "{second:#}");
+    assert_eq!(
+        taken["drop-2.txt"]["outcome"], "already_ingested",
+        "{second:#}"
+    );
+    assert_eq!(taken["bad.txt.gz"]["outcome"], "failed", "{second:#}");
+    assert_eq!(names_in(&drop.join("done")), ["drop-1.txt", "drop-2.txt"]);
+    assert_eq!(
+        names_in(&drop.join("failed")),
+        ["bad.txt.gz", "bad.txt.gz.reason"]
+    );
+    let reason = std::fs::read_to_string(drop.join("failed/bad.txt.gz.reason")).unwrap();
+    assert!(reason.contains("bad.txt.gz"), "{reason}");
+    assert_eq!(
+        stats(&data)["events"],
+        want_events,
+        "nothing ingested twice"
+    );
+
+    // Nothing left: another pass takes nothing.
+    let third = json(&data, &["feeds", "watch", "--once"]);
+    assert_eq!(third["taken"], serde_json::json!([]));
+
+    // Bad settings are refused, naming them.
+    let shipped = std::fs::read_to_string(repo().join("feeds/spamhaus-drop.toml")).unwrap();
+    for (table, setting) in [
+        ("[drop]\nquiet = 0\n", "drop.quiet"),
+        ("[drop]\nquiet = \"2d\"\n", "drop.quiet"),
+        ("[drop]\nmax_files = 0\n", "drop.max_files"),
+    ] {
+        let bad = tmp.path().join("bad-drop.toml");
+        std::fs::write(
+            &bad,
+            shipped.replace("name = \"spamhaus-drop\"", "name = \"bad-drop\"") + "\n" + table,
+        )
+        .unwrap();
+        let err = fails(&data, &["feeds", "add", s(&bad)]);
+        assert!(err.contains(setting), "{table}: {err}");
+    }
+}
+
+/// A watcher killed (SIGKILL) in the middle of a dropped file's ingest: after a restart the
+/// file is taken once, its interrupted run resumed, and the store ends with exactly what an
+/// uninterrupted ingest stores.
+#[test]
+fn a_drop_folder_file_half_ingested_when_killed_is_ingested_once_after_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("drones.csv");
+    big_feed(&file, 400_000);
+    let definition = repo().join("bench/reference-feed.toml");
+    let reference = data_folder(tmp.path(), "reference");
+    ok(&reference, &["ingest", "--feed", s(&definition), s(&file)]);
+    let want = stats(&reference);
+
+    let data = data_folder(tmp.path(), "data");
+    let def = with_drop(&definition, tmp.path(), "1s");
+    ok(&data, &["feeds", "add", s(&def)]);
+    let drop = data.join("drop/reference-drones");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::copy(&file, drop.join("drones.csv")).unwrap();
+
+    let mut watcher = focal_command(&data, &["feeds", "watch", "--every", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the dropped file's run", || {
+        json(&data, &["runs"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["feed"] == "reference-drones" && r["status"] == "running")
+            .then_some(())
+    });
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+
+    let after = json(&data, &["feeds", "watch", "--once"]);
+    let done = names_in(&drop.join("done"));
+    assert_eq!(done, ["drones.csv"], "{after:#}");
+    let taken = after["taken"].as_array().unwrap();
+    // Killed mid-ingest (the usual case): resumed now. Or the ingest ended in the moment
+    // between the check and the kill: moved then, or found already ingested now.
+    if let Some(t) = taken.first() {
+        assert_eq!(taken.len(), 1, "{after:#}");
+        assert!(
+            t["outcome"] == "already_ingested" || !t["resumed_from"].is_null(),
+            "{after:#}"
+        );
+    }
+    let got = stats(&data);
+    for key in ["events", "quarantined", "by_type"] {
+        assert_eq!(got[key], want[key], "{key} after a kill and a restart");
+    }
+    assert!(
+        json(&data, &["runs"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "running"),
+        "no run is left running"
+    );
+}
+
+/// `focal serve`'s drop-folder worker takes a delivered file on its own.
+#[test]
+fn serve_takes_dropped_files_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_folder(tmp.path(), "data");
+    let sample = repo().join("feeds/samples/spamhaus-drop.txt");
+    let def = with_drop(&repo().join("feeds/spamhaus-drop.toml"), tmp.path(), "1s");
+    ok(&data, &["feeds", "add", s(&def)]);
+    let want = json(&data, &["feeds", "test", s(&def), s(&sample)]);
+    let drop = data.join("drop/spamhaus-drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::copy(&sample, drop.join("delivered.txt")).unwrap();
+    let _serve = Serve::start(
+        &data,
+        &[
+            "--drop-every",
+            "1",
+            "--feeds-every",
+            "0",
+            "--notify-every",
+            "0",
+            "--sync-every",
+            "0",
+        ],
+    );
+    wait_for("the dropped file in done/", || {
+        drop.join("done/delivered.txt").exists().then_some(())
+    });
+    assert!(!drop.join("delivered.txt").exists());
+    assert_eq!(stats(&data)["events"], want["events"]);
 }

@@ -362,6 +362,7 @@ fn serve(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
             feeds_every: None,
             notify_every: None,
             sync_every: None,
+            drop_every: None,
             no_workers: false,
         },
         json,

@@ -51,6 +51,29 @@ pub enum FeedsCommand {
         #[arg(long, default_value_t = 50.0)]
         max_quarantined: f64,
     },
+    /// Watch the drop folders (DATA/drop/NAME/) of the feeds with [drop]: ingest each file once
+    /// it is complete, then move it to done/ (or failed/, with a .reason file).
+    Watch {
+        /// One pass: look, wait the longest drop.quiet, look again, take what stayed unchanged.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between scans.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        every: u64,
+    },
+    /// Convert an IntelMQ runtime configuration (runtime.yaml) into feed definitions: each
+    /// collector -> parser pair Focal can express, and what it cannot, with the reason.
+    /// Without --out or --register it only prints what it would write.
+    ImportIntelmq {
+        /// IntelMQ's runtime.yaml (IntelMQ 3.x).
+        file: PathBuf,
+        /// Write each definition to DIR/NAME.toml (existing files are refused).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Register each definition in the data folder (DATA/feeds/), audited like `feeds add`.
+        #[arg(long)]
+        register: bool,
+    },
 }
 
 /// A registered feed as `list` and `show` print it.
@@ -121,6 +144,14 @@ pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
     {
         return test(data, definition, file, *rows, *max_quarantined, json);
     }
+    if let FeedsCommand::ImportIntelmq {
+        file,
+        out,
+        register,
+    } = &cmd
+    {
+        return import_intelmq(data, file, out.as_deref(), *register, json);
+    }
     let (dir, store) = open(data)?;
     let registry = Registry::new(&dir.root);
     match cmd {
@@ -129,7 +160,8 @@ pub fn run(data: &Path, cmd: FeedsCommand, json: bool) -> Result<()> {
         FeedsCommand::Show { name, pulls } => show(&registry, &*store, &name, pulls, json),
         FeedsCommand::Remove { name } => remove(&registry, &*store, &name, json),
         FeedsCommand::Pull { name } => pull_now(dir, store, &registry, name.as_deref(), json),
-        FeedsCommand::Test { .. } => Ok(()),
+        FeedsCommand::Watch { once, every } => watch(&dir, &*store, &registry, once, every, json),
+        FeedsCommand::Test { .. } | FeedsCommand::ImportIntelmq { .. } => Ok(()),
     }
 }
 
@@ -223,6 +255,186 @@ fn test(
     if let Some(s) = suggestion {
         println!();
         println!("{s}");
+    }
+    Ok(())
+}
+
+/// `focal feeds watch`: scans the drop folders until killed (restart-safe: see
+/// `crate::drop_folder`), or with `once` twice, the longest `drop.quiet` apart.
+fn watch(
+    dir: &crate::config::DataDir,
+    store: &dyn Store,
+    registry: &Registry,
+    once: bool,
+    every: u64,
+    json: bool,
+) -> Result<()> {
+    let mut watcher = crate::drop_folder::Watcher::default();
+    let report = |taken: &[crate::drop_folder::Taken]| -> Result<()> {
+        if json {
+            return print_json(&serde_json::json!({ "taken": taken }));
+        }
+        for t in taken {
+            match &t.reason {
+                Some(r) => println!(
+                    "{} ({}): failed, moved to {}: {r}",
+                    t.file, t.feed, t.moved_to
+                ),
+                None => println!(
+                    "{} ({}): {} (run #{}, {} events stored), moved to {}",
+                    t.file,
+                    t.feed,
+                    t.outcome,
+                    t.run_id.unwrap_or(0),
+                    t.events_stored.unwrap_or(0),
+                    t.moved_to
+                ),
+            }
+        }
+        Ok(())
+    };
+    if once {
+        let quiet = registry
+            .list()?
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .filter_map(|r| r.feed.drop.map(|d| d.quiet_secs))
+            .max();
+        let Some(quiet) = quiet else {
+            bail!("no registered feed has a [drop] table: nothing to watch (see docs/FEEDS.md)");
+        };
+        watcher.scan(dir, store)?;
+        std::thread::sleep(std::time::Duration::from_secs(quiet));
+        let taken = watcher.scan(dir, store)?;
+        return report(&taken);
+    }
+    loop {
+        // A scan that fails (a file vanished, the store unavailable) is reported; the next one
+        // goes on.
+        match watcher.scan(dir, store) {
+            Ok(taken) if !taken.is_empty() => report(&taken)?,
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: a drop-folder scan failed; trying again: {e:#}"),
+        }
+        std::thread::sleep(std::time::Duration::from_secs(every));
+    }
+}
+
+/// `focal feeds import-intelmq`: converts, then writes into `out` and/or registers. Every
+/// target is checked before anything is written, so a name already taken changes nothing.
+fn import_intelmq(
+    data: &Path,
+    file: &Path,
+    out: Option<&Path>,
+    register_them: bool,
+    json: bool,
+) -> Result<()> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > crate::intelmq_import::MAX_BYTES {
+        bail!(
+            "{}: larger than {} bytes; a runtime configuration is a short file",
+            file.display(),
+            crate::intelmq_import::MAX_BYTES
+        );
+    }
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {} (YAML is UTF-8 text)", file.display()))?;
+    let source = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    let import = crate::intelmq_import::convert(&text, &source)?;
+    let mut written = Vec::new();
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let taken: Vec<String> = import
+            .converted
+            .iter()
+            .map(|c| dir.join(format!("{}.toml", c.name)))
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !taken.is_empty() {
+            bail!("{}: already there; nothing was written", taken.join(", "));
+        }
+        for c in &import.converted {
+            let path = dir.join(format!("{}.toml", c.name));
+            std::fs::write(&path, &c.toml)
+                .with_context(|| format!("writing {}", path.display()))?;
+            written.push(path.display().to_string());
+        }
+    }
+    let mut registered = Vec::new();
+    if register_them {
+        let (dir, store) = open(data)?;
+        let registry = Registry::new(&dir.root);
+        let taken: Vec<&str> = import
+            .converted
+            .iter()
+            .filter(|c| registry.get(&c.name).is_ok())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !taken.is_empty() {
+            bail!(
+                "feeds {} are already registered; nothing was registered (remove them, or write the definitions with --out and add them one by one)",
+                taken.join(", ")
+            );
+        }
+        for c in &import.converted {
+            register(&dir, &registry, &*store, c.toml.clone(), file, false).with_context(|| {
+                format!("feed {} (from {} -> {})", c.name, c.collector, c.parser)
+            })?;
+            registered.push(c.name.clone());
+        }
+    }
+    if json {
+        let mut value = serde_json::to_value(&import)?;
+        value["written"] = written.into();
+        value["registered"] = registered.into();
+        return print_json(&value);
+    }
+    println!(
+        "{}: {} feed definitions, {} pairs not converted, {} bots ignored.",
+        file.display(),
+        import.converted.len(),
+        import.unconverted.len(),
+        import.ignored.len()
+    );
+    for c in &import.converted {
+        let from = match &c.shipped {
+            Some(s) => format!("copy of shipped {s}"),
+            None => "generated".into(),
+        };
+        println!("  {}  <- {} -> {} ({from})", c.name, c.collector, c.parser);
+        for n in &c.notes {
+            println!("      note: {n}");
+        }
+    }
+    if !import.unconverted.is_empty() {
+        println!("Not converted:");
+        for u in &import.unconverted {
+            println!("  {} ({}): {}", u.bots.join(" -> "), u.module, u.reason);
+        }
+    }
+    for i in &import.ignored {
+        println!("Ignored {} ({}): {}", i.bot, i.module, i.reason);
+    }
+    if !written.is_empty() {
+        println!(
+            "Wrote {} definitions into {}.",
+            written.len(),
+            out.map(|d| d.display().to_string()).unwrap_or_default()
+        );
+    }
+    if !registered.is_empty() {
+        println!("Registered {}.", registered.join(", "));
+    }
+    if written.is_empty() && registered.is_empty() && !import.converted.is_empty() {
+        println!(
+            "Nothing written: use --out DIR to write the definitions, or --register to add them to the data folder."
+        );
     }
     Ok(())
 }

@@ -28,7 +28,11 @@ pub struct ServeArgs {
     /// Sync every peer every this many seconds (0: off) [default: workers.sync_every, 900].
     #[arg(long, value_parser = crate::config::parse_interval)]
     pub sync_every: Option<u64>,
-    /// Run no background workers: no scheduled pulls, notifications or peer syncs.
+    /// Scan the drop folders of feeds with [drop] every this many seconds (0: off) [default:
+    /// workers.drop_every, 5].
+    #[arg(long, value_parser = crate::config::parse_interval)]
+    pub drop_every: Option<u64>,
+    /// Run no background workers: no scheduled pulls, notifications, peer syncs or drop folders.
     #[arg(long)]
     pub no_workers: bool,
 }
@@ -62,12 +66,14 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
             feeds: 0,
             notify: 0,
             sync: 0,
+            drop: 0,
         }
     } else {
         Intervals {
             feeds: args.feeds_every.unwrap_or(configured.feeds_every),
             notify: args.notify_every.unwrap_or(configured.notify_every),
             sync: args.sync_every.unwrap_or(configured.sync_every),
+            drop: args.drop_every.unwrap_or(configured.drop_every),
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
