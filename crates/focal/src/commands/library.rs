@@ -3,6 +3,7 @@
 
 use super::advisories::read_bounded;
 use super::audit::actor;
+use super::table::{Table, col};
 use super::{open, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -114,20 +115,27 @@ pub fn run(data: &Path, cmd: LibraryCommand, json: bool) -> Result<()> {
             }
             let mut out = std::io::stdout().lock();
             writeln!(out, "{} matches", results.total)?;
+            let mut t = Table::new(&[
+                col("item").max(48),
+                col("type"),
+                col("date"),
+                col("symbol").max(24),
+                col("title"),
+            ]);
             for h in &results.hits {
-                writeln!(
-                    out,
-                    "  {}/{:<40} {:<10} {:<10} {} {}",
-                    h.entity,
-                    h.item,
-                    h.item_type,
-                    h.date.as_deref().unwrap_or("-"),
-                    h.symbol
-                        .as_deref()
-                        .map(|s| format!("[{s}]"))
-                        .unwrap_or_default(),
-                    h.title
+                t.row(
+                    &mut out,
+                    vec![
+                        format!("{}/{}", h.entity, h.item),
+                        h.item_type.to_string(),
+                        h.date.as_deref().unwrap_or("-").into(),
+                        h.symbol.as_deref().unwrap_or("-").into(),
+                        h.title.to_string(),
+                    ],
                 )?;
+            }
+            if !results.hits.is_empty() || results.total > 0 {
+                t.finish(&mut out, "(no items on this page: see --offset)")?;
             }
             let line = |name: &str, facets: &[library::Facet]| -> String {
                 let parts: Vec<String> = facets
