@@ -455,6 +455,8 @@ pub fn run(data: &Path, cmd: AdvisoriesCommand, json: bool) -> Result<()> {
                         .with_context(|| format!("writing {}", path.display()))?;
                     if json {
                         print_json(&serde_json::json!({"written": path, "bytes": text.len()}))?;
+                    } else {
+                        println!("Wrote {} ({} bytes).", path.display(), text.len());
                     }
                 }
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,

@@ -101,7 +101,10 @@ pub fn submit(data: &Path, args: &SubmitArgs, json: bool) -> Result<()> {
                         String::new()
                     }
                 ),
-                (None, None) => {}
+                (None, None) => println!(
+                    "{}: nothing submitted for feed {} (no job was made).",
+                    outcome.file, outcome.feed
+                ),
             }
         }
         let finished = match (&outcome.job, args.wait) {
