@@ -872,3 +872,36 @@ fn the_actor_of_a_cli_change_is_named_as_the_web_names_it() {
     // The chain still verifies with the new entries.
     ok(&data, &["audit", "verify"]);
 }
+
+/// The demo records its changes as a person named the web's way: with nobody named ($USER
+/// unset, no --actor), its own admin account, `user:admin`; never a bare `unknown` or `demo`.
+#[test]
+fn the_demo_names_its_actor_as_the_web_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_focal"))
+        .arg("--data")
+        .arg(&data)
+        .args(["demo", "--no-serve"])
+        .env("FOCAL_LOG", "warn")
+        .env_remove("FOCAL_ACTOR")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = json(&data, &["audit", "list", "--limit", "100000"]);
+    let actors: std::collections::BTreeSet<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        actors,
+        ["user:admin", "user:analyst"].into_iter().collect(),
+        "the admin did the demo's changes and the analyst wrote its advisory"
+    );
+    ok(&data, &["audit", "verify"]);
+}

@@ -57,12 +57,15 @@ pub fn user_actor(name: &str) -> String {
     format!("user:{name}")
 }
 
-/// Records who runs this process: `--actor`, else $USER, else `unknown`, as `user:<name>`.
-pub fn set_actor(actor: Option<String>) {
+/// Records who runs this process: `--actor` (or `FOCAL_ACTOR`), else $USER, else $LOGNAME,
+/// else `fallback`, as `user:<name>`.
+pub fn set_actor(actor: Option<String>, fallback: &str) {
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.trim().is_empty());
     let name = actor
         .filter(|a| !a.trim().is_empty() && a.trim() != "user:")
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))
-        .unwrap_or_else(|| "unknown".into());
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .unwrap_or_else(|| fallback.into());
     let _ = ACTOR.set(user_actor(&name));
 }
 

@@ -279,8 +279,12 @@ fn awareness_dataset(
     Ok((imported, id.to_string()))
 }
 
+/// The demo's admin account, also whom the demo's own changes are recorded as when no one is
+/// named (`--actor`, $USER).
+pub const ADMIN: &str = "admin";
+
 const DEMO_ACCOUNTS: [(&str, &str, &str); 3] = [
-    ("admin", "admin", "focal-demo-admin"),
+    (ADMIN, "admin", "focal-demo-admin"),
     ("analyst", "analyst", "focal-demo-analyst"),
     ("constituent", "constituent", "focal-demo-constituent"),
 ];

@@ -370,8 +370,8 @@ fn list(registry: &Registry, store: &dyn Store, json: bool) -> Result<()> {
         col("feed"),
         col("format"),
         col("schedule"),
-        col("last pull").max(48),
         col("next due"),
+        col("last pull"),
     ]);
     for f in &feeds {
         t.row(
@@ -380,11 +380,11 @@ fn list(registry: &Registry, store: &dyn Store, json: bool) -> Result<()> {
                 f.name.to_string(),
                 f.format.to_string(),
                 schedule(f),
+                f.next_pull_due.as_deref().unwrap_or("-").into(),
                 f.last_pull
                     .as_ref()
                     .map(pull_line)
                     .unwrap_or_else(|| "never".into()),
-                f.next_pull_due.as_deref().unwrap_or("-").into(),
             ],
         )?;
     }

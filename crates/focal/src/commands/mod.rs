@@ -40,7 +40,14 @@ pub fn run(cli: Cli) -> Result<()> {
         // Set once, before any command runs; `open` reads it.
         let _ = DATABASE.set(url.clone());
     }
-    audit::set_actor(cli.actor.clone());
+    // Nobody named: the demo's changes are its admin's (an account the demo makes), anything
+    // else is recorded as `user:unknown`.
+    let fallback = if matches!(cli.command, Command::Demo(_)) {
+        demo::ADMIN
+    } else {
+        "unknown"
+    };
+    audit::set_actor(cli.actor.clone(), fallback);
     match cli.command {
         Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
@@ -314,7 +321,8 @@ fn quarantine(data: &Path, args: &QuarantineArgs, json: bool) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     let mut t = Table::new(&[
-        col("file:line").max(48),
+        col("file").max(48).keep_end(),
+        num("line"),
         col("kind"),
         col("reason").max(60),
         col("raw line"),
@@ -327,7 +335,8 @@ fn quarantine(data: &Path, args: &QuarantineArgs, json: bool) -> Result<()> {
         t.row(
             &mut out,
             vec![
-                format!("{}:{}", q.file_name, q.line),
+                q.file_name.to_string(),
+                q.line.to_string(),
                 q.kind.to_string(),
                 q.reason.to_string(),
                 raw.escape_debug().to_string(),

@@ -26,6 +26,8 @@ pub struct Column {
     pub name: &'static str,
     pub align: Align,
     pub max: usize,
+    /// Cut a long cell at its start ("…/downloads/x.csv"): for paths, whose end says most.
+    pub keep_end: bool,
 }
 
 /// A left-aligned column of at most [`MAX`] characters.
@@ -34,6 +36,7 @@ pub const fn col(name: &'static str) -> Column {
         name,
         align: Align::Left,
         max: MAX,
+        keep_end: false,
     }
 }
 
@@ -43,6 +46,7 @@ pub const fn num(name: &'static str) -> Column {
         name,
         align: Align::Right,
         max: MAX,
+        keep_end: false,
     }
 }
 
@@ -50,6 +54,14 @@ impl Column {
     /// The same column with another maximum width.
     pub const fn max(self, max: usize) -> Column {
         Column { max, ..self }
+    }
+
+    /// The same column, cutting long cells at their start rather than their end.
+    pub const fn keep_end(self) -> Column {
+        Column {
+            keep_end: true,
+            ..self
+        }
     }
 }
 
@@ -64,12 +76,20 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-/// `s` cut to `max` characters, the last of them "…" when anything was cut.
-fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if width(s) <= max {
+/// `s` cut to `max` characters, the last of them "…" when anything was cut (or the first,
+/// with `keep_end`).
+fn cut(s: &str, max: usize, keep_end: bool) -> std::borrow::Cow<'_, str> {
+    let n = width(s);
+    if n <= max {
         return s.into();
     }
-    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    let keep = max.saturating_sub(1);
+    if keep_end {
+        let mut t = String::from("…");
+        t.extend(s.chars().skip(n - keep));
+        return t.into();
+    }
+    let mut t: String = s.chars().take(keep).collect();
     t.push('…');
     t.into()
 }
@@ -164,7 +184,7 @@ fn write_row(
             line.push_str(cell);
             break;
         }
-        let text = cut(cell, widths[i]);
+        let text = cut(cell, widths[i], c.keep_end);
         let pad = widths[i].saturating_sub(width(&text));
         match c.align {
             Align::Left => {
@@ -210,6 +230,15 @@ mod tests {
             "x".repeat(MAX - 1)
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_path_keeps_its_end() {
+        let text = render(
+            &[col("file").max(10).keep_end(), num("line")],
+            &[&["/a/very/long/path/f.csv", "7"]],
+        );
+        assert_eq!(text, "file        line\n…ath/f.csv     7\n");
     }
 
     #[test]
