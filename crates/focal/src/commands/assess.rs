@@ -537,7 +537,7 @@ pub fn run(data: &Path, cmd: AssessCommand, json: bool) -> Result<()> {
             }
             t.finish(
                 &mut out,
-                "No assessments match: start one with `focal assess start`.",
+                "No assessments match: start one with `focal assess new`.",
             )?;
             Ok(())
         }

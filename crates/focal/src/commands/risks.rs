@@ -401,7 +401,10 @@ pub fn risks(data: &Path, cmd: RisksCommand, json: bool) -> Result<()> {
                     vec![e.id.to_string(), e.kind.as_str().into(), e.name.to_string()],
                 )?;
             }
-            t.finish(&mut out, "No catalogue entries.")?;
+            t.finish(
+                &mut out,
+                "No threats or vulnerabilities in the register yet.",
+            )?;
             Ok(())
         }
         RisksCommand::Add(a) => {
