@@ -88,8 +88,10 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     )?;
     let (dir, store) = open(data)?;
     let file = demo.join("constituents.csv");
-    let list =
-        focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
+    let list = focal_enrich::parse_constituents(
+        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+        &file.display().to_string(),
+    )?;
     focal_store::Store::import_constituents(&*store, &list)?;
 
     // The reference drone feed, then one sample of each shipped public feed format.
@@ -536,7 +538,8 @@ fn assessment_dataset(store: &dyn focal_store::Store, root: &Path) -> Result<ser
             .collect();
         files.sort();
         for path in files {
-            let bytes = std::fs::read(&path)?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             for a in focal_assessment::advisory::parse(&path.display().to_string(), &bytes)? {
                 s.import_advisory(&a, actor)?;
                 advisories += 1;
