@@ -24,7 +24,8 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). FOCAL_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Who is acting, for the audit log and incident timelines [default: $USER].
+    /// Who is acting, for the audit log and incident timelines, recorded as `user:NAME` as the
+    /// web records a signed-in account [default: $USER].
     #[arg(long, global = true, env = "FOCAL_ACTOR")]
     pub actor: Option<String>,
     #[command(subcommand)]

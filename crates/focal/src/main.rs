@@ -30,13 +30,32 @@ fn main() -> ExitCode {
             if error.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", message(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, each said once: a cause whose text an outer message
+/// already carries (`{path}: {source}` wrapping `source`) is not repeated.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn init_logging(verbose: u8) {
@@ -55,5 +74,21 @@ fn init_logging(verbose: u8) {
         builder.init();
     } else {
         builder.json().init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io)
+            .context("x.csv: No such file")
+            .context("ingesting");
+        assert_eq!(super::message(&e), "ingesting: x.csv: No such file");
+        let e: anyhow::Result<()> = Err(anyhow::anyhow!("inner")).context("outer");
+        assert_eq!(super::message(&e.unwrap_err()), "outer: inner");
     }
 }

@@ -281,7 +281,7 @@ fn answers_evidence_and_the_audit_trail() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["actor"] == "tester")
+            .all(|e| e["actor"] == "user:tester")
     );
     ok(&data, &["audit", "verify"]);
 }

@@ -312,17 +312,17 @@ fn the_workflow_is_enforced_and_audited() {
     assert_eq!(
         actions,
         [
-            ("advisory.create", "alice"),
-            ("advisory.submit", "alice"),
-            ("advisory.reject", "bob"),
-            ("advisory.edit", "alice"),
-            ("advisory.submit", "alice"),
-            ("advisory.publish", "bob"),
+            ("advisory.create", "user:alice"),
+            ("advisory.submit", "user:alice"),
+            ("advisory.reject", "user:bob"),
+            ("advisory.edit", "user:alice"),
+            ("advisory.submit", "user:alice"),
+            ("advisory.publish", "user:bob"),
         ]
     );
     let shown = json(&data, &["advisories", "show", id]);
     assert_eq!(shown["revisions"].as_array().unwrap().len(), 1);
-    assert_eq!(shown["revisions"][0]["published_by"], "bob");
+    assert_eq!(shown["revisions"][0]["published_by"], "user:bob");
 }
 
 #[test]

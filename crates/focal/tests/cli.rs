@@ -701,3 +701,207 @@ fn header_errors_name_the_header_line() {
         "{err}"
     );
 }
+
+/// The character column at which `needle` starts in `line` (not the byte: "…" is three bytes).
+fn column_of(line: &str, needle: &str) -> Option<usize> {
+    line.find(needle).map(|b| line[..b].chars().count())
+}
+
+/// Every human table has a header row, and a long value (here a malware name of 90
+/// characters) is cut with "…" rather than pushing the columns after it out of line.
+#[test]
+fn a_long_malware_name_keeps_the_events_table_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    ok(&data, &["init"]);
+    let long = format!("long-malware-{}", "x".repeat(77));
+    let csv = dir.path().join("drones.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "timestamp,ip,port,protocol,hostname,malware,dst_ip,dst_port\n\
+             2026-11-24T00:50:47Z,192.0.2.1,1,tcp,,tinba,,\n\
+             2026-11-24T00:50:48Z,192.0.2.2,1,tcp,,{long},,\n"
+        ),
+    )
+    .unwrap();
+    ok(&data, &["ingest", "--feed", s(&reference_feed()), s(&csv)]);
+    let table = ok(&data, &["events"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two rows:\n{table}");
+    let header = lines[0];
+    let malware = column_of(header, "malware").expect("a malware column");
+    let feed = column_of(header, "feed").expect("a feed column");
+    for row in &lines[1..] {
+        assert_eq!(
+            column_of(row, "reference-drones"),
+            Some(feed),
+            "the feed column starts where its header does:\n{table}"
+        );
+        let m = column_of(row, "tinba").or(column_of(row, "long-malware-"));
+        assert_eq!(m, Some(malware), "the malware column too:\n{table}");
+    }
+    assert!(
+        table.contains('…') && !table.contains(&long),
+        "the long name is cut with an ellipsis:\n{table}"
+    );
+    // --json is untouched: the whole name is there.
+    let events = json(&data, &["events"]);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["malware.name"] == long.as_str()),
+        "{events}"
+    );
+}
+
+/// A command with nothing to show says so, and `peers add` says what it set up.
+#[test]
+fn commands_say_what_they_did_even_when_there_is_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    ok(&data, &["init"]);
+    let outbox = ok(&data, &["notify", "--outbox"]);
+    assert!(outbox.contains("The outbox is empty"), "{outbox:?}");
+    let peers = ok(&data, &["peers", "status"]);
+    assert!(peers.contains("No peers yet"), "{peers:?}");
+    let sync = ok(&data, &["peers", "sync"]);
+    assert!(sync.contains("No peers to sync"), "{sync:?}");
+    let added = ok(
+        &data,
+        &[
+            "peers",
+            "add",
+            "cert-b",
+            "--url",
+            "https://cert-b.example/taxii2/root/",
+            "--collection",
+            "c1",
+            "--pull",
+        ],
+    );
+    assert!(
+        added.contains("Peer cert-b saved") && added.contains("Focal pulls from it."),
+        "{added:?}"
+    );
+    assert!(!added.contains("( "), "{added:?}");
+    let status = ok(&data, &["peers", "status"]);
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines.len(), 2, "{status}");
+    assert!(lines[0].starts_with("peer ") && lines[1].starts_with("cert-b "));
+    assert_eq!(
+        column_of(lines[0], "collection"),
+        column_of(lines[1], "c1 "),
+        "{status}"
+    );
+}
+
+/// A missing file is named, and the operating system's reason is said once.
+#[test]
+fn a_missing_file_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    ok(&data, &["init"]);
+    let missing = dir.path().join("no-such-feed.toml");
+    let csv = dir.path().join("f.csv");
+    std::fs::write(&csv, "ip\n192.0.2.1\n").unwrap();
+    let out = focal(&data, &["ingest", "--feed", s(&missing), s(&csv)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("no-such-feed.toml").count(), 1, "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// The command line names whoever acts as the web does (`user:<name>`), whether given as
+/// `--actor alice`, `--actor user:alice` or taken from $USER.
+#[test]
+fn the_actor_of_a_cli_change_is_named_as_the_web_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    ok(&data, &["init"]);
+    let orgs = dir.path().join("orgs.csv");
+    let import = |actor: Option<&str>, user: &str, row: &str| {
+        std::fs::write(
+            &orgs,
+            format!("id,name,abuse_email,asns,netblocks,domains\n{row}\n"),
+        )
+        .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_focal"));
+        cmd.arg("--data").arg(&data);
+        if let Some(a) = actor {
+            cmd.args(["--actor", a]);
+        }
+        let out = cmd
+            .args(["constituents", "import", s(&orgs)])
+            .env("FOCAL_LOG", "warn")
+            .env_remove("FOCAL_ACTOR")
+            .env("USER", user)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    import(Some("alice"), "root", "a,A,abuse@a.example,64500,,");
+    import(Some("user:alice"), "root", "b,B,abuse@b.example,64501,,");
+    import(None, "carol", "c,C,abuse@c.example,64502,,");
+    let log = json(&data, &["audit", "list", "--action", "constituent.import"]);
+    let actors: Vec<(&str, &str)> = log
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            (
+                e["subject"].as_str().unwrap_or_default(),
+                e["actor"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (subject, actor) in [
+        ("constituent:a", "user:alice"),
+        ("constituent:b", "user:alice"),
+        ("constituent:c", "user:carol"),
+    ] {
+        assert!(
+            actors.contains(&(subject, actor)),
+            "{subject} by {actor}: {actors:?}"
+        );
+    }
+    // The chain still verifies with the new entries.
+    ok(&data, &["audit", "verify"]);
+}
+
+/// The demo records its changes as a person named the web's way: with nobody named ($USER
+/// unset, no --actor), its own admin account, `user:admin`; never a bare `unknown` or `demo`.
+#[test]
+fn the_demo_names_its_actor_as_the_web_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_focal"))
+        .arg("--data")
+        .arg(&data)
+        .args(["demo", "--no-serve"])
+        .env("FOCAL_LOG", "warn")
+        .env_remove("FOCAL_ACTOR")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = json(&data, &["audit", "list", "--limit", "100000"]);
+    let actors: std::collections::BTreeSet<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        actors,
+        ["user:admin", "user:analyst"].into_iter().collect(),
+        "the admin did the demo's changes and the analyst wrote its advisory"
+    );
+    ok(&data, &["audit", "verify"]);
+}

@@ -210,7 +210,7 @@ fn assignment_comments_severity_and_sla_are_tracked() {
         .map(|t| t["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["created", "assigned", "comment", "severity"]);
-    assert_eq!(shown["timeline"][2]["actor"], "alice");
+    assert_eq!(shown["timeline"][2]["actor"], "user:alice");
     assert_eq!(shown["timeline"][2]["detail"]["text"], "phoned their NOC");
     assert_eq!(
         incidents(&data, &["--assignee", "bob"]).len(),
@@ -265,7 +265,7 @@ fn the_audit_chain_verifies_and_detects_an_edited_entry() {
     assert_eq!(entries, 3 + 400 + incidents_made + 1);
     let list = json(&data, &["audit", "list", "--subject", "incident:1"]);
     let last = list.as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["actor"], "carol");
+    assert_eq!(last["actor"], "user:carol");
     assert_eq!(last["action"], "incident.transition");
     assert_eq!(last["before"]["state"], "new");
     assert_eq!(last["after"]["state"], "acknowledged");
@@ -282,7 +282,10 @@ fn the_audit_chain_verifies_and_detects_an_edited_entry() {
     );
     // Putting it back makes it verify again: the check is on content, not on a flag.
     sqlite(&data)
-        .execute("UPDATE audit_log SET actor = 'carol' WHERE id = ?1", [id])
+        .execute(
+            "UPDATE audit_log SET actor = 'user:carol' WHERE id = ?1",
+            [id],
+        )
         .unwrap();
     assert_eq!(json(&data, &["audit", "verify"])["ok"], true);
 }
@@ -338,7 +341,7 @@ fn constituent_and_configuration_changes_are_audited() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["actor"] == "dave")
+        .filter(|e| e["actor"] == "user:dave")
         .collect();
     assert_eq!(by_dave.len(), 2, "only the two changed constituents");
     assert!(
@@ -363,7 +366,7 @@ fn constituent_and_configuration_changes_are_audited() {
     let config = json(&data, &["audit", "list", "--subject", "focal.toml"]);
     let config = config.as_array().unwrap();
     assert_eq!(config.len(), 2, "init, then the edit");
-    assert_eq!(config[1]["actor"], "erin");
+    assert_eq!(config[1]["actor"], "user:erin");
     assert_eq!(config[1]["before"]["notify"]["max_messages_per_hour"], 10);
     assert_eq!(config[1]["after"]["notify"]["max_messages_per_hour"], 3);
     assert_eq!(json(&data, &["audit", "verify"])["ok"], true);

@@ -2,6 +2,7 @@
 //! and scoped, revocable API tokens (`focal users token add|list|revoke`).
 
 use super::print_json;
+use super::table::{Table, col, num};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use focal_identity::{IdentityStore, Role, TokenScope, accounts};
@@ -127,19 +128,27 @@ pub fn token(store: &SqliteStore, args: TokenArgs, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut table = Table::new(&[
+                num("#"),
+                col("user"),
+                col("scope"),
+                col("label"),
+                col("revoked"),
+            ]);
             for t in &list {
-                println!(
-                    "{:>5} {:<20} {:<6} {:<24} {}",
-                    t.id,
-                    t.user,
-                    t.scope,
-                    t.label.as_deref().unwrap_or("-"),
-                    t.revoked_at
-                        .as_deref()
-                        .map(|r| format!("revoked {r}"))
-                        .unwrap_or_default()
-                );
+                table.row(
+                    &mut out,
+                    vec![
+                        t.id.to_string(),
+                        t.user.to_string(),
+                        t.scope.to_string(),
+                        t.label.as_deref().unwrap_or("-").into(),
+                        t.revoked_at.as_deref().unwrap_or("-").into(),
+                    ],
+                )?;
             }
+            table.finish(&mut out, "No tokens.")?;
             Ok(())
         }
         TokenCommand::Revoke { id } => {

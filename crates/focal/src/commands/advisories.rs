@@ -2,6 +2,7 @@
 //! are `focal_awareness::advisory`'s; every change is stored with its audit entry.
 
 use super::audit::actor;
+use super::table::{Table, col, num};
 use super::{open, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -373,20 +374,26 @@ pub fn run(data: &Path, cmd: AdvisoriesCommand, json: bool) -> Result<()> {
                 return print_json(&list);
             }
             let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                col("advisory"),
+                col("state"),
+                num("revision"),
+                col("tlp"),
+                col("title"),
+            ]);
             for a in &list {
-                writeln!(
-                    out,
-                    "{:<18} {:<10} r{:<3} {:<17} {}",
-                    a.id,
-                    a.state.as_str(),
-                    a.revision,
-                    a.tlp.label(),
-                    a.title
+                t.row(
+                    &mut out,
+                    vec![
+                        a.id.to_string(),
+                        a.state.as_str().into(),
+                        a.revision.to_string(),
+                        a.tlp.label().to_string(),
+                        a.title.to_string(),
+                    ],
                 )?;
             }
-            if list.is_empty() {
-                writeln!(out, "No advisories.")?;
-            }
+            t.finish(&mut out, "No advisories.")?;
             Ok(())
         }
         AdvisoriesCommand::Show { id } => {
@@ -448,6 +455,8 @@ pub fn run(data: &Path, cmd: AdvisoriesCommand, json: bool) -> Result<()> {
                         .with_context(|| format!("writing {}", path.display()))?;
                     if json {
                         print_json(&serde_json::json!({"written": path, "bytes": text.len()}))?;
+                    } else {
+                        println!("Wrote {} ({} bytes).", path.display(), text.len());
                     }
                 }
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,

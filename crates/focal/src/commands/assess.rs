@@ -3,6 +3,7 @@
 //! `focal-assessment`; this is the command line over them.
 
 use super::audit::actor;
+use super::table::{Table, col, num};
 use super::{open, print_json};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -171,17 +172,29 @@ pub fn frameworks(data: &Path, cmd: FrameworksCommand, json: bool) -> Result<()>
                 })).collect();
                 return print_json(&rows);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                col("framework"),
+                col("version"),
+                col("origin"),
+                col("item texts"),
+                num("items"),
+                col("title"),
+            ]);
             for (f, o) in &list {
-                println!(
-                    "{:<18} {:<12} {:<8} {:<13} {:>3} items  {}",
-                    f.id,
-                    f.version,
-                    format!("{:?}", o).to_lowercase(),
-                    f.source.text_kind.as_str(),
-                    f.leaves().len(),
-                    f.short_title.as_deref().unwrap_or(&f.title)
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        f.id.to_string(),
+                        f.version.to_string(),
+                        format!("{:?}", o).to_lowercase(),
+                        f.source.text_kind.as_str().into(),
+                        f.leaves().len().to_string(),
+                        f.short_title.as_deref().unwrap_or(&f.title).into(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No frameworks.")?;
             Ok(())
         }
         FrameworksCommand::Show { id, version } => {
@@ -500,17 +513,32 @@ pub fn run(data: &Path, cmd: AssessCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("#"),
+                col("status"),
+                col("framework"),
+                col("subject kind"),
+                col("subject"),
+                col("due"),
+            ]);
             for h in &list {
-                println!(
-                    "#{:<4} {:<10} {:<16} {:<12} {:<30} due {}",
-                    h.id,
-                    h.status.as_str(),
-                    h.framework_id,
-                    h.subject.kind.as_str(),
-                    h.subject.name,
-                    h.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        h.id.to_string(),
+                        h.status.as_str().into(),
+                        h.framework_id.to_string(),
+                        h.subject.kind.as_str().into(),
+                        h.subject.name.to_string(),
+                        h.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                    ],
+                )?;
             }
+            t.finish(
+                &mut out,
+                "No assessments match: start one with `focal assess new`.",
+            )?;
             Ok(())
         }
         AssessCommand::Show { id } => {
@@ -642,23 +670,34 @@ pub fn run(data: &Path, cmd: AssessCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
-            if list.is_empty() {
-                println!("No reassessment due within {within} days.");
-            }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("#"),
+                col("subject"),
+                col("framework"),
+                col("due"),
+                col("when"),
+            ]);
             for d in &list {
-                println!(
-                    "#{:<4} {:<30} {:<16} due {} {}",
-                    d.assessment.id,
-                    d.assessment.subject.name,
-                    d.assessment.framework_id,
-                    d.due,
-                    if d.overdue {
-                        format!("(overdue by {} days)", d.days_overdue)
-                    } else {
-                        format!("(in {} days)", -d.days_overdue)
-                    }
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        d.assessment.id.to_string(),
+                        d.assessment.subject.name.to_string(),
+                        d.assessment.framework_id.to_string(),
+                        d.due.to_string(),
+                        if d.overdue {
+                            format!("overdue by {} days", d.days_overdue)
+                        } else {
+                            format!("in {} days", -d.days_overdue)
+                        },
+                    ],
+                )?;
             }
+            t.finish(
+                &mut out,
+                &format!("No reassessment due within {within} days."),
+            )?;
             Ok(())
         }
         AssessCommand::Export { id, format, output } => {

@@ -48,17 +48,36 @@ pub enum AuditCommand {
 
 static ACTOR: OnceLock<String> = OnceLock::new();
 
-/// Records who runs this process: `--actor`, else $USER, else `unknown`.
-pub fn set_actor(actor: Option<String>) {
-    let actor = actor
-        .filter(|a| !a.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    let _ = ACTOR.set(actor);
+/// The one way a person is named in the audit log and in timelines, whichever way they act:
+/// `user:<name>`, as the web and the API write for a signed-in account (`--actor alice` and
+/// `--actor user:alice` are the same person).
+pub fn user_actor(name: &str) -> String {
+    let name = name.trim();
+    let name = name.strip_prefix("user:").unwrap_or(name);
+    format!("user:{name}")
 }
 
+/// Records who runs this process: `--actor` (or `FOCAL_ACTOR`), else $USER, else $LOGNAME,
+/// else `fallback`, as `user:<name>`.
+pub fn set_actor(actor: Option<String>, fallback: &str) {
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.trim().is_empty());
+    let name = actor
+        .filter(|a| !a.trim().is_empty() && a.trim() != "user:")
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .unwrap_or_else(|| fallback.into());
+    let _ = ACTOR.set(user_actor(&name));
+}
+
+/// Who runs this process, as recorded: `user:<name>`.
 pub fn actor() -> &'static str {
-    ACTOR.get().map(String::as_str).unwrap_or("unknown")
+    ACTOR.get().map(String::as_str).unwrap_or("user:unknown")
+}
+
+/// The name alone (`alice` for `user:alice`), for labels such as a pull's `cli:<name>`.
+pub fn actor_name() -> &'static str {
+    let a = actor();
+    a.strip_prefix("user:").unwrap_or(a)
 }
 
 /// Appends a `config.change` entry when `focal.toml` differs from the last one recorded.

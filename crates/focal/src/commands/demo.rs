@@ -88,8 +88,10 @@ pub fn run(data: &Path, args: &DemoArgs, json: bool) -> Result<()> {
     )?;
     let (dir, store) = open(data)?;
     let file = demo.join("constituents.csv");
-    let list =
-        focal_enrich::parse_constituents(std::fs::File::open(&file)?, &file.display().to_string())?;
+    let list = focal_enrich::parse_constituents(
+        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+        &file.display().to_string(),
+    )?;
     focal_store::Store::import_constituents(&*store, &list)?;
 
     // The reference drone feed, then one sample of each shipped public feed format.
@@ -241,7 +243,11 @@ fn awareness_dataset(
     let file = root.join("data/library/un-cyber-policy.json");
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let library = focal_awareness::library::parse(&bytes, &file.display().to_string())?;
-    let imported = store.import_library(&library.entities, "demo", &file.display().to_string())?;
+    let imported = store.import_library(
+        &library.entities,
+        super::audit::actor(),
+        &file.display().to_string(),
+    )?;
     let now = jiff::Timestamp::now();
     let content = AdvisoryContent {
         title: "Botnet drones in the constituency: clean infected hosts".into(),
@@ -265,25 +271,32 @@ fn awareness_dataset(
         before: None,
         after: Some(a.audit_view()),
     };
-    let (writer, publisher) = (DEMO_ACCOUNTS[1].0, DEMO_ACCOUNTS[0].0);
-    let mut a = Advisory::create(id, content, writer, now)?;
-    store.insert_advisory(&a, &audit("advisory.create", &a, writer))?;
-    a.submit(writer, now)?;
-    store.update_advisory(&a, 0, &audit("advisory.submit", &a, writer))?;
-    a.publish(publisher, now)?;
-    store.update_advisory(&a, 1, &audit("advisory.publish", &a, publisher))?;
+    // Written by the demo analyst and published by the demo admin (four eyes), named as the
+    // web names them.
+    let writer = super::audit::user_actor(DEMO_ACCOUNTS[1].0);
+    let publisher = super::audit::user_actor(DEMO_ACCOUNTS[0].0);
+    let mut a = Advisory::create(id, content, &writer, now)?;
+    store.insert_advisory(&a, &audit("advisory.create", &a, &writer))?;
+    a.submit(&writer, now)?;
+    store.update_advisory(&a, 0, &audit("advisory.submit", &a, &writer))?;
+    a.publish(&publisher, now)?;
+    store.update_advisory(&a, 1, &audit("advisory.publish", &a, &publisher))?;
     Ok((imported, id.to_string()))
 }
 
+/// The demo's admin account, also whom the demo's own changes are recorded as when no one is
+/// named (`--actor`, $USER).
+pub const ADMIN: &str = "admin";
+
 const DEMO_ACCOUNTS: [(&str, &str, &str); 3] = [
-    ("admin", "admin", "focal-demo-admin"),
+    (ADMIN, "admin", "focal-demo-admin"),
     ("analyst", "analyst", "focal-demo-analyst"),
     ("constituent", "constituent", "focal-demo-constituent"),
 ];
 
 type Account = (String, String, String, Option<String>);
 
-/// Puts incidents in every state (by legal transitions, audited as the demo) and adds the
+/// Puts incidents in every state (by legal transitions, audited as whoever runs the demo) and adds the
 /// analyst and a constituent user of the organisation with the most incidents.
 fn web_dataset(
     store: &focal_store::SqliteStore,
@@ -310,7 +323,7 @@ fn web_dataset(
     // Spread the states over the incidents, so every constituent sees several.
     for (n, incident) in incidents.iter().enumerate() {
         for to in paths[n % paths.len()] {
-            focal_incidents::transition(store, incident.id, *to, "demo")?;
+            focal_incidents::transition(store, incident.id, *to, super::audit::actor())?;
         }
     }
     let mut by_state = std::collections::BTreeMap::new();
@@ -339,7 +352,7 @@ fn web_dataset(
             role.parse::<focal_identity::Role>()?,
             organisation.as_deref(),
             Some(password),
-            "demo",
+            super::audit::actor(),
         )?;
         accounts.push((
             name.to_string(),
@@ -378,7 +391,7 @@ fn assessment_dataset(store: &dyn focal_store::Store, root: &Path) -> Result<ser
     use focal_assessment::{ops, score};
     let s = store.assessment();
     let s: &dyn focal_assessment::store::Storage = &*s;
-    let actor = "demo";
+    let actor = super::audit::actor();
     let mut summary = Vec::new();
     let mut ids = Vec::new();
     /// (framework, subject, kind, constituent, first answers, changes in the reassessment)
@@ -529,7 +542,8 @@ fn assessment_dataset(store: &dyn focal_store::Store, root: &Path) -> Result<ser
             .collect();
         files.sort();
         for path in files {
-            let bytes = std::fs::read(&path)?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             for a in focal_assessment::advisory::parse(&path.display().to_string(), &bytes)? {
                 s.import_advisory(&a, actor)?;
                 advisories += 1;

@@ -1,5 +1,6 @@
 //! `focal submit`, `focal worker`, `focal jobs`: the distributed pipeline's commands.
 
+use super::table::{Table, col, num};
 use super::{open, print_json};
 use crate::cli::{JobsArgs, QueueArgs, SubmitArgs, WorkerArgs};
 use anyhow::{Context, Result, bail};
@@ -101,7 +102,10 @@ pub fn submit(data: &Path, args: &SubmitArgs, json: bool) -> Result<()> {
                         String::new()
                     }
                 ),
-                (None, None) => {}
+                (None, None) => println!(
+                    "{}: nothing submitted for feed {} (no job was made).",
+                    outcome.file, outcome.feed
+                ),
             }
         }
         let finished = match (&outcome.job, args.wait) {
@@ -215,12 +219,38 @@ pub fn jobs(data: &Path, args: &JobsArgs, json: bool) -> Result<()> {
                 return print_json(&list);
             }
             let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("job"),
+                col("status"),
+                num("chunks"),
+                num("rows"),
+                num("stored"),
+                num("dup"),
+                num("quarantined"),
+                col("file"),
+            ]);
             for j in &list {
-                writeln!(out, "{}", job_line(j))?;
+                t.row(
+                    &mut out,
+                    vec![
+                        j.id.to_string(),
+                        j.status.as_str().into(),
+                        format!(
+                            "{}/{}",
+                            j.chunks_done,
+                            j.chunks_total
+                                .map(|t| t.to_string())
+                                .unwrap_or_else(|| "?".into())
+                        ),
+                        j.progress.rows_read.to_string(),
+                        j.progress.events_stored.to_string(),
+                        j.progress.duplicates.to_string(),
+                        j.progress.quarantined.to_string(),
+                        j.file_name.to_string(),
+                    ],
+                )?;
             }
-            if list.is_empty() {
-                writeln!(out, "No distributed jobs yet.")?;
-            }
+            t.finish(&mut out, "No distributed jobs yet.")?;
             Ok(())
         }
         Some(id) => {
@@ -233,25 +263,34 @@ pub fn jobs(data: &Path, args: &JobsArgs, json: bool) -> Result<()> {
             }
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", job_line(&job))?;
+            let mut t = Table::new(&[
+                num("chunk"),
+                col("lines"),
+                col("status"),
+                num("rows"),
+                num("stored"),
+                num("dup"),
+                num("quarantined"),
+                col("worker"),
+                col("error"),
+            ]);
             for c in &chunks {
-                writeln!(
-                    out,
-                    "  chunk {:<5} lines {}-{}  {:<6} rows {:>7}  stored {:>7}  dup {:>6}  quarantined {:>5}  {}{}",
-                    c.chunk_no,
-                    c.first_line,
-                    c.last_line,
-                    c.status,
-                    c.rows_read,
-                    c.events_stored,
-                    c.duplicates,
-                    c.quarantined,
-                    c.worker.as_deref().unwrap_or("-"),
-                    c.error
-                        .as_deref()
-                        .map(|e| format!("  error: {e}"))
-                        .unwrap_or_default()
+                t.row(
+                    &mut out,
+                    vec![
+                        c.chunk_no.to_string(),
+                        format!("{}-{}", c.first_line, c.last_line),
+                        c.status.to_string(),
+                        c.rows_read.to_string(),
+                        c.events_stored.to_string(),
+                        c.duplicates.to_string(),
+                        c.quarantined.to_string(),
+                        c.worker.as_deref().unwrap_or("-").into(),
+                        c.error.as_deref().unwrap_or("-").into(),
+                    ],
                 )?;
             }
+            t.finish(&mut out, "No chunks yet.")?;
             Ok(())
         }
     }

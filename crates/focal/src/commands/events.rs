@@ -1,6 +1,7 @@
 //! `focal events`: filtered listing and export.
 
 use super::open;
+use super::table::{Table, col, num};
 use crate::cli::{EventFormat, EventsArgs};
 use anyhow::{Context, Result};
 use focal_model::{Event, Field};
@@ -86,35 +87,43 @@ pub fn run(data: &Path, args: &EventsArgs, json: bool) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         EventFormat::Table => {
-            writeln!(
-                out,
-                "{:<25} {:<39} {:>8} {:<2} {:<12} {:<16} {:<14} feed",
-                "time.source", "source.ip", "asn", "cc", "constituent", "type", "malware"
-            )?;
+            let mut table = Table::new(&[
+                col("time.source"),
+                col("source.ip"),
+                num("asn"),
+                col("cc"),
+                col("constituent").max(24),
+                col("type").max(24),
+                col("malware").max(24),
+                col("feed"),
+            ]);
             store.events(&filter, &mut |e: Event| {
                 let t = |f: &Field| {
                     e.get_text(f)
                         .map(|c| c.into_owned())
                         .unwrap_or_else(|| "-".into())
                 };
-                writeln!(
-                    out,
-                    "{:<25} {:<39} {:>8} {:<2} {:<12} {:<16} {:<14} {}",
-                    t(&Field::TimeSource),
-                    e.source_ip
-                        .map(|i| i.to_string())
-                        .or(e.source_network.map(|n| n.to_string()))
-                        .or(e.source_fqdn.clone())
-                        .unwrap_or_else(|| "-".into()),
-                    t(&Field::SourceAsn),
-                    t(&Field::SourceCountry),
-                    t(&Field::Constituent),
-                    e.classification_type.as_str(),
-                    t(&Field::MalwareName),
-                    e.feed_name
-                )
-                .map_err(io_err)
+                table
+                    .row(
+                        &mut out,
+                        vec![
+                            t(&Field::TimeSource),
+                            e.source_ip
+                                .map(|i| i.to_string())
+                                .or(e.source_network.map(|n| n.to_string()))
+                                .or(e.source_fqdn.clone())
+                                .unwrap_or_else(|| "-".into()),
+                            t(&Field::SourceAsn),
+                            t(&Field::SourceCountry),
+                            t(&Field::Constituent),
+                            e.classification_type.as_str().to_string(),
+                            t(&Field::MalwareName),
+                            e.feed_name.to_string(),
+                        ],
+                    )
+                    .map_err(io_err)
             })?;
+            table.finish(&mut out, "No events match.")?;
         }
         EventFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);

@@ -2,6 +2,7 @@
 //! pulling them now (`pull`). Changes to the registry are written to the audit log.
 
 use super::audit::actor;
+use super::table::{Table, col};
 use super::{open, print_json};
 use crate::pull::{self, Attempt};
 use anyhow::{Context, Result, bail};
@@ -577,25 +578,29 @@ fn list(registry: &Registry, store: &dyn Store, json: bool) -> Result<()> {
         )?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "{:<28} {:<6} {:<14} {:<44} next due",
-        "feed", "format", "schedule", "last pull"
-    )?;
+    let mut t = Table::new(&[
+        col("feed"),
+        col("format"),
+        col("schedule"),
+        col("next due"),
+        col("last pull"),
+    ]);
     for f in &feeds {
-        writeln!(
-            out,
-            "{:<28} {:<6} {:<14} {:<44} {}",
-            f.name,
-            f.format,
-            schedule(f),
-            f.last_pull
-                .as_ref()
-                .map(pull_line)
-                .unwrap_or_else(|| "never".into()),
-            f.next_pull_due.as_deref().unwrap_or("-"),
+        t.row(
+            &mut out,
+            vec![
+                f.name.to_string(),
+                f.format.to_string(),
+                schedule(f),
+                f.next_pull_due.as_deref().unwrap_or("-").into(),
+                f.last_pull
+                    .as_ref()
+                    .map(pull_line)
+                    .unwrap_or_else(|| "never".into()),
+            ],
         )?;
     }
+    t.finish(&mut out, "No feeds.")?;
     Ok(())
 }
 
@@ -759,7 +764,7 @@ fn pull_now(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let by = format!("cli:{}", actor());
+    let by = format!("cli:{}", super::audit::actor_name());
     let mut outs = Vec::new();
     for entry in &entries {
         let out = match rt

@@ -1,6 +1,7 @@
 //! `focal incidents`: list, show and work on incidents; group new events into them.
 
 use super::audit::{actor, record_config};
+use super::table::{Table, col, num};
 use super::{open_sqlite, print_json};
 use crate::config::DataDir;
 use anyhow::{Result, bail};
@@ -255,25 +256,36 @@ fn list(store: &SqliteStore, args: &ListArgs, json: bool) -> Result<()> {
         return print_json(&views);
     }
     let mut out = std::io::stdout().lock();
+    let mut table = Table::new(&[
+        num("#"),
+        col("state"),
+        col("severity"),
+        col("tlp"),
+        col("constituent").max(24),
+        col("type").max(24),
+        num("events"),
+        col("due"),
+        col("breached"),
+        col("assignee"),
+    ]);
     for i in &list {
-        writeln!(
-            out,
-            "#{:<6} {:<14} {:<8} {:<12} {:<12} {:<24} {:>6} events  due {}{}  {}",
-            i.id,
-            i.state,
-            i.severity,
-            i.tlp,
-            i.constituent,
-            i.classification_type,
-            i.event_count,
-            i.due_at,
-            if breached(i, now) { " BREACHED" } else { "" },
-            i.assignee.as_deref().unwrap_or("-")
+        table.row(
+            &mut out,
+            vec![
+                i.id.to_string(),
+                i.state.to_string(),
+                i.severity.to_string(),
+                i.tlp.to_string(),
+                i.constituent.to_string(),
+                i.classification_type.to_string(),
+                i.event_count.to_string(),
+                i.due_at.to_string(),
+                if breached(i, now) { "BREACHED" } else { "-" }.into(),
+                i.assignee.as_deref().unwrap_or("-").into(),
+            ],
         )?;
     }
-    if list.is_empty() {
-        writeln!(out, "No incidents match.")?;
-    }
+    table.finish(&mut out, "No incidents match.")?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 use super::advisories::read_bounded;
 use super::audit::actor;
+use super::table::{Table, col, num};
 use super::{open, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -114,20 +115,27 @@ pub fn run(data: &Path, cmd: LibraryCommand, json: bool) -> Result<()> {
             }
             let mut out = std::io::stdout().lock();
             writeln!(out, "{} matches", results.total)?;
+            let mut t = Table::new(&[
+                col("item").max(48),
+                col("type"),
+                col("date"),
+                col("symbol").max(24),
+                col("title"),
+            ]);
             for h in &results.hits {
-                writeln!(
-                    out,
-                    "  {}/{:<40} {:<10} {:<10} {} {}",
-                    h.entity,
-                    h.item,
-                    h.item_type,
-                    h.date.as_deref().unwrap_or("-"),
-                    h.symbol
-                        .as_deref()
-                        .map(|s| format!("[{s}]"))
-                        .unwrap_or_default(),
-                    h.title
+                t.row(
+                    &mut out,
+                    vec![
+                        format!("{}/{}", h.entity, h.item),
+                        h.item_type.to_string(),
+                        h.date.as_deref().unwrap_or("-").into(),
+                        h.symbol.as_deref().unwrap_or("-").into(),
+                        h.title.to_string(),
+                    ],
                 )?;
+            }
+            if !results.hits.is_empty() || results.total > 0 {
+                t.finish(&mut out, "(no items on this page: see --offset)")?;
             }
             let line = |name: &str, facets: &[library::Facet]| -> String {
                 let parts: Vec<String> = facets
@@ -177,14 +185,21 @@ pub fn run(data: &Path, cmd: LibraryCommand, json: bool) -> Result<()> {
                     return print_json(&entity);
                 }
                 println!("{} (last updated {})", entity.name, entity.last_updated);
+                let mut out = std::io::stdout().lock();
+                let mut t =
+                    Table::new(&[col("place"), col("item").max(48), col("date"), col("title")]);
                 for (place, item) in entity.items() {
-                    println!(
-                        "  {place:<40} {:<48} {} {}",
-                        format!("{}/{}", entity.id, item.id),
-                        item.date.as_deref().unwrap_or("-"),
-                        item.title
-                    );
+                    t.row(
+                        &mut out,
+                        vec![
+                            place.to_string(),
+                            format!("{}/{}", entity.id, item.id),
+                            item.date.as_deref().unwrap_or("-").into(),
+                            item.title.to_string(),
+                        ],
+                    )?;
                 }
+                t.finish(&mut out, "It holds no items.")?;
                 Ok(())
             }
         },
@@ -193,15 +208,28 @@ pub fn run(data: &Path, cmd: LibraryCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
-            for e in &list {
-                println!(
-                    "{:<10} {:<48} {:>4} items, last updated {}",
-                    e.id, e.name, e.items, e.last_updated
-                );
-            }
             if list.is_empty() {
                 bail!("the library is empty; import one with `focal library import FILE`");
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                col("entity"),
+                col("name").max(60),
+                num("items"),
+                col("last updated"),
+            ]);
+            for e in &list {
+                t.row(
+                    &mut out,
+                    vec![
+                        e.id.to_string(),
+                        e.name.to_string(),
+                        e.items.to_string(),
+                        e.last_updated.to_string(),
+                    ],
+                )?;
+            }
+            t.finish(&mut out, "")?;
             Ok(())
         }
     }

@@ -16,6 +16,7 @@ pub mod peers;
 pub mod risks;
 pub mod serve;
 pub mod share;
+pub mod table;
 pub mod users;
 
 use crate::cli::{Cli, Command, ConstituentsCommand, InitArgs, QuarantineArgs, RunsArgs};
@@ -24,6 +25,7 @@ use anyhow::{Context, Result, bail};
 use focal_store::{QuarantineFilter, Store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use table::{Table, col, num};
 
 pub fn run(cli: Cli) -> Result<()> {
     let data = cli.data.clone().unwrap_or_else(|| {
@@ -38,7 +40,14 @@ pub fn run(cli: Cli) -> Result<()> {
         // Set once, before any command runs; `open` reads it.
         let _ = DATABASE.set(url.clone());
     }
-    audit::set_actor(cli.actor.clone());
+    // Nobody named: the demo's changes are its admin's (an account the demo makes), anything
+    // else is recorded as `user:unknown`.
+    let fallback = if matches!(cli.command, Command::Demo(_)) {
+        demo::ADMIN
+    } else {
+        "unknown"
+    };
+    audit::set_actor(cli.actor.clone(), fallback);
     match cli.command {
         Command::Init(args) => init(&data, &args, json, false),
         Command::Constituents(ConstituentsCommand::Import { file }) => {
@@ -269,20 +278,33 @@ fn list_constituents(data: &Path, json: bool) -> Result<()> {
         return print_json(&list);
     }
     let mut out = std::io::stdout().lock();
+    let mut t = Table::new(&[
+        col("id"),
+        col("name"),
+        col("abuse email"),
+        col("asns"),
+        col("netblocks"),
+        col("domains"),
+    ]);
     for c in &list {
         let asns: Vec<String> = c.asns.iter().map(|a| format!("AS{a}")).collect();
         let nets: Vec<String> = c.netblocks.iter().map(|n| n.to_string()).collect();
-        writeln!(
-            out,
-            "{:<12} {:<32} {:<32} {} {} {}",
-            c.id,
-            c.name,
-            c.abuse_email,
-            asns.join(" "),
-            nets.join(" "),
-            c.domains.join(" ")
+        t.row(
+            &mut out,
+            vec![
+                c.id.to_string(),
+                c.name.clone(),
+                c.abuse_email.to_string(),
+                asns.join(" "),
+                nets.join(" "),
+                c.domains.join(" "),
+            ],
         )?;
     }
+    t.finish(
+        &mut out,
+        "No constituents yet: import them with `focal constituents import FILE`.",
+    )?;
     Ok(())
 }
 
@@ -298,24 +320,30 @@ fn quarantine(data: &Path, args: &QuarantineArgs, json: bool) -> Result<()> {
         return print_json(&records);
     }
     let mut out = std::io::stdout().lock();
+    let mut t = Table::new(&[
+        col("file").max(48).keep_end(),
+        num("line"),
+        col("kind"),
+        col("reason").max(60),
+        col("raw line"),
+    ]);
     for q in &records {
         let mut raw: String = q.raw.chars().take(120).collect();
         if q.raw.chars().count() > 120 {
             raw.push('…');
         }
-        writeln!(
-            out,
-            "{}:{} [{}] {}\n    {}",
-            q.file_name,
-            q.line,
-            q.kind,
-            q.reason,
-            raw.escape_debug()
+        t.row(
+            &mut out,
+            vec![
+                q.file_name.to_string(),
+                q.line.to_string(),
+                q.kind.to_string(),
+                q.reason.to_string(),
+                raw.escape_debug().to_string(),
+            ],
         )?;
     }
-    if records.is_empty() {
-        writeln!(out, "The quarantine is empty.")?;
-    }
+    t.finish(&mut out, "The quarantine is empty.")?;
     Ok(())
 }
 
@@ -326,21 +354,34 @@ fn runs(data: &Path, args: &RunsArgs, json: bool) -> Result<()> {
         return print_json(&runs);
     }
     let mut out = std::io::stdout().lock();
+    let mut t = Table::new(&[
+        num("#"),
+        col("status"),
+        col("feed").max(28),
+        num("rows"),
+        num("stored"),
+        num("dup"),
+        num("quarantined"),
+        col("started"),
+        col("file"),
+    ]);
     for r in &runs {
-        writeln!(
-            out,
-            "#{:<4} {:<16} {:<20} rows {:>9}  stored {:>9}  dup {:>8}  quarantined {:>6}  {}  {}",
-            r.id,
-            r.status.as_str(),
-            r.feed,
-            r.progress.rows_read,
-            r.progress.events_stored,
-            r.progress.duplicates,
-            r.progress.quarantined,
-            r.started_at,
-            r.file_name
+        t.row(
+            &mut out,
+            vec![
+                r.id.to_string(),
+                r.status.as_str().to_string(),
+                r.feed.to_string(),
+                r.progress.rows_read.to_string(),
+                r.progress.events_stored.to_string(),
+                r.progress.duplicates.to_string(),
+                r.progress.quarantined.to_string(),
+                r.started_at.to_string(),
+                r.file_name.to_string(),
+            ],
         )?;
     }
+    t.finish(&mut out, "No ingest runs yet.")?;
     Ok(())
 }
 

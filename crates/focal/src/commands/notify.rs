@@ -1,6 +1,7 @@
 //! `focal notify`: claim each constituent's new events into the outbox and send the digests.
 
 use super::audit::{actor, record_config};
+use super::table::{Table, col, num};
 use super::{open_sqlite, print_json};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -57,13 +58,26 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
             return print_json(&list);
         }
         let mut out = std::io::stdout().lock();
+        let mut t = Table::new(&[
+            col("at"),
+            num("message"),
+            col("outcome"),
+            col("constituent").max(24),
+            col("detail"),
+        ]);
         for d in &list {
-            writeln!(
-                out,
-                "{}  #{:<6} {:<7} {:<12} {}",
-                d.at, d.outbox_id, d.outcome, d.constituent, d.detail
+            t.row(
+                &mut out,
+                vec![
+                    d.at.to_string(),
+                    d.outbox_id.to_string(),
+                    d.outcome.to_string(),
+                    d.constituent.to_string(),
+                    d.detail.to_string(),
+                ],
             )?;
         }
+        t.finish(&mut out, "No delivery attempts yet.")?;
         return Ok(());
     }
     if args.outbox {
@@ -72,19 +86,33 @@ pub fn run(data: &Path, args: &NotifyArgs, json: bool) -> Result<()> {
             return print_json(&list);
         }
         let mut out = std::io::stdout().lock();
+        let mut t = Table::new(&[
+            num("#"),
+            col("state"),
+            col("constituent").max(24),
+            col("recipient"),
+            num("events"),
+            num("attempts"),
+            col("last error"),
+        ]);
         for m in &list {
-            writeln!(
-                out,
-                "#{:<6} {:<8} {:<12} {:<32} {:>6} events  attempts {}  {}",
-                m.id.unwrap_or(0),
-                m.state,
-                m.constituent,
-                m.recipient,
-                m.range_events,
-                m.attempts,
-                m.last_error.as_deref().unwrap_or("")
+            t.row(
+                &mut out,
+                vec![
+                    m.id.unwrap_or(0).to_string(),
+                    m.state.to_string(),
+                    m.constituent.to_string(),
+                    m.recipient.to_string(),
+                    m.range_events.to_string(),
+                    m.attempts.to_string(),
+                    m.last_error.as_deref().unwrap_or("-").into(),
+                ],
             )?;
         }
+        t.finish(
+            &mut out,
+            "The outbox is empty: no messages queued or sent yet.",
+        )?;
         return Ok(());
     }
     if args.dry_run {

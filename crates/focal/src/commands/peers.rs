@@ -1,6 +1,7 @@
 //! `focal peers`: remote nodes (TAXII 2.1 servers: another Focal, medallion, MISP, OpenCTI) to
 //! pull from and push to.
 
+use super::table::{Table, col, num};
 use super::{open_sqlite, print_json};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
@@ -111,11 +112,17 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             if json {
                 print_json(&peer)
             } else {
+                let direction = match (peer.pull, peer.push) {
+                    (true, true) => "pulls from it and pushes to it",
+                    (true, false) => "pulls from it",
+                    (false, true) => "pushes to it",
+                    (false, false) => "neither pulls from it nor pushes to it",
+                };
                 println!(
-                    "Peer {} saved ({}{}).",
+                    "Peer {} saved ({}, collection {}): Focal {direction}.",
                     peer.name,
-                    if peer.pull { "pull " } else { "" },
-                    if peer.push { "push" } else { "" }
+                    focal_store::redact_url(&peer.api_root),
+                    peer.collection
                 );
                 Ok(())
             }
@@ -125,26 +132,44 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&peers);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                col("peer").max(24),
+                col("state"),
+                col("api root").max(48),
+                col("collection").max(36),
+                col("pull"),
+                col("push"),
+                num("pulled"),
+                num("pushed"),
+                col("cursor").max(28),
+                col("last sync").max(28),
+                col("last error"),
+            ]);
+            let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
             for p in &peers {
                 let paused = manage::pause_of(&store, &p.name)?.is_some();
-                println!(
-                    "{:<16}{} {} collection {} pull={} push={} pulled {} pushed {} cursor {} last sync {} {}",
-                    p.name,
-                    if paused { " (paused)" } else { "" },
-                    p.api_root,
-                    p.collection,
-                    p.pull,
-                    p.push,
-                    p.pulled,
-                    p.pushed,
-                    p.pull_cursor.as_deref().unwrap_or("-"),
-                    p.last_sync_at.as_deref().unwrap_or("never"),
-                    p.last_error
-                        .as_deref()
-                        .map(|e| format!("ERROR {e}"))
-                        .unwrap_or_default()
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        p.name.clone(),
+                        if paused { "paused" } else { "syncing" }.into(),
+                        focal_store::redact_url(&p.api_root),
+                        p.collection.to_string(),
+                        yes(p.pull),
+                        yes(p.push),
+                        p.pulled.to_string(),
+                        p.pushed.to_string(),
+                        p.pull_cursor.as_deref().unwrap_or("-").into(),
+                        p.last_sync_at.as_deref().unwrap_or("never").into(),
+                        p.last_error.as_deref().unwrap_or("-").into(),
+                    ],
+                )?;
             }
+            t.finish(
+                &mut out,
+                "No peers yet: add one with `focal peers add NAME --url URL --collection ID`.",
+            )?;
             Ok(())
         }
         PeersCommand::Pause { name } => pause_or_resume(&store, &name, true, json),
@@ -161,6 +186,12 @@ pub fn run(data: &Path, cmd: PeersCommand, json: bool) -> Result<()> {
                 }
             } else {
                 peers = manage::active_peers(&store)?;
+                if peers.is_empty() && !json {
+                    println!(
+                        "No peers to sync: none is configured, or all are paused (see `focal peers status`)."
+                    );
+                    return Ok(());
+                }
             }
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

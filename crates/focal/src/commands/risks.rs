@@ -3,6 +3,7 @@
 
 use super::assess::write_output;
 use super::audit::actor;
+use super::table::{Table, col, num};
 use super::{open, print_json};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -278,16 +279,27 @@ pub fn risks(data: &Path, cmd: RisksCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                col("asset"),
+                col("name"),
+                col("organisation"),
+                col("criticality"),
+                num("software"),
+            ]);
             for a in &list {
-                println!(
-                    "{:<20} {:<28} {:<24} {:<9} {} software",
-                    a.id,
-                    a.name,
-                    a.organisation,
-                    a.criticality.as_str(),
-                    a.software.len()
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        a.id.to_string(),
+                        a.name.to_string(),
+                        a.organisation.to_string(),
+                        a.criticality.as_str().into(),
+                        a.software.len().to_string(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No assets match.")?;
             Ok(())
         }
         RisksCommand::Assets(AssetsCommand::Show { id }) => {
@@ -381,9 +393,18 @@ pub fn risks(data: &Path, cmd: RisksCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[num("#"), col("kind"), col("name")]);
             for e in &list {
-                println!("#{:<4} {:<13} {}", e.id, e.kind.as_str(), e.name);
+                t.row(
+                    &mut out,
+                    vec![e.id.to_string(), e.kind.as_str().into(), e.name.to_string()],
+                )?;
             }
+            t.finish(
+                &mut out,
+                "No threats or vulnerabilities in the register yet.",
+            )?;
             Ok(())
         }
         RisksCommand::Add(a) => {
@@ -479,21 +500,33 @@ pub fn risks(data: &Path, cmd: RisksCommand, json: bool) -> Result<()> {
                 return print_json(&serde_json::json!({"scale": RISK_SCALE, "risks": rows}));
             }
             println!("Scale: {RISK_SCALE}");
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("#"),
+                num("level"),
+                col("band"),
+                col("treatment"),
+                col("review due"),
+                col("title"),
+            ]);
             for r in &list {
                 let rating = r.draft.rating();
-                println!(
-                    "#{:<4} {:>2} {:<8} {:<9} review {:<10} {}",
-                    r.id,
-                    rating.level,
-                    rating.band,
-                    r.draft.treatment.as_str(),
-                    r.draft
-                        .review_due
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    r.draft.title
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        r.id.to_string(),
+                        rating.level.to_string(),
+                        rating.band.to_string(),
+                        r.draft.treatment.as_str().into(),
+                        r.draft
+                            .review_due
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.draft.title.to_string(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No risks match.")?;
             Ok(())
         }
         RisksCommand::Export { format, output } => {
@@ -630,17 +663,29 @@ pub fn vulns(data: &Path, cmd: VulnsCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("#"),
+                col("format"),
+                col("advisory"),
+                col("severity"),
+                num("records"),
+                col("title"),
+            ]);
             for a in &list {
-                println!(
-                    "#{:<5} {:<5} {:<22} {:<9} {:>4} records  {}",
-                    a.id,
-                    a.format.as_str(),
-                    a.advisory_ref,
-                    a.severity.rating.as_str(),
-                    a.records,
-                    a.title.chars().take(60).collect::<String>()
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        a.id.to_string(),
+                        a.format.as_str().into(),
+                        a.advisory_ref.to_string(),
+                        a.severity.rating.as_str().into(),
+                        a.records.to_string(),
+                        a.title.to_string(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No vulnerability advisories imported yet.")?;
             Ok(())
         }
         VulnsCommand::Show { id } => {
@@ -714,18 +759,31 @@ pub fn vulns(data: &Path, cmd: VulnsCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[
+                num("#"),
+                col("severity"),
+                col("status"),
+                col("vulnerability"),
+                col("asset"),
+                col("software"),
+                col("organisation"),
+            ]);
             for f in &list {
-                println!(
-                    "#{:<5} {:<9} {:<12} {:<16} {:<14} {:<28} {}",
-                    f.id,
-                    f.draft.severity.rating.as_str(),
-                    f.status.as_str(),
-                    f.draft.vuln_id,
-                    f.draft.asset,
-                    f.draft.software,
-                    f.draft.organisation
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        f.id.to_string(),
+                        f.draft.severity.rating.as_str().into(),
+                        f.status.as_str().into(),
+                        f.draft.vuln_id.to_string(),
+                        f.draft.asset.to_string(),
+                        f.draft.software.to_string(),
+                        f.draft.organisation.to_string(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No findings match.")?;
             Ok(())
         }
         VulnsCommand::Finding {

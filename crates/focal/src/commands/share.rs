@@ -1,6 +1,7 @@
 //! `focal share`: STIX 2.1 bundles out (through the sharing policy) and in (validated, stored
 //! whole or not at all, with provenance), publishing events to a TAXII collection, policies.
 
+use super::table::{Table, col};
 use super::{open_sqlite, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -446,16 +447,27 @@ fn list(store: &SqliteStore, args: &ListArgs, json: bool) -> Result<()> {
             .collect();
         return print_json(&rows);
     }
+    let mut out = std::io::stdout().lock();
+    let mut t = Table::new(&[
+        col("added"),
+        col("type"),
+        col("tlp"),
+        col("id").max(64),
+        col("origin"),
+    ]);
     for o in &page.objects {
-        println!(
-            "{} {:<14} {:<13} {} {}",
-            focal_store::sharing::timestamp_us(o.date_added),
-            o.type_,
-            o.tlp,
-            o.id,
-            o.origin.as_deref().unwrap_or("(local)")
-        );
+        t.row(
+            &mut out,
+            vec![
+                focal_store::sharing::timestamp_us(o.date_added).to_string(),
+                o.type_.to_string(),
+                o.tlp.to_string(),
+                o.id.to_string(),
+                o.origin.as_deref().unwrap_or("(local)").into(),
+            ],
+        )?;
     }
+    t.finish(&mut out, "No objects.")?;
     Ok(())
 }
 

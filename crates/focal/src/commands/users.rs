@@ -1,7 +1,8 @@
 //! `focal users`: accounts on this node (people for the web UI and the API, peers for TAXII).
 //! Every change goes through `focal_identity::accounts` and is audited with the command's
-//! actor (`--actor`, else $USER).
+//! actor (`--actor`, else $USER, recorded as `user:<name>`).
 
+use super::table::{Table, col, num};
 use super::{open_sqlite, print_json};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -187,15 +188,20 @@ pub fn run(data: &Path, cmd: UsersCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&users);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[col("name"), col("role"), col("organisation"), col("state")]);
             for u in &users {
-                println!(
-                    "{:<20} {:<12} {} {}",
-                    u.name,
-                    u.role,
-                    u.organisation.as_deref().unwrap_or("-"),
-                    if u.disabled { "disabled" } else { "" }
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        u.name.clone(),
+                        u.role.to_string(),
+                        u.organisation.as_deref().unwrap_or("-").into(),
+                        if u.disabled { "disabled" } else { "active" }.into(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, "No user accounts.")?;
             Ok(())
         }
         UsersCommand::Disable { name } => {
@@ -236,15 +242,20 @@ pub fn run(data: &Path, cmd: UsersCommand, json: bool) -> Result<()> {
             if json {
                 return print_json(&list);
             }
+            let mut out = std::io::stdout().lock();
+            let mut t = Table::new(&[num("#"), col("started"), col("until"), col("from")]);
             for s in &list {
-                println!(
-                    "{:>6} {}  until {}  from {}",
-                    s.id,
-                    s.created_at,
-                    s.expires_at,
-                    s.client.as_deref().unwrap_or("-")
-                );
+                t.row(
+                    &mut out,
+                    vec![
+                        s.id.to_string(),
+                        s.created_at.to_string(),
+                        s.expires_at.to_string(),
+                        s.client.as_deref().unwrap_or("-").into(),
+                    ],
+                )?;
             }
+            t.finish(&mut out, &format!("{name} has no open sessions."))?;
             Ok(())
         }
         UsersCommand::Sessions(SessionsArgs {

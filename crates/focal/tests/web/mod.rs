@@ -13,12 +13,18 @@ use std::process::{Child, Command, Stdio};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Who the test's own `focal` commands (setup, the server's workers) are recorded as. The
+/// command line names people as the web does (`user:<name>`), so a test that wants only the
+/// web's entries leaves this one out.
+pub const SETUP_ACTOR: &str = "user:setup";
+
 pub fn focal(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_focal"))
         .arg("--data")
         .arg(data)
         .args(args)
         .env("FOCAL_LOG", "warn")
+        .env("FOCAL_ACTOR", SETUP_ACTOR)
         .output()
         .expect("the focal binary runs");
     assert!(
@@ -104,6 +110,7 @@ impl Site {
             .arg(&self.data)
             .args(["--json", "serve", "--listen", listen])
             .env("FOCAL_LOG", "warn")
+            .env("FOCAL_ACTOR", SETUP_ACTOR)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
