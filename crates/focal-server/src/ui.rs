@@ -175,58 +175,101 @@ fn fmt_ts(t: &jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M").to_string()
 }
 
-/// Events per day by type as stacked bars.
-fn chart(per_day: &[(String, String, u64)]) -> Markup {
+/// Days the dashboard's chart covers: the last [`CHART_DAYS`] UTC days up to and including today.
+const CHART_DAYS: i64 = 14;
+/// The least height, in chart units, of a bar segment with any events: a day of 15 events
+/// beside one of thousands stays visible, and the count written above it says how many.
+const MIN_SEGMENT: f64 = 4.0;
+
+/// The UTC days (`YYYY-MM-DD`) of the chart ending on the day of `now_us`, oldest first, and
+/// the first microsecond of the first one.
+fn chart_days(now_us: i64) -> (Vec<String>, i64) {
+    const DAY_US: i64 = 86_400_000_000;
+    let today = now_us.div_euclid(DAY_US);
+    let first = today - (CHART_DAYS - 1);
+    let days = (first..=today)
+        .map(|d| {
+            jiff::Timestamp::from_second(d.saturating_mul(86_400))
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_else(|_| d.to_string())
+        })
+        .collect();
+    (days, first.saturating_mul(DAY_US))
+}
+
+/// Events per day by type as stacked bars, one per day of `days` (a day without events too),
+/// on a linear scale where any non-zero segment is at least [`MIN_SEGMENT`] tall, with each
+/// day's total written above its bar and every bar and segment titled with its counts.
+fn chart(days: &[String], per_day: &[(String, String, u64)]) -> Markup {
     const PALETTE: [&str; 8] = [
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     ];
-    let mut days: Vec<&str> = per_day.iter().map(|r| r.0.as_str()).collect();
-    days.dedup();
     let mut types: Vec<&str> = per_day.iter().map(|r| r.1.as_str()).collect();
     types.sort();
     types.dedup();
+    let count = |d: &str, t: &str| -> u64 {
+        per_day
+            .iter()
+            .filter(|r| r.0 == d && r.1 == t)
+            .map(|r| r.2)
+            .sum()
+    };
     let total = |d: &str| -> u64 { per_day.iter().filter(|r| r.0 == d).map(|r| r.2).sum() };
-    let max = days.iter().map(|d| total(d)).max().unwrap_or(0).max(1);
-    let (w, h, bar) = (720.0f64, 200.0f64, 720.0f64 / (days.len().max(1) as f64));
-    // (x, y, width, height, colour, tooltip) of each bar segment, stacked from the axis up.
-    let mut rects = Vec::new();
-    for (i, d) in days.iter().enumerate() {
-        let mut y = h;
-        for (j, t) in types.iter().enumerate() {
-            let n = per_day
-                .iter()
-                .find(|r| r.0 == *d && r.1 == *t)
-                .map(|r| r.2)
-                .unwrap_or(0);
-            if n > 0 {
-                let bh = (n as f64 / max as f64) * (h - 10.0);
-                y -= bh;
-                rects.push((
-                    i as f64 * bar + 2.0,
-                    y,
-                    (bar - 4.0).max(1.0),
-                    bh,
-                    PALETTE[j % PALETTE.len()],
-                    format!("{d} {t}: {n}"),
-                ));
+    let max = days.iter().map(|d| total(d)).max().unwrap_or(0);
+    // Plot area: from y = TOP (room for the totals) down to the axis at y = AXIS.
+    let (w, top, axis) = (960.0f64, 24.0f64, 210.0f64);
+    let slot = w / (days.len().max(1) as f64);
+    // Room left for the minimum heights, so the highest bar still fits.
+    let scale = (axis - top - MIN_SEGMENT * types.len() as f64).max(10.0) / max.max(1) as f64;
+    // Thin the date labels out when there are more days than fit side by side.
+    let every = days.len().div_ceil(16).max(1);
+    // Per day: (day, total, segments (type index, type, count, y, height) from the axis up, top).
+    type Segment<'t> = (usize, &'t str, u64, f64, f64);
+    let bars: Vec<(&str, u64, Vec<Segment>, f64)> = days
+        .iter()
+        .map(|d| {
+            let mut y = axis;
+            let mut segments = Vec::new();
+            for (j, t) in types.iter().enumerate() {
+                let c = count(d, t);
+                if c > 0 {
+                    let bh = (c as f64 * scale).max(MIN_SEGMENT);
+                    y -= bh;
+                    segments.push((j, *t, c, y, bh));
+                }
             }
-        }
-    }
+            (d.as_str(), total(d), segments, y)
+        })
+        .collect();
     html! {
-        @if days.is_empty() {
-            p { "No events in the last 14 days." }
+        @if max == 0 {
+            p { "No events in the last " (days.len()) " days." }
         } @else {
-            svg.chart width="720" height="240" viewBox="0 0 720 240" role="img" aria-label="Events per day by type" {
-                @for (x, y, bw, bh, fill, tip) in &rects {
-                    rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{bw:.1}")) height=(format!("{bh:.1}")) fill=(fill) {
-                        title { (tip) }
+            div.chart-scroll { svg.chart #events-chart viewBox="0 0 960 240" role="img" aria-label="Events per day by type" {
+                line x1="0" y1=(format!("{:.1}", axis - max as f64 * scale)) x2=(w) y2=(format!("{:.1}", axis - max as f64 * scale)) stroke="#e3e6ea" {}
+                @for (i, (d, n, segments, bar_top)) in bars.iter().enumerate() {
+                    @let x = i as f64 * slot;
+                    g.day data-day=(d) data-total=(n) {
+                        title {
+                            (d) ": " (n) " event" @if *n != 1 { "s" }
+                            @for (_, t, c, _, _) in segments { " · " (t) " " (c) }
+                        }
+                        // A transparent full-height target: the day's title shows anywhere in its slot.
+                        rect x=(format!("{x:.1}")) y="0" width=(format!("{slot:.1}")) height=(axis) fill="transparent" {}
+                        @for (j, t, c, y, bh) in segments {
+                            rect.bar x=(format!("{:.1}", x + 2.0)) y=(format!("{y:.1}")) width=(format!("{:.1}", (slot - 4.0).max(1.0))) height=(format!("{bh:.1}")) fill=(PALETTE[j % PALETTE.len()]) {
+                                title { (d) " " (t) ": " (c) }
+                            }
+                        }
+                        text.total x=(format!("{:.1}", x + slot / 2.0)) y=(format!("{:.1}", bar_top - 4.0)) text-anchor="middle" { (n) }
+                        @if i % every == 0 || i + 1 == days.len() {
+                            text.date x=(format!("{:.1}", x + slot / 2.0)) y="228" text-anchor="middle" { (d.get(5..).unwrap_or(d)) }
+                        }
                     }
                 }
-                @for (i, d) in days.iter().enumerate() {
-                    text x=(format!("{:.1}", i as f64 * bar + bar / 2.0)) y="220" text-anchor="middle" font-size="10" { (d.get(5..).unwrap_or(d)) }
-                }
-                line x1="0" y1=(h) x2=(w) y2=(h) stroke="#999" {}
-            }
+                line x1="0" y1=(axis) x2=(w) y2=(axis) stroke="#999" {}
+            } }
+            p.chart-note { "Linear scale: the number above each bar is the day's total; a type with any events on a day is drawn at least " (MIN_SEGMENT) " units tall, so small counts stay visible. Hover a bar for its counts by type." }
             ul.legend {
                 @for (j, t) in types.iter().enumerate() {
                     li { svg width="10" height="10" { rect width="10" height="10" fill=(PALETTE[j % PALETTE.len()]) {} } " " (t) }
@@ -236,14 +279,32 @@ fn chart(per_day: &[(String, String, u64)]) -> Markup {
     }
 }
 
-fn counts_table(title: &str, rows: &[(String, u64)], link: Option<&str>) -> Markup {
+/// One row of a dashboard count table: the key (the link's filter value), a name to show
+/// beside it when known, the count.
+struct CountRow<'a> {
+    key: &'a str,
+    name: Option<&'a str>,
+    n: u64,
+}
+
+/// A card of counts, each key linking to `link` followed by the key.
+fn counts_table(title: &str, id: &str, rows: &[CountRow], link: Option<&str>) -> Markup {
     html! {
         section.card {
             h2 { (title) }
             @if rows.is_empty() { p { "None." } } @else {
-                table { tbody {
-                    @for (k, n) in rows {
-                        tr { td { @if let Some(l) = link { a href=(format!("{l}{}", enc(k))) { (k) } } @else { (k) } } td.num { (n) } }
+                table.counts id=(id) { tbody {
+                    @for r in rows {
+                        tr data-key=(r.key) {
+                            td {
+                                @if let Some(l) = link {
+                                    a href=(format!("{l}{}", enc(r.key))) { (r.key) @if let Some(n) = r.name { " " span.name { (n) } } }
+                                } @else {
+                                    (r.key) @if let Some(n) = r.name { " " span.name { (n) } }
+                                }
+                            }
+                            td.num { (r.n) }
+                        }
                     }
                 } }
             }
@@ -251,46 +312,85 @@ fn counts_table(title: &str, rows: &[(String, u64)], link: Option<&str>) -> Mark
     }
 }
 
+/// Incident counts in the workflow order of [`focal_incidents::State::ALL`], every state
+/// listed (zero too), and any stored state the workflow does not know after them.
+fn states_in_order(by_state: &[(String, u64)]) -> Vec<CountRow<'_>> {
+    let n = |s: &str| by_state.iter().find(|r| r.0 == s).map(|r| r.1).unwrap_or(0);
+    let mut rows: Vec<CountRow> = focal_incidents::State::ALL
+        .iter()
+        .map(|s| CountRow {
+            key: s.as_str(),
+            name: None,
+            n: n(s.as_str()),
+        })
+        .collect();
+    for (k, c) in by_state {
+        if focal_incidents::State::ALL.iter().all(|s| s.as_str() != k) {
+            rows.push(CountRow {
+                key: k,
+                name: None,
+                n: *c,
+            });
+        }
+    }
+    rows
+}
+
+/// Count rows with the name of each key, where `names` knows it.
+fn named<'a>(
+    counts: &'a [(String, u64)],
+    names: &'a std::collections::BTreeMap<String, String>,
+) -> Vec<CountRow<'a>> {
+    counts
+        .iter()
+        .map(|(k, n)| CountRow {
+            key: k,
+            name: names.get(k).map(String::as_str),
+            n: *n,
+        })
+        .collect()
+}
+
 async fn dashboard(State(state): State<AppState>, Extension(p): Extension<Principal>) -> Response {
     let (st, scope) = (state.clone(), p.scope());
     let staff = p.can(Need::StaffRead);
     let r = blocking(move || {
         let now = jiff::Timestamp::now();
-        let since = now.as_microsecond() - 14 * 86_400 * 1_000_000;
+        let (days, since) = chart_days(now.as_microsecond());
         let d = st.store.dashboard(&scope, since, now.as_microsecond())?;
         let health = if staff { feed_health(&st)? } else { vec![] };
         let overdue = crate::assessment_pages::overdue_card(&st, &scope)?;
-        Ok((d, health, overdue))
+        Ok((days, d, health, overdue))
     })
     .await
-    .map(|(d, health, overdue)| {
+    .map(|(days, d, health, overdue)| {
         layout(
             "Dashboard",
             Some(&p),
             html! {
-                section.card.wide { h2 { "Events per day by type (last 14 days)" } (chart(&d.per_day)) }
-                div.grid {
+                section.card.wide { h2 { "Events per day by type (last " (days.len()) " days)" } (chart(&days, &d.per_day)) }
+                div.grid.dashboard {
                     @if let Some(card) = overdue { (card) }
-                    (counts_table("Incidents by state", &d.incidents_by_state, Some("/incidents?state=")))
+                    (counts_table("Incidents by state", "incidents-by-state", &states_in_order(&d.incidents_by_state), Some("/incidents?state=")))
                     section.card { h2 { "SLA breaches" } p.big { a href="/incidents?breached=true" { (d.sla_breaches) } } p { "open incidents past their due time" } }
-                    (counts_table("Top ASNs", &d.top_asns, Some("/events?asn=")))
-                    (counts_table("Top countries", &d.top_countries, Some("/events?country=")))
-                    (counts_table("Top constituents", &d.top_constituents, Some("/constituents/")))
-                    @if staff {
-                        section.card { h2 { "Feed health" }
-                            @if health.is_empty() { p { "No feed has been pulled or ingested yet." } }
-                            @else {
-                                table #feed-health { thead { tr { th { "Feed" } th { "Last" } th { "Stored" } th { "Quarantined" } th { "When" } } }
-                                tbody { @for h in &health { tr {
-                                    td { (h.feed) }
-                                    td { span class=(status_class(&h.status)) title=(h.error.clone().unwrap_or_default()) { (h.status) } }
-                                    td.num { (h.stored.map(|n| n.to_string()).unwrap_or_default()) }
-                                    td.num { (h.quarantined.map(|n| n.to_string()).unwrap_or_default()) }
-                                    td { (short_time(&h.at)) }
-                                } } } }
-                            }
-                            p { a href="/feeds" { "Feeds, their pulls and runs, and the quarantine" } }
+                    (counts_table("Top ASNs", "top-asns", &named(&d.top_asns, &d.asn_names), Some("/events?asn=")))
+                    (counts_table("Top countries", "top-countries", &named(&d.top_countries, &Default::default()), Some("/events?country=")))
+                    (counts_table("Top constituents", "top-constituents", &named(&d.top_constituents, &d.constituent_names), Some("/events?constituent=")))
+                }
+                @if staff {
+                    section.card.feed-health { h2 { "Feed health" }
+                        @if health.is_empty() { p { "No feed has been pulled or ingested yet." } }
+                        @else {
+                            div.table-scroll { table #feed-health { thead { tr { th { "Feed" } th { "Last" } th { "Stored" } th { "Quarantined" } th { "When" } } }
+                            tbody { @for h in &health { tr {
+                                td { (h.feed) }
+                                td { span class=(status_class(&h.status)) title=(h.error.clone().unwrap_or_default()) { (h.status) } }
+                                td.num { (h.stored.map(|n| n.to_string()).unwrap_or_default()) }
+                                td.num { (h.quarantined.map(|n| n.to_string()).unwrap_or_default()) }
+                                td.nowrap { (short_time(&h.at)) " UTC" }
+                            } } } } }
                         }
+                        p { a href="/feeds" { "Feeds, their pulls and runs, and the quarantine" } }
                     }
                 }
             },

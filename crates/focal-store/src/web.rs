@@ -55,6 +55,10 @@ pub struct Dashboard {
     pub top_asns: Counts,
     pub top_countries: Counts,
     pub top_constituents: Counts,
+    /// The AS name of each ASN in `top_asns` whose name is known (from `as_names`).
+    pub asn_names: std::collections::BTreeMap<String, String>,
+    /// The name of each constituent id in `top_constituents` that is registered.
+    pub constituent_names: std::collections::BTreeMap<String, String>,
     pub incidents_by_state: Counts,
     /// Open incidents past their due time.
     pub sla_breaches: u64,

@@ -1,7 +1,9 @@
 //! The analyst's workbench (issue 15), over HTTP and in a real headless Chromium: error pages in
 //! the application's layout and JSON errors under `/api/`, signing in back to the page that
 //! asked for it (and never to another site), the events page (newest first, a count, an event's
-//! own page), the audit page's filters, and the incidents list's columns and severity filter.
+//! own page), the audit page's filters, the incidents list's columns and severity filter, and
+//! the dashboard (every day on the chart, small counts visible, names, state order, tables
+//! that fit their cards on a laptop and a phone).
 //! Screenshots go to `target/screenshots/`.
 
 mod browser;
@@ -802,5 +804,259 @@ async fn in_the_browser_an_analyst_filters_incidents_by_a_severity_from_the_list
         assert_eq!(cell.text().await.unwrap(), severity);
     }
     shot(&c, "incidents-by-severity").await;
+    c.close().await.unwrap();
+}
+
+/// Every day's bar of the dashboard's chart: (day, total, drawn height in px, the total written
+/// above it, the date label, the bar group's title).
+async fn chart_days(c: &fantoccini::Client) -> Vec<(String, u64, f64, String, String, String)> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll('#events-chart g.day')].map(g => [
+                g.dataset.day, Number(g.dataset.total),
+                [...g.querySelectorAll('rect.bar')].reduce((a, r) => a + r.getBoundingClientRect().height, 0),
+                [...g.querySelectorAll('text.total')].map(t => t.textContent).join(''),
+                [...g.querySelectorAll('text.date')].map(t => t.textContent).join(''),
+                g.querySelector(':scope > title').textContent])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d[0].as_str().unwrap().to_string(),
+                d[1].as_u64().unwrap(),
+                d[2].as_f64().unwrap(),
+                d[3].as_str().unwrap().to_string(),
+                d[4].as_str().unwrap().to_string(),
+                d[5].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Cards of the dashboard whose content is wider than the card, or with a table wider than
+/// the card that is not inside a scrolling box no wider than the card (or, unless `scroll`,
+/// at all): (card title, what, widths).
+async fn overflowing_cards(c: &fantoccini::Client, scroll: bool) -> Vec<Value> {
+    let v = c
+        .execute(
+            "const scroll = arguments[0]; const bad = [];
+             for (const card of document.querySelectorAll('main .card')) {
+               const title = (card.querySelector('h2') || card).textContent.slice(0, 40);
+               const box = card.getBoundingClientRect();
+               if (card.scrollWidth > card.clientWidth) bad.push([title, 'card', card.scrollWidth, card.clientWidth]);
+               for (const t of card.querySelectorAll('table')) {
+                 const r = t.getBoundingClientRect();
+                 const s0 = t.closest('.table-scroll');
+                 if (!scroll && s0 && s0.scrollWidth > s0.clientWidth) bad.push([title, 'scrolls', s0.scrollWidth, s0.clientWidth]);
+                 if (r.right <= box.right + 0.5) continue;
+                 const s = t.closest('.table-scroll');
+                 const ok = s && card.contains(s) && s.getBoundingClientRect().right <= box.right + 0.5
+                   && getComputedStyle(s).overflowX === 'auto';
+                 if (!ok) bad.push([title, t.id || 'table', r.width, box.width]);
+               }
+             }
+             return bad;",
+            vec![Value::Bool(scroll)],
+        )
+        .await
+        .unwrap();
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_browser_the_dashboard_shows_every_day_small_counts_names_and_states_in_order() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    c.set_window_size(1280, 1000).await.unwrap();
+    sign_in(&c, &base, "analyst2").await;
+    let asked = jiff::Timestamp::now().as_second().div_euclid(86_400);
+    c.goto(&format!("{base}/")).await.unwrap();
+    wait_text(&c, "h1", "Dashboard").await;
+    c.find(Locator::Css("#events-chart"))
+        .await
+        .expect("the chart");
+
+    // One bar group, with its date label, per day of the 14 ending today (UTC), in order.
+    let days = chart_days(&c).await;
+    let got: Vec<&str> = days.iter().map(|d| d.0.as_str()).collect();
+    // The 14 days ending on the day the page was asked for (read before and after it, in case
+    // a UTC midnight fell between).
+    let range = |today: i64| -> Vec<String> {
+        (today - 13..=today)
+            .map(|d| {
+                jiff::Timestamp::from_second(d * 86_400)
+                    .unwrap()
+                    .strftime("%Y-%m-%d")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert!(
+        got == range(asked) || got == range(jiff::Timestamp::now().as_second().div_euclid(86_400)),
+        "the chart's days: {got:?}"
+    );
+    for (day, total, height, written, label, title) in &days {
+        assert_eq!(label, &day[5..], "{day}: its date label");
+        assert_eq!(written, &total.to_string(), "{day}: its total written");
+        assert!(
+            title.starts_with(&format!("{day}: {total} event")),
+            "{day}: {title}"
+        );
+        if *total == 0 {
+            assert_eq!(*height, 0.0, "{day}: no bar without events");
+        } else {
+            assert!(
+                *height >= 2.0,
+                "{day}: {total} events drawn {height} px tall"
+            );
+        }
+    }
+    // The demo's events leave days without any (they must show, as zero) and days of few
+    // events beside days of many: on a plain linear scale the smallest would be under a pixel.
+    assert!(
+        days.iter().any(|d| d.1 == 0),
+        "a day without events: {days:?}"
+    );
+    let max = days.iter().map(|d| d.1).max().unwrap();
+    let (small_day, small, small_px) = days
+        .iter()
+        .filter(|d| d.1 > 0)
+        .min_by_key(|d| d.1)
+        .map(|d| (d.0.clone(), d.1, d.2))
+        .unwrap();
+    let tallest_px = days.iter().map(|d| d.2).fold(0.0, f64::max);
+    assert!(
+        small as f64 / max as f64 * tallest_px < 1.0,
+        "a day of few events beside many: {small} of {max} on {small_day}"
+    );
+    assert!(
+        small_px >= 2.0,
+        "{small_day}: {small} events drawn {small_px} px"
+    );
+
+    // ASNs and constituents with their names, each linking to the events filtered by it.
+    let asn_rows = c.find_all(Locator::Css("#top-asns tr")).await.unwrap();
+    assert!(!asn_rows.is_empty());
+    let first = &asn_rows[0];
+    let asn = first.attr("data-key").await.unwrap().unwrap();
+    let name = first
+        .find(Locator::Css("a .name"))
+        .await
+        .expect("the AS name beside the ASN")
+        .text()
+        .await
+        .unwrap();
+    assert!(!name.trim().is_empty() && name != asn, "{asn}: {name:?}");
+    let href = first
+        .find(Locator::Css("a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(href, format!("/events?asn={asn}"));
+    let org = c
+        .find(Locator::Css("#top-constituents tr"))
+        .await
+        .expect("a top constituent");
+    let org_id = org.attr("data-key").await.unwrap().unwrap();
+    let org_name = org
+        .find(Locator::Css("a .name"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed = focal_json(&site.data, &["constituents", "list"]);
+    let registered = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"].as_str() == Some(org_id.as_str()))
+        .unwrap_or_else(|| panic!("{org_id} in {listed}"));
+    assert_eq!(Some(org_name.as_str()), registered["name"].as_str());
+    assert_eq!(
+        org.find(Locator::Css("a"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap(),
+        format!("/events?constituent={org_id}")
+    );
+
+    // Incident states in the workflow's order, each linking to the incidents in it.
+    let mut states = Vec::new();
+    for row in c
+        .find_all(Locator::Css("#incidents-by-state tr"))
+        .await
+        .unwrap()
+    {
+        let key = row.attr("data-key").await.unwrap().unwrap();
+        let href = row
+            .find(Locator::Css("a"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(href, format!("/incidents?state={key}"));
+        states.push(key);
+    }
+    let workflow: Vec<&str> = focal_incidents::State::ALL.map(|s| s.as_str()).to_vec();
+    assert_eq!(&states[..workflow.len()], &workflow[..]);
+
+    // No table wider than its card, on a laptop and on a phone.
+    assert_eq!(
+        overflowing_cards(&c, false).await,
+        Vec::<Value>::new(),
+        "at 1280 px"
+    );
+    shot(&c, "dashboard-1280").await;
+    let lower = "document.querySelector('#top-constituents').scrollIntoView(); return 0";
+    c.find(Locator::Css("#feed-health tbody tr"))
+        .await
+        .expect("the feed-health table, with the demo's feeds");
+    c.execute(lower, vec![]).await.unwrap();
+    shot(&c, "dashboard-1280-tables").await;
+    c.set_window_size(390, 844).await.unwrap();
+    // The narrow layout has applied once the grid is one column wide.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let w = c
+            .execute("return document.documentElement.clientWidth", vec![])
+            .await
+            .unwrap();
+        if w.as_f64().unwrap() <= 400.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never narrowed: {w}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        overflowing_cards(&c, true).await,
+        Vec::<Value>::new(),
+        "at 390 px"
+    );
+    shot(&c, "dashboard-390").await;
+    c.execute(lower, vec![]).await.unwrap();
+    shot(&c, "dashboard-390-tables").await;
+    let feeds = "document.querySelector('#feed-health').scrollIntoView(); return 0";
+    c.execute(feeds, vec![]).await.unwrap();
+    shot(&c, "dashboard-390-feeds").await;
     c.close().await.unwrap();
 }

@@ -408,6 +408,30 @@ impl WebStore for SqliteStore {
         let top_asns = top("asn", "value")?;
         let top_countries = top("cc", "value")?;
         let top_constituents = top("type", "constituent")?;
+        let names = |sql: &str, keys: &Counts, context: &'static str| {
+            let mut stmt = conn.prepare(sql).map_err(err(context))?;
+            let mut found = std::collections::BTreeMap::new();
+            for (k, _) in keys {
+                if let Some(name) = stmt
+                    .query_row([k], |r| r.get::<_, String>(0))
+                    .optional()
+                    .map_err(err(context))?
+                {
+                    found.insert(k.clone(), name);
+                }
+            }
+            Ok::<_, crate::StoreError>(found)
+        };
+        let asn_names = names(
+            "SELECT name FROM as_names WHERE asn = CAST(?1 AS INTEGER) AND name != ''",
+            &top_asns,
+            "reading the names of the top ASNs",
+        )?;
+        let constituent_names = names(
+            "SELECT name FROM constituents WHERE id = ?1 AND name != ''",
+            &top_constituents,
+            "reading the names of the top constituents",
+        )?;
         let incidents_by_state = counts(
             &conn,
             "SELECT state, COUNT(*) AS n FROM incidents WHERE ?1 IS NULL OR constituent = ?1 GROUP BY state ORDER BY n DESC, state",
@@ -427,6 +451,8 @@ impl WebStore for SqliteStore {
             top_asns,
             top_countries,
             top_constituents,
+            asn_names,
+            constituent_names,
             incidents_by_state,
             sla_breaches,
         })
