@@ -609,8 +609,32 @@ pub async fn change(
                 if assignee.as_ref().is_some_and(|a| a.len() > 256) {
                     return Err(ApiError::bad("an assignee is a name of 1 to 256 bytes"));
                 }
+                if let Some(a) = &assignee {
+                    let staff = assignable(st.store.as_ref())?;
+                    if !staff.iter().any(|u| u == a) {
+                        return Err(ApiError::bad(format!(
+                            "assignee {a:?} is not an enabled admin or analyst account"
+                        )));
+                    }
+                }
                 st.store
                     .change_incident(id, &IncidentChange::Assign { assignee }, &actor)?
+            }
+            Change::Severity(severity) => {
+                let severity = severity
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(focal_incidents::Severity::parse)
+                    .transpose()
+                    .map_err(|e| ApiError::bad(format!("severity: {e}")))?;
+                focal_incidents::set_severity(
+                    st.store.as_ref(),
+                    &st.incidents,
+                    id,
+                    severity,
+                    &actor,
+                )?
             }
             Change::Comment(text, to_constituent) => {
                 let text = text.trim().to_string();
@@ -631,10 +655,25 @@ pub async fn change(
     .await
 }
 
+/// The names incidents may be assigned to: the enabled admin and analyst accounts, by name.
+pub fn assignable(store: &focal_store::SqliteStore) -> Result<Vec<String>, ApiError> {
+    use focal_identity::{IdentityStore, Role};
+    let mut names: Vec<String> = store
+        .users()?
+        .into_iter()
+        .filter(|u| !u.disabled && matches!(u.role, Role::Admin | Role::Analyst))
+        .map(|u| u.name)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 pub enum Change {
     /// The state to move to, and why.
     Transition(String, Option<String>),
     Assign(Option<String>),
+    /// The severity to set (its SLA due time follows), or `None` for the taxonomy's again.
+    Severity(Option<String>),
     /// The text, and whether staff send it as a reply the constituent sees.
     Comment(String, bool),
 }
