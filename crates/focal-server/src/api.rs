@@ -537,6 +537,44 @@ pub async fn incident_detail(
     .await
 }
 
+/// Page `page` (from 0) of an incident's events in seq order, `size` a page, and whether more
+/// follow; empty if the incident is not in scope's reach (checked first: a 404). A constituent's
+/// page leaves TLP:RED events out, as the detail does, so it may be shorter than `size`.
+pub async fn incident_events_page(
+    state: &AppState,
+    scope: Scope,
+    id: i64,
+    page: usize,
+    size: usize,
+) -> Result<(Vec<serde_json::Value>, bool), ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        st.store
+            .incident_in(id, &scope)?
+            .ok_or_else(|| ApiError::not_found("such incident"))?;
+        let constituent_view = scope.organisation().is_some();
+        let skip = page.saturating_mul(size);
+        let (mut seen, mut rows) = (0usize, Vec::new());
+        st.store.incident_events(
+            id,
+            Some(skip.saturating_add(size).saturating_add(1)),
+            &mut |e| {
+                if seen >= skip
+                    && seen < skip + size
+                    && !(constituent_view && e.tlp == focal_model::Tlp::Red)
+                {
+                    // As the detail's events read in the page (`serde_json::json!` of it).
+                    rows.push(serde_json::json!(event_json(None, &e)));
+                }
+                seen += 1;
+                Ok(())
+            },
+        )?;
+        Ok((rows, seen > skip + size))
+    })
+    .await
+}
+
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path, description = "incident id")),
     tag = "incidents", responses((status = 200, description = "the incident, its timeline, allowed transitions and first 50 events", body = IncidentDetail),
     (status = 400, description = "a bad id", body = ErrorBody), (status = 404, description = "no such incident (or not yours)", body = ErrorBody)))]

@@ -667,11 +667,24 @@ fn timeline_entry(t: &Value) -> Markup {
     }
 }
 
+/// Which page of an incident's events its page shows (1 = the first).
+#[derive(serde::Deserialize)]
+struct IncidentEventsPage {
+    events_page: Option<usize>,
+}
+
 async fn incident(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
+    Query(ep): Query<IncidentEventsPage>,
 ) -> Response {
+    let events_page = ep.events_page.unwrap_or(1).max(1);
+    let (events, more) =
+        match api::incident_events_page(&state, p.scope(), id, events_page - 1, PAGE).await {
+            Ok(found) => found,
+            Err(e) => return error_page(&p, e),
+        };
     // Staff who may assign pick from the accounts incidents may be assigned to.
     let staff = if p.can(Need::Manage) {
         let st = state.clone();
@@ -689,7 +702,6 @@ async fn incident(
         let empty = vec![];
         let allowed = d["allowed_transitions"].as_array().unwrap_or(&empty);
         let timeline = d["timeline"].as_array().unwrap_or(&empty);
-        let events = d["events"].as_array().unwrap_or(&empty);
         let constituent = p.scope().organisation().is_some();
         layout(
             &format!("Incident {id}"),
@@ -772,9 +784,23 @@ async fn incident(
                         }
                     }
                 }
-                h2 { "Events (first 50)" }
-                table { thead { tr { th { "Time (UTC)" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
-                    tbody { @for e in events { tr { td { (short_time(&s(e, "time.source"))) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+                @let first = (events_page - 1) * PAGE;
+                h2 #events-heading { "Events "
+                    @if events.is_empty() { "(none on this page)" }
+                    @else { (first + 1) "–" (first + events.len()) " of " (s(i, "event_count")) }
+                }
+                table #incident-events { thead { tr { th { "Time (UTC)" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
+                    tbody { @for e in &events { tr { td { (short_time(&s(e, "time.source"))) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+                nav.pager {
+                    @if events_page > 1 {
+                        a #events-first href=(format!("/incidents/{id}")) { "First events" } " · "
+                        a #events-prev rel="prev" href=(format!("/incidents/{id}?events_page={}", events_page - 1)) { "Earlier events" }
+                    }
+                    @if more {
+                        @if events_page > 1 { " · " }
+                        a #events-next rel="next" href=(format!("/incidents/{id}?events_page={}", events_page + 1)) { "Next events" }
+                    }
+                }
             },
         )
     });

@@ -315,6 +315,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get(format!("/events/{seq_a}"), Need::Read),
         get("/incidents".into(), Need::Read),
         get(format!("/incidents/{id_a}"), Need::Read),
+        get(format!("/incidents/{id_a}?events_page=2"), Need::Read),
         get("/constituents".into(), Need::Read),
         get(format!("/constituents/{a}"), Need::Read),
         get("/feeds".into(), Need::StaffRead),

@@ -977,6 +977,54 @@ async fn an_analyst_bulk_assigns_and_moves_incidents_and_sets_a_severity_a_const
         "the severity change is audited with the analyst as actor"
     );
     shot(&c, "incident-severity").await;
+
+    // Every event of a large incident is reachable from its page, 50 a page.
+    let (big, count) = focal_json(&site.data, &["incidents", "--limit", "1000"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_i64().unwrap(),
+                i["event_count"].as_u64().unwrap(),
+            )
+        })
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    assert!(count > 50, "an incident with more than 50 events: {count}");
+    c.goto(&format!("{base}/incidents/{big}")).await.unwrap();
+    wait_text(&c, "h1", &format!("Incident {big}")).await;
+    assert_eq!(
+        text(&c, "#events-heading").await,
+        format!("Events 1–50 of {count}")
+    );
+    let rows = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let mut out = Vec::new();
+            for r in c
+                .find_all(Locator::Css("#incident-events tbody tr"))
+                .await
+                .unwrap()
+            {
+                out.push(r.text().await.unwrap());
+            }
+            out
+        }
+    };
+    let first = rows(&c).await;
+    assert_eq!(first.len(), 50);
+    click(&c, "#events-next").await;
+    wait_query(&c, "events_page=2").await;
+    let last = (count as usize).min(100);
+    assert_eq!(
+        text(&c, "#events-heading").await,
+        format!("Events 51–{last} of {count}")
+    );
+    let second = rows(&c).await;
+    assert_eq!(second.len(), last - 50);
+    assert_ne!(first, second);
+    shot(&c, "incident-events-page-2").await;
     sign_out(&c, &base).await;
 
     // A constituent's user sees neither the bulk form nor the manage forms, and is refused
