@@ -537,6 +537,44 @@ pub async fn incident_detail(
     .await
 }
 
+/// Page `page` (from 0) of an incident's events in seq order, `size` a page, and whether more
+/// follow; empty if the incident is not in scope's reach (checked first: a 404). A constituent's
+/// page leaves TLP:RED events out, as the detail does, so it may be shorter than `size`.
+pub async fn incident_events_page(
+    state: &AppState,
+    scope: Scope,
+    id: i64,
+    page: usize,
+    size: usize,
+) -> Result<(Vec<serde_json::Value>, bool), ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        st.store
+            .incident_in(id, &scope)?
+            .ok_or_else(|| ApiError::not_found("such incident"))?;
+        let constituent_view = scope.organisation().is_some();
+        let skip = page.saturating_mul(size);
+        let (mut seen, mut rows) = (0usize, Vec::new());
+        st.store.incident_events(
+            id,
+            Some(skip.saturating_add(size).saturating_add(1)),
+            &mut |e| {
+                if seen >= skip
+                    && seen < skip + size
+                    && !(constituent_view && e.tlp == focal_model::Tlp::Red)
+                {
+                    // As the detail's events read in the page (`serde_json::json!` of it).
+                    rows.push(serde_json::json!(event_json(None, &e)));
+                }
+                seen += 1;
+                Ok(())
+            },
+        )?;
+        Ok((rows, seen > skip + size))
+    })
+    .await
+}
+
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path, description = "incident id")),
     tag = "incidents", responses((status = 200, description = "the incident, its timeline, allowed transitions and first 50 events", body = IncidentDetail),
     (status = 400, description = "a bad id", body = ErrorBody), (status = 404, description = "no such incident (or not yours)", body = ErrorBody)))]
@@ -609,8 +647,32 @@ pub async fn change(
                 if assignee.as_ref().is_some_and(|a| a.len() > 256) {
                     return Err(ApiError::bad("an assignee is a name of 1 to 256 bytes"));
                 }
+                if let Some(a) = &assignee {
+                    let staff = assignable(st.store.as_ref())?;
+                    if !staff.iter().any(|u| u == a) {
+                        return Err(ApiError::bad(format!(
+                            "assignee {a:?} is not an enabled admin or analyst account"
+                        )));
+                    }
+                }
                 st.store
                     .change_incident(id, &IncidentChange::Assign { assignee }, &actor)?
+            }
+            Change::Severity(severity) => {
+                let severity = severity
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(focal_incidents::Severity::parse)
+                    .transpose()
+                    .map_err(|e| ApiError::bad(format!("severity: {e}")))?;
+                focal_incidents::set_severity(
+                    st.store.as_ref(),
+                    &st.incidents,
+                    id,
+                    severity,
+                    &actor,
+                )?
             }
             Change::Comment(text, to_constituent) => {
                 let text = text.trim().to_string();
@@ -631,10 +693,25 @@ pub async fn change(
     .await
 }
 
+/// The names incidents may be assigned to: the enabled admin and analyst accounts, by name.
+pub fn assignable(store: &focal_store::SqliteStore) -> Result<Vec<String>, ApiError> {
+    use focal_identity::{IdentityStore, Role};
+    let mut names: Vec<String> = store
+        .users()?
+        .into_iter()
+        .filter(|u| !u.disabled && matches!(u.role, Role::Admin | Role::Analyst))
+        .map(|u| u.name)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 pub enum Change {
     /// The state to move to, and why.
     Transition(String, Option<String>),
     Assign(Option<String>),
+    /// The severity to set (its SLA due time follows), or `None` for the taxonomy's again.
+    Severity(Option<String>),
     /// The text, and whether staff send it as a reply the constituent sees.
     Comment(String, bool),
 }

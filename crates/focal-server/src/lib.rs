@@ -52,6 +52,8 @@ pub struct AppState {
     pub feeds: Option<Arc<Feeds>>,
     /// `[awareness]`: the publisher, the public base URL and k of the public pages.
     pub awareness: Arc<focal_awareness::AwarenessConfig>,
+    /// `[incidents]`: the severities and SLA hours a severity change follows.
+    pub incidents: Arc<focal_incidents::IncidentsConfig>,
 }
 
 /// The data folder's feed registry (DATA/feeds/), and the way to the feed scheduler.
@@ -100,7 +102,15 @@ impl AppState {
             }),
             feeds: None,
             awareness: Arc::new(focal_awareness::AwarenessConfig::default()),
+            incidents: Arc::new(focal_incidents::IncidentsConfig::default()),
         }
+    }
+
+    /// The `[incidents]` rules: a severity changed in the web UI gets the SLA due time the CLI's
+    /// `focal incidents severity` gives.
+    pub fn with_incidents(mut self, config: focal_incidents::IncidentsConfig) -> AppState {
+        self.incidents = Arc::new(config);
+        self
     }
 
     /// The `[awareness]` settings of the public pages.

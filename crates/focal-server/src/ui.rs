@@ -33,10 +33,12 @@ pub fn routes() -> Router<AppState> {
         .route("/events", routing::get(events))
         .route("/events/{seq}", routing::get(event))
         .route("/incidents", routing::get(incidents))
+        .route("/incidents/bulk", routing::post(bulk))
         .route("/incidents/{id}", routing::get(incident))
         .route("/incidents/{id}/transition", routing::post(transition))
         .route("/incidents/{id}/comment", routing::post(comment))
         .route("/incidents/{id}/assign", routing::post(assign))
+        .route("/incidents/{id}/severity", routing::post(severity))
         .route(
             "/constituents",
             routing::get(constituents).post(create_constituent),
@@ -631,6 +633,17 @@ async fn incidents(
     let mut asked = q.clone();
     asked.limit = Some(q.limit.unwrap_or(PAGE).min(api::MAX_LIMIT));
     let now = jiff::Timestamp::now();
+    // Admins and analysts change the selected incidents at once (see `bulk`).
+    let manage = p.can(Need::Manage);
+    let staff = if manage {
+        let st = state.clone();
+        match blocking(move || api::assignable(st.store.as_ref())).await {
+            Ok(names) => names,
+            Err(e) => return error_page(&p, e),
+        }
+    } else {
+        Vec::new()
+    };
     let r = api::list_incidents(&state, &p, &asked).await.map(|(rows, next)| {
         let base = query(&[
             ("state", q.state.clone()),
@@ -662,12 +675,33 @@ async fn incidents(
                     label { "Constituent" input type="text" name="constituent" value=(q.constituent.clone().unwrap_or_default()); }
                     button type="submit" { "Filter" }
                 }
+                @if manage {
+                    form.bulk #bulk method="post" action="/incidents/bulk" {
+                        input type="hidden" name="csrf" value=(p.csrf());
+                        fieldset { legend { "With the selected incidents" }
+                            label { input type="radio" name="action" value="assign" id="bulk-assign" checked; " assign to " }
+                            select name="assignee" id="bulk-assignee" {
+                                option value="" { "— nobody —" }
+                                @for n in &staff { option value=(n) { (n) } }
+                            }
+                            label { input type="radio" name="action" value="transition" id="bulk-transition"; " move to " }
+                            select name="state" id="bulk-state" {
+                                @for st in focal_incidents::State::ALL { option value=(st.as_str()) { (st.as_str()) } }
+                            }
+                            label { input type="radio" name="action" value="comment" id="bulk-comment"; " add the internal note " }
+                            input type="text" name="text" id="bulk-text" maxlength="10000";
+                            button type="submit" id="bulk-apply" { "Apply" }
+                            small.muted { " At most " (BULK_MAX) " at once; each incident follows the same rules as on its own page." }
+                        }
+                    }
+                }
                 table #incidents {
-                    thead { tr { th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "TLP" } th { "Age" } th { "Assignee" } th { "Events" } th { "Due" } } }
+                    thead { tr { @if manage { th { "Select" } } th { "#" } th { "Constituent" } th { "Type" } th { "State" } th { "Severity" } th { "TLP" } th { "Age" } th { "Assignee" } th { "Events" } th { "Due" } } }
                     tbody {
                         @for i in &rows {
                             @let open = focal_incidents::State::parse(&i.state).map(|s| s.is_open()).unwrap_or(true);
                             tr {
+                                @if manage { td { input type="checkbox" form="bulk" name="id" value=(i.id) id=(format!("sel-{}", i.id)) aria-label=(format!("select incident {}", i.id)); } }
                                 td { a.incident href=(format!("/incidents/{}", i.id)) { (i.id) } }
                                 td { (i.constituent) } td { (i.classification_type) }
                                 td { span class=(format!("state state-{}", css_token(&i.state))) { (i.state) } }
@@ -733,11 +767,34 @@ fn timeline_entry(t: &Value) -> Markup {
     }
 }
 
+/// Which page of an incident's events its page shows (1 = the first).
+#[derive(serde::Deserialize)]
+struct IncidentEventsPage {
+    events_page: Option<usize>,
+}
+
 async fn incident(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
+    Query(ep): Query<IncidentEventsPage>,
 ) -> Response {
+    let events_page = ep.events_page.unwrap_or(1).max(1);
+    let (events, more) =
+        match api::incident_events_page(&state, p.scope(), id, events_page - 1, PAGE).await {
+            Ok(found) => found,
+            Err(e) => return error_page(&p, e),
+        };
+    // Staff who may assign pick from the accounts incidents may be assigned to.
+    let staff = if p.can(Need::Manage) {
+        let st = state.clone();
+        match blocking(move || api::assignable(st.store.as_ref())).await {
+            Ok(names) => names,
+            Err(e) => return error_page(&p, e),
+        }
+    } else {
+        Vec::new()
+    };
     let r = api::incident_detail(&state, p.scope(), id).await.map(|d| {
         // The page reads the same document the API answers.
         let d = serde_json::json!(d);
@@ -745,7 +802,6 @@ async fn incident(
         let empty = vec![];
         let allowed = d["allowed_transitions"].as_array().unwrap_or(&empty);
         let timeline = d["timeline"].as_array().unwrap_or(&empty);
-        let events = d["events"].as_array().unwrap_or(&empty);
         let constituent = p.scope().organisation().is_some();
         layout(
             &format!("Incident {id}"),
@@ -755,11 +811,11 @@ async fn incident(
                     dt { "State" } dd #state { (s(i, "state")) }
                     dt { "Constituent" } dd { (s(i, "constituent")) }
                     dt { "Type" } dd { (s(i, "classification_type")) }
-                    dt { "Severity" } dd { (s(i, "severity")) }
+                    dt { "Severity" } dd #severity { span class=(format!("sev sev-{}", css_token(&s(i, "severity")))) { (s(i, "severity")) } }
                     dt { "TLP" } dd { (s(i, "tlp")) }
                     dt { "Assignee" } dd #assignee { (s(i, "assignee")) }
                     dt { "Events" } dd { (s(i, "event_count")) }
-                    dt { "Due" } dd { @if i["due_at"].is_null() { "—" } @else { (short_time(&s(i, "due_at"))) " UTC" } }
+                    dt { "Due" } dd #due { @if i["due_at"].is_null() { "—" } @else { (short_time(&s(i, "due_at"))) " UTC" } }
                 }
                 // `allowed` is already what this user may do (a constituent: acknowledge, or
                 // dispute with a reason).
@@ -781,10 +837,32 @@ async fn incident(
                     }
                 }
                 @if p.can(Need::Manage) {
-                    form.inline method="post" action=(format!("/incidents/{id}/assign")) {
-                        input type="hidden" name="csrf" value=(p.csrf());
-                        label { "Assign to " input type="text" name="assignee" value=(s(i, "assignee")); }
-                        button type="submit" { "Assign" }
+                    @let assignee = s(i, "assignee");
+                    @let sev = s(i, "severity");
+                    section.card #manage { h2 { "Manage" }
+                        form.inline #assign-form method="post" action=(format!("/incidents/{id}/assign")) {
+                            input type="hidden" name="csrf" value=(p.csrf());
+                            label { "Assign to " select name="assignee" id="assignee-pick" {
+                                option value="" selected[assignee.is_empty()] { "— nobody —" }
+                                // A former assignee who is no longer assignable stays visible.
+                                @if !assignee.is_empty() && !staff.contains(&assignee) {
+                                    option value=(assignee) selected { (assignee) " (not an enabled staff account)" }
+                                }
+                                @for n in &staff { option value=(n) selected[*n == assignee] { (n) } }
+                            } }
+                            button type="submit" id="assign" { "Assign" }
+                        }
+                        form.inline #severity-form method="post" action=(format!("/incidents/{id}/severity")) {
+                            input type="hidden" name="csrf" value=(p.csrf());
+                            label { "Severity " select name="severity" id="severity-pick" {
+                                @for v in focal_incidents::Severity::ALL {
+                                    option value=(v.as_str()) selected[v.as_str() == sev] { (v.as_str()) }
+                                }
+                                option value="" { "the type's default" }
+                            } }
+                            button type="submit" id="set-severity" { "Set severity" }
+                            small.muted { " The SLA due time follows, counted from when the incident opened." }
+                        }
                     }
                 }
                 h2 { "Timeline" }
@@ -806,9 +884,23 @@ async fn incident(
                         }
                     }
                 }
-                h2 { "Events (first 50)" }
-                table { thead { tr { th { "Time (UTC)" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
-                    tbody { @for e in events { tr { td { (short_time(&s(e, "time.source"))) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+                @let first = (events_page - 1) * PAGE;
+                h2 #events-heading { "Events "
+                    @if events.is_empty() { "(none on this page)" }
+                    @else { (first + 1) "–" (first + events.len()) " of " (s(i, "event_count")) }
+                }
+                table #incident-events { thead { tr { th { "Time (UTC)" } th { "Source IP" } th { "ASN" } th { "Feed" } } }
+                    tbody { @for e in &events { tr { td { (short_time(&s(e, "time.source"))) } td { (s(e, "source.ip")) } td { (s(e, "source.asn")) } td { (s(e, "feed.name")) } } } } }
+                nav.pager {
+                    @if events_page > 1 {
+                        a #events-first href=(format!("/incidents/{id}")) { "First events" } " · "
+                        a #events-prev rel="prev" href=(format!("/incidents/{id}?events_page={}", events_page - 1)) { "Earlier events" }
+                    }
+                    @if more {
+                        @if events_page > 1 { " · " }
+                        a #events-next rel="next" href=(format!("/incidents/{id}?events_page={}", events_page + 1)) { "Next events" }
+                    }
+                }
             },
         )
     });
@@ -864,6 +956,110 @@ async fn assign(
     Form(f): Form<AssignForm>,
 ) -> Response {
     act(&state, &p, id, Change::Assign(f.assignee)).await
+}
+
+/// The most incidents one bulk request changes.
+const BULK_MAX: usize = 500;
+
+/// One change to many incidents (the list page's form): each goes through [`api::change`], as
+/// on its own page, so the same rules, timeline and audit entries apply. What an incident's
+/// rules refuse is refused for it alone, and the page names it.
+async fn bulk(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut ids: Vec<i64> = Vec::new();
+    let (mut action, mut assignee, mut to, mut text) = (None, None, None, None);
+    for (k, v) in fields {
+        match k.as_str() {
+            "id" => match v.trim().parse::<i64>() {
+                Ok(id) if !ids.contains(&id) => ids.push(id),
+                Ok(_) => {}
+                Err(_) => {
+                    return error_page(&p, ApiError::bad(format!("id {v:?}: not an incident id")));
+                }
+            },
+            "action" => action = Some(v),
+            "assignee" => assignee = Some(v),
+            "state" => to = Some(v),
+            "text" => text = Some(v),
+            _ => {}
+        }
+        if ids.len() > BULK_MAX {
+            return error_page(
+                &p,
+                ApiError::bad(format!("at most {BULK_MAX} incidents at once")),
+            );
+        }
+    }
+    if ids.is_empty() {
+        return error_page(&p, ApiError::bad("no incident was selected"));
+    }
+    let what = match action.as_deref() {
+        Some("assign") => match assignee.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => format!("assigned to {a}"),
+            None => "unassigned".to_string(),
+        },
+        Some("transition") => format!("moved to {}", to.clone().unwrap_or_default()),
+        Some("comment") => "given the note".to_string(),
+        other => {
+            return error_page(
+                &p,
+                ApiError::bad(format!(
+                    "action {:?}: expected assign, transition or comment",
+                    other.unwrap_or("")
+                )),
+            );
+        }
+    };
+    let (mut done, mut refused) = (Vec::new(), Vec::new());
+    for id in ids {
+        let c = match action.as_deref() {
+            Some("assign") => Change::Assign(assignee.clone()),
+            Some("transition") => Change::Transition(to.clone().unwrap_or_default(), None),
+            _ => Change::Comment(text.clone().unwrap_or_default(), false),
+        };
+        match api::change(&state, &p, id, c).await {
+            Ok(_) => done.push(id),
+            Err(e) => refused.push((id, e)),
+        }
+    }
+    let status = refused.first().map(|(_, e)| e.0).unwrap_or(StatusCode::OK);
+    let page = layout(
+        "Bulk change",
+        Some(&p),
+        html! {
+            @if !done.is_empty() {
+                p #bulk-done { (done.len()) @if done.len() == 1 { " incident " } @else { " incidents " } (what) ": "
+                    @for (n, id) in done.iter().enumerate() { @if n > 0 { ", " } a.incident href=(format!("/incidents/{id}")) { "#" (id) } }
+                }
+            }
+            @if !refused.is_empty() {
+                p.error { "Refused, and left as they were:" }
+                ul.errors #bulk-refused {
+                    @for (id, e) in &refused { li { a.incident href=(format!("/incidents/{id}")) { "#" (id) } ": " (e.1) } }
+                }
+            }
+            p { a #back href="/incidents" { "Back to the incidents" } }
+        },
+    );
+    (status, page).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SeverityForm {
+    /// Empty: back to the severity of the incident's type.
+    severity: Option<String>,
+}
+
+async fn severity(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<SeverityForm>,
+) -> Response {
+    act(&state, &p, id, Change::Severity(f.severity)).await
 }
 
 /// What users must know before they change a constituent.

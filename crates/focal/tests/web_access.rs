@@ -315,6 +315,7 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
         get(format!("/events/{seq_a}"), Need::Read),
         get("/incidents".into(), Need::Read),
         get(format!("/incidents/{id_a}"), Need::Read),
+        get(format!("/incidents/{id_a}?events_page=2"), Need::Read),
         get("/constituents".into(), Need::Read),
         get(format!("/constituents/{a}"), Need::Read),
         get("/feeds".into(), Need::StaffRead),
@@ -436,6 +437,21 @@ fn every_route_answers_every_role_as_the_matrix_says_and_constituents_see_only_t
             format!("/incidents/{id_a}/assign"),
             Need::Manage,
             form(&[("assignee", "analyst2")]),
+        ),
+        // Back to the type's severity: allowed again on every pass of the matrix.
+        (
+            format!("/incidents/{id_a}/severity"),
+            Need::Manage,
+            form(&[("severity", "")]),
+        ),
+        (
+            "/incidents/bulk".to_string(),
+            Need::Manage,
+            form(&[
+                ("id", id_a.to_string().as_str()),
+                ("action", "comment"),
+                ("text", "bulk note from the matrix"),
+            ]),
         ),
         (
             "/feeds/spamhaus-drop/pull".to_string(),

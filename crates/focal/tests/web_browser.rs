@@ -857,3 +857,226 @@ async fn an_analyst_writes_an_admin_publishes_and_only_the_clear_advisory_goes_p
     sign_out(&c, &base).await;
     c.close().await.unwrap();
 }
+
+/// The stored incident, as `focal incidents show` prints it.
+fn stored_incident(site: &Site, id: i64) -> Value {
+    focal_json(&site.data, &["incidents", "show", &id.to_string()])["incident"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_bulk_assigns_and_moves_incidents_and_sets_a_severity_a_constituent_cannot() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let new: Vec<i64> = focal_json(&site.data, &["incidents", "--open", "--limit", "1000"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "new")
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert!(new.len() >= 2, "two new incidents: {new:?}");
+    let (x, y) = (new[0], new[1]);
+
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "analyst2").await;
+
+    // Tick two rows, pick admin2 from the staff accounts, and assign both at once.
+    c.goto(&format!("{base}/incidents?state=new&limit=1000"))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Incidents").await;
+    let offered: Vec<String> = {
+        let mut v = Vec::new();
+        for o in c
+            .find_all(Locator::Css("#bulk-assignee option"))
+            .await
+            .unwrap()
+        {
+            v.push(o.attr("value").await.unwrap().unwrap_or_default());
+        }
+        v
+    };
+    // The enabled admins and analysts, and nobody else (no auditor, constituent or peer).
+    assert_eq!(offered.first().map(String::as_str), Some(""), "{offered:?}");
+    for staff in ["admin2", "analyst2"] {
+        assert!(offered.iter().any(|o| o == staff), "{staff}: {offered:?}");
+    }
+    for other in ["auditor", "constituent_a", "constituent_b", "peer"] {
+        assert!(!offered.iter().any(|o| o == other), "{other}: {offered:?}");
+    }
+    click(&c, &format!("#sel-{x}")).await;
+    click(&c, &format!("#sel-{y}")).await;
+    click(&c, "#bulk-assign").await;
+    click(&c, "#bulk-assignee option[value='admin2']").await;
+    shot(&c, "incidents-bulk-selected").await;
+    click(&c, "#bulk-apply").await;
+    let done = wait_text(&c, "#bulk-done", "assigned to admin2").await;
+    assert!(done.starts_with("2 incidents assigned to admin2"), "{done}");
+    shot(&c, "incidents-bulk-assigned").await;
+    for id in [x, y] {
+        assert_eq!(stored_incident(&site, id)["assignee"], "admin2", "{id}");
+    }
+
+    // Then move both to acknowledged at once.
+    c.goto(&format!("{base}/incidents?state=new&limit=1000"))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Incidents").await;
+    click(&c, &format!("#sel-{x}")).await;
+    click(&c, &format!("#sel-{y}")).await;
+    click(&c, "#bulk-transition").await;
+    click(&c, "#bulk-state option[value='acknowledged']").await;
+    click(&c, "#bulk-apply").await;
+    let done = wait_text(&c, "#bulk-done", "moved to acknowledged").await;
+    assert!(
+        done.starts_with("2 incidents moved to acknowledged"),
+        "{done}"
+    );
+    for id in [x, y] {
+        let i = stored_incident(&site, id);
+        assert_eq!(i["state"], "acknowledged", "{id}: {i}");
+    }
+    // The same timeline as a move on the incident's own page.
+    let timeline =
+        focal_json(&site.data, &["incidents", "show", &x.to_string()])["timeline"].to_string();
+    assert!(timeline.contains("user:analyst2"), "{timeline}");
+
+    // The severity, on the incident's page: the SLA due time follows.
+    c.goto(&format!("{base}/incidents/{x}")).await.unwrap();
+    wait_path(&c, &format!("/incidents/{x}")).await;
+    let before = stored_incident(&site, x);
+    let was = before["severity"].as_str().unwrap().to_string();
+    let to = if was == "critical" { "low" } else { "critical" };
+    let due_before = text(&c, "#due").await;
+    click(&c, &format!("#severity-pick option[value='{to}']")).await;
+    click(&c, "#set-severity").await;
+    wait_text(&c, "#severity", to).await;
+    let after = stored_incident(&site, x);
+    assert_eq!(after["severity"], to, "{after}");
+    assert_ne!(after["due_at"], before["due_at"], "the due time follows");
+    let due_after = text(&c, "#due").await;
+    assert_ne!(due_after, due_before);
+    let due_at: jiff::Timestamp = after["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        due_after,
+        format!("{} UTC", due_at.strftime("%Y-%m-%d %H:%M:%S"))
+    );
+    let timeline = text(&c, "#timeline").await;
+    assert!(
+        timeline.contains(&format!(
+            "user:analyst2 changed the severity from {was} to {to}"
+        )),
+        "{timeline}"
+    );
+    assert!(
+        audit_entries(&site.data, "incident.severity")
+            .iter()
+            .any(|e| e["actor"] == "user:analyst2"),
+        "the severity change is audited with the analyst as actor"
+    );
+    shot(&c, "incident-severity").await;
+
+    // Every event of a large incident is reachable from its page, 50 a page.
+    let (big, count) = focal_json(&site.data, &["incidents", "--limit", "1000"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_i64().unwrap(),
+                i["event_count"].as_u64().unwrap(),
+            )
+        })
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    assert!(count > 50, "an incident with more than 50 events: {count}");
+    c.goto(&format!("{base}/incidents/{big}")).await.unwrap();
+    wait_text(&c, "h1", &format!("Incident {big}")).await;
+    assert_eq!(
+        text(&c, "#events-heading").await,
+        format!("Events 1–50 of {count}")
+    );
+    let rows = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let mut out = Vec::new();
+            for r in c
+                .find_all(Locator::Css("#incident-events tbody tr"))
+                .await
+                .unwrap()
+            {
+                out.push(r.text().await.unwrap());
+            }
+            out
+        }
+    };
+    let first = rows(&c).await;
+    assert_eq!(first.len(), 50);
+    click(&c, "#events-next").await;
+    wait_query(&c, "events_page=2").await;
+    let last = (count as usize).min(100);
+    assert_eq!(
+        text(&c, "#events-heading").await,
+        format!("Events 51–{last} of {count}")
+    );
+    let second = rows(&c).await;
+    assert_eq!(second.len(), last - 50);
+    assert_ne!(first, second);
+    shot(&c, "incident-events-page-2").await;
+    sign_out(&c, &base).await;
+
+    // A constituent's user sees neither the bulk form nor the manage forms, and is refused
+    // their routes.
+    let z = focal_json(
+        &site.data,
+        &["incidents", "--constituent", &site.org_a, "--limit", "1"],
+    )[0]["id"]
+        .as_i64()
+        .unwrap();
+    let z_severity = stored_incident(&site, z)["severity"].clone();
+    sign_in(&c, &base, "constituent_a").await;
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    wait_text(&c, "h1", "Incidents").await;
+    assert!(c.find(Locator::Css("#bulk")).await.is_err());
+    assert!(c.find(Locator::Css("input[name='id']")).await.is_err());
+    c.goto(&format!("{base}/incidents/{z}")).await.unwrap();
+    wait_text(&c, "h1", &format!("Incident {z}")).await;
+    assert!(c.find(Locator::Css("#manage")).await.is_err());
+    assert!(c.find(Locator::Css("#severity-pick")).await.is_err());
+    shot(&c, "incident-constituent").await;
+    c.close().await.unwrap();
+    let b = base.clone();
+    let statuses = tokio::task::spawn_blocking(move || {
+        let s = login(&b, "constituent_a");
+        let zs = z.to_string();
+        [
+            s.post_form(
+                "/incidents/bulk",
+                &[("id", &zs), ("action", "comment"), ("text", "mine")],
+                Some(&s.csrf),
+            )
+            .status()
+            .as_u16(),
+            s.post_form(
+                &format!("/incidents/{z}/severity"),
+                &[("severity", "low")],
+                Some(&s.csrf),
+            )
+            .status()
+            .as_u16(),
+            s.post_form(
+                &format!("/incidents/{z}/assign"),
+                &[("assignee", "analyst2")],
+                Some(&s.csrf),
+            )
+            .status()
+            .as_u16(),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses, [403, 403, 403]);
+    assert_eq!(stored_incident(&site, z)["severity"], z_severity);
+}

@@ -669,7 +669,7 @@ fn incident_rows(html: &str) -> Vec<(i64, String, String, String, String, String
         row[i..].split(['"', '<']).next().unwrap().to_string()
     };
     table
-        .split("<tr><td><a class=\"incident\" href=\"/incidents/")
+        .split("<a class=\"incident\" href=\"/incidents/")
         .skip(1)
         .map(|row| {
             let id = row.split('"').next().unwrap().parse().unwrap();
@@ -1059,4 +1059,173 @@ async fn in_the_browser_the_dashboard_shows_every_day_small_counts_names_and_sta
     c.execute(feeds, vec![]).await.unwrap();
     shot(&c, "dashboard-390-feeds").await;
     c.close().await.unwrap();
+}
+
+#[test]
+fn assigning_to_a_non_user_and_an_illegal_move_in_a_bulk_request_are_refused_by_name() {
+    let site = Site::new();
+    let server = site.serve("127.0.0.1:0");
+    let base = server.base.clone();
+    let analyst = login(&base, "analyst2");
+    let new: Vec<i64> = focal_json(&site.data, &["incidents", "--open", "--limit", "100"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "new")
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert!(new.len() >= 2, "two new incidents: {new:?}");
+    let (x, y) = (new[0], new[1]);
+    let (xs, ys) = (x.to_string(), y.to_string());
+    let show = |id: i64| {
+        focal_json(&site.data, &["incidents", "show", &id.to_string()])["incident"].clone()
+    };
+
+    // The assignee must be an enabled admin or analyst: not a made-up name, not an auditor.
+    for name in ["nobody-such", "auditor", "constituent_a"] {
+        let resp = analyst.post_form(
+            &format!("/incidents/{x}/assign"),
+            &[("assignee", name)],
+            Some(&analyst.csrf),
+        );
+        assert_eq!(resp.status(), 400, "{name}");
+        let body = resp.text().unwrap();
+        assert!(
+            body.contains("is not an enabled admin or analyst account"),
+            "{name}: {body}"
+        );
+    }
+    assert!(show(x)["assignee"].is_null(), "{}", show(x));
+    // The API says the same.
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/incidents/{x}/assign"))
+        .bearer_auth(site.token("analyst2", "write"))
+        .header("content-type", "application/json")
+        .body(r#"{"assignee": "nobody-such"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .unwrap()
+            .contains("not an enabled admin or analyst")
+    );
+    // A real analyst is taken.
+    let resp = analyst.post_form(
+        &format!("/incidents/{x}/assign"),
+        &[("assignee", "analyst2")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 303);
+    assert_eq!(show(x)["assignee"], "analyst2");
+
+    // A bulk assignment to a made-up name changes nothing and says why, per incident.
+    let resp = analyst.post_form(
+        "/incidents/bulk",
+        &[
+            ("id", &xs),
+            ("id", &ys),
+            ("action", "assign"),
+            ("assignee", "nobody-such"),
+        ],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().unwrap();
+    let refused = element(&body, "bulk-refused");
+    assert!(
+        refused.contains(&format!("#{x}")) && refused.contains(&format!("#{y}")),
+        "{refused}"
+    );
+    assert!(refused.contains("nobody-such"), "{refused}");
+    assert_eq!(show(x)["assignee"], "analyst2");
+
+    // y moves on first; then a bulk move of both to acknowledged moves x and refuses y, by name.
+    let resp = analyst.post_form(
+        &format!("/incidents/{y}/transition"),
+        &[("state", "acknowledged")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 303);
+    let resp = analyst.post_form(
+        "/incidents/bulk",
+        &[
+            ("id", &xs),
+            ("id", &ys),
+            ("action", "transition"),
+            ("state", "acknowledged"),
+        ],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 409);
+    let body = resp.text().unwrap();
+    let done = element(&body, "bulk-done");
+    assert!(
+        done.contains(&format!("#{x}")) && !done.contains(&format!("#{y}")),
+        "{done}"
+    );
+    let refused = element(&body, "bulk-refused");
+    assert!(
+        refused.contains(&format!("#{y}")) && !refused.contains(&format!("#{x}<")),
+        "{refused}"
+    );
+    assert_eq!(show(x)["state"], "acknowledged");
+    assert_eq!(show(y)["state"], "acknowledged");
+    // Audited like a move on the incident's own page.
+    assert!(
+        audit_entries(&site.data, "incident.transition")
+            .iter()
+            .any(|e| e["actor"] == "user:analyst2" && e.to_string().contains(&xs)),
+        "the bulk move is audited"
+    );
+
+    // Without the form's CSRF token nothing happens; more than 500 at once is refused.
+    let resp = analyst.post_form(
+        "/incidents/bulk",
+        &[("id", &xs), ("action", "comment"), ("text", "no token")],
+        None,
+    );
+    assert_eq!(resp.status(), 403);
+    let many: Vec<String> = (1..=501).map(|i| i.to_string()).collect();
+    let mut fields: Vec<(&str, &str)> = many.iter().map(|i| ("id", i.as_str())).collect();
+    fields.extend([("action", "comment"), ("text", "too many")]);
+    let resp = analyst.post_form("/incidents/bulk", &fields, Some(&analyst.csrf));
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().unwrap().contains("at most 500"));
+    // Nothing selected, or an unknown action, is a message too.
+    let resp = analyst.post_form(
+        "/incidents/bulk",
+        &[("action", "comment")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 400);
+    let resp = analyst.post_form(
+        "/incidents/bulk",
+        &[("id", &xs), ("action", "delete")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 400);
+    // An unknown severity is refused on the incident's page.
+    let resp = analyst.post_form(
+        &format!("/incidents/{x}/severity"),
+        &[("severity", "apocalyptic")],
+        Some(&analyst.csrf),
+    );
+    assert_eq!(resp.status(), 400);
+}
+
+/// The markup of the element with this id, up to its closing tag (no nesting of the same tag).
+fn element(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let open = html[..at].rfind('<').unwrap();
+    let tag: String = html[open + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let end = html[at..]
+        .find(&format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("#{id} is not closed"));
+    html[open..at + end].to_string()
 }

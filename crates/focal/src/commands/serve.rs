@@ -111,6 +111,7 @@ pub fn run(data: &Path, args: &ServeArgs, json: bool) -> Result<()> {
         .for_listen_address(&args.listen)
         .with_trusted_proxies(dir.config.web.proxies()?)
         .with_awareness(dir.config.awareness.clone())
+        .with_incidents(dir.config.incidents.clone())
         .with_limits(
             dir.config.web.max_concurrent_requests,
             dir.config.web.max_body_bytes_in_flight,
