@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use web::*;
 
-/// The read token `focal users token analyst1` printed when the old release made the folder.
+/// The API token `focal users token analyst1` printed when the old release made the folder.
 const OLD_TOKEN: &str = "focal_ffd66d00697f142467c5c8d9103cb9831d6740b0020fd489cbab4207b7faf4c6";
 
 /// Unpacks the fixture; returns the data folder and the folder of what the old release showed.
